@@ -1,0 +1,40 @@
+# Two commands do all set-up: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+TORCH_PIN := torch==2.13.0
+EXAMPLE := projects/digits-paper.h5
+
+.PHONY: run test install system venv bench example clean lint
+
+run: install
+	$(PY) -m app --project $(EXAMPLE)
+
+test: install
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/lint-imports --config pyproject.toml
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider tests
+
+install: system $(STAMP)
+
+system:
+	@bash tools/install_system.sh
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch is pinned and installed first so nothing pulls a multi-GB CUDA build
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_PIN)"
+	$(PY) -m pip install -q -e ".[gui,test]" "$(TORCH_PIN)"
+	touch $(STAMP)
+
+example: install
+	$(PY) -m core.example $(EXAMPLE)
+
+bench: install
+	$(PY) -m bench.run_all
+
+clean:
+	rm -rf $(VENV) build *.egg-info

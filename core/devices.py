@@ -1,0 +1,127 @@
+"""Device and circuit parameters shared by every fidelity (behavioural, nodal, ngspice).
+
+All values in SI units. The same objects parameterise the behavioural model and the SPICE netlist, so the two
+cannot drift apart.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import ParameterError, check_range
+
+DEVICE_MODELS = ("linear", "gap")
+SCHEMES = ("differential-columns", "differential-rows")
+
+
+@dataclass
+class DeviceParams:
+    """ReRAM device parameters.
+
+    Attributes
+    ----------
+    r_on_ohm, r_off_ohm
+        Low (LRS, stuck-on) and high (HRS, stuck-off) resistance state.
+    levels
+        Number of programmable conductance levels between HRS and LRS; 0 means continuous.
+    v_read_volt
+        Input voltage for a feature value of 1 (inputs span [0, v_read]); also the bias-row voltage.
+    model
+        ``"linear"`` (ohmic resistor) or ``"gap"``: I = I0 exp(-gap/g0) sinh(V/V0), the Stanford RRAM
+        compact model's static I-V, with weights mapped to gaps.
+    i0_amp, g0_m, v0_volt
+        Parameters of the gap I-V.
+    """
+
+    r_on_ohm: float = 10e3
+    r_off_ohm: float = 1e6
+    levels: int = 0
+    v_read_volt: float = 0.2
+    model: str = "linear"
+    i0_amp: float = 1e-3
+    g0_m: float = 0.25e-9
+    v0_volt: float = 0.25
+
+    def __post_init__(self) -> None:
+        self.r_on_ohm = check_range("r_on_ohm", self.r_on_ohm, 1.0, 1e9)
+        self.r_off_ohm = check_range("r_off_ohm", self.r_off_ohm, 1.0, 1e12)
+        if self.r_off_ohm <= self.r_on_ohm:
+            raise ParameterError("r_off_ohm", f"must be larger than r_on_ohm ({self.r_on_ohm:g}), got {self.r_off_ohm:g}")
+        self.levels = check_range("levels", self.levels, 0, 65536, integer=True)
+        if self.levels == 1:
+            raise ParameterError("levels", "must be 0 (continuous) or >= 2, got 1")
+        self.v_read_volt = check_range("v_read_volt", self.v_read_volt, 0.0, 5.0, lo_open=True)
+        if self.model not in DEVICE_MODELS:
+            raise ParameterError("device model", f"must be one of {', '.join(DEVICE_MODELS)}; got {self.model!r}")
+        self.i0_amp = check_range("i0_amp", self.i0_amp, 0, 1, lo_open=True)
+        self.g0_m = check_range("g0_m", self.g0_m, 0, 1e-6, lo_open=True)
+        self.v0_volt = check_range("v0_volt", self.v0_volt, 0, 10, lo_open=True)
+
+    @property
+    def g_on_siemens(self) -> float:
+        return 1.0 / self.r_on_ohm
+
+    @property
+    def g_off_siemens(self) -> float:
+        return 1.0 / self.r_off_ohm
+
+    def quantize(self, g: np.ndarray) -> np.ndarray:
+        """Snap conductances to ``levels`` evenly spaced levels between HRS and LRS (no-op if continuous)."""
+        if self.levels == 0:
+            return g
+        lo, hi = self.g_off_siemens, self.g_on_siemens
+        step = (hi - lo) / (self.levels - 1)
+        return lo + np.round((g - lo) / step) * step
+
+    # --- gap model: small-signal conductance at V -> 0 is I0 exp(-gap/g0) / V0 ---
+    def gap_from_conductance(self, g: np.ndarray) -> np.ndarray:
+        """Gap (m) whose small-signal conductance equals ``g`` (S)."""
+        return -self.g0_m * np.log(np.asarray(g) * self.v0_volt / self.i0_amp)
+
+    def gap_current(self, gap_m: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Static gap-model current (A) at voltage ``v`` (V)."""
+        return self.i0_amp * np.exp(-gap_m / self.g0_m) * np.sinh(v / self.v0_volt)
+
+
+@dataclass
+class CircuitParams:
+    """Neuron and wiring parameters.
+
+    Each neuron is a transimpedance amplifier (TIA) per crossbar column followed by a difference (or, for
+    ``differential-rows``, inverting) amplifier of gain ``k`` and, on hidden layers, an analog ReLU. Op-amps
+    are single-pole-free macro-models with open-loop gain ``opamp_gain`` and outputs limited to
+    +-``v_rail_volt``. Per-layer feedback resistances and gains are chosen at mapping time so that the largest
+    activation seen on the training set uses ``headroom`` of the rail.
+    """
+
+    v_rail_volt: float = 5.0
+    opamp_gain: float = 1e5
+    headroom: float = 0.8
+    r_wire_ohm: float = 0.0
+    r_stage2_ohm: float = 10e3
+
+    def __post_init__(self) -> None:
+        self.v_rail_volt = check_range("v_rail_volt", self.v_rail_volt, 0.1, 100)
+        self.opamp_gain = check_range("opamp_gain", self.opamp_gain, 10, 1e9)
+        self.headroom = check_range("headroom", self.headroom, 0.01, 1.0)
+        self.r_wire_ohm = check_range("r_wire_ohm", self.r_wire_ohm, 0.0, 1e4)
+        self.r_stage2_ohm = check_range("r_stage2_ohm", self.r_stage2_ohm, 1.0, 1e9)
+
+    def tia_factor(self, r_f_ohm, g_sum_siemens):
+        """v_out = -I * tia_factor for a TIA with finite gain A whose input node sees ``g_sum`` to ground.
+
+        From KCL at the inverting input with v_out = -A v_n:
+        v_out = -I / (1/R_f + (G_sum + 1/R_f) / A).
+        """
+        a = self.opamp_gain
+        return 1.0 / (1.0 / r_f_ohm + (g_sum_siemens + 1.0 / r_f_ohm) / a)
+
+    def stage2_factor(self, k: float) -> float:
+        """Closed-loop gain of a difference/inverting amplifier of nominal gain k with finite open-loop gain."""
+        a = self.opamp_gain
+        return k * a / (a + 1.0 + k)
+
+    def inverter_factor(self) -> float:
+        """Gain magnitude of the unity-gain inverting amplifier that drives -V rows (differential-rows)."""
+        return self.stage2_factor(1.0)
