@@ -65,7 +65,7 @@ class TrainConfig:
 
     epochs: int = 150
     learning_rate: float = 0.01
-    batch_size: int = 64
+    batch_size: int = 32
     weight_decay: float = 1e-4
     seed: int = 0
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import asdict, dataclass
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -38,7 +38,7 @@ SWEEP_PATTERNS = ("circle", "ring", "circle_complement", "rows", "columns", "che
 SWEEP_FIDELITIES = ("behavioral", "nodal", "spice")
 RING_MEAN_RADIUS = 0.3
 MAX_SEEDS = 100_000
-MAX_POINTS = 1_000_000
+MAX_MAPS = 10_000_000  # beyond this a typo in --seeds or --sizes is far more likely than intent
 
 
 @dataclass(frozen=True)
@@ -100,9 +100,9 @@ class SweepSpec:
         for name, value in (("patterns", pats), ("sizes", sizes), ("stuck", stuck), ("arrays", arrays)):
             if len(set(value)) != len(value):
                 raise ParameterError(name, f"lists a value twice: {', '.join(str(v) for v in value)}")
-        n_points = len(pats) * len(sizes) * len(stuck) * max(1, len(arrays))
-        if n_points * n_seeds > MAX_POINTS * 10:
-            raise ParameterError("seeds", f"the sweep would evaluate {n_points * n_seeds} maps; at most {MAX_POINTS * 10}")
+        n_maps = len(pats) * len(sizes) * len(stuck) * max(1, len(arrays)) * n_seeds
+        if n_maps > MAX_MAPS:
+            raise ParameterError("seeds", f"the sweep would evaluate {n_maps} defect maps; at most {MAX_MAPS}")
         object.__setattr__(self, "patterns", pats)
         object.__setattr__(self, "sizes", sizes)
         object.__setattr__(self, "stuck", stuck)
@@ -230,7 +230,3 @@ def sizes_from_text(text: str) -> tuple[float, ...]:
         n = check_range("sizes", parts[2], 1, 1000, integer=True)
         return tuple(float(round(v, 12)) for v in np.linspace(lo, hi, n))
     return parse_list("sizes", t, float)
-
-
-def seeds_of(spec: SweepSpec) -> Sequence[int]:
-    return range(spec.n_seeds)

@@ -79,7 +79,7 @@ def fit_correction_job(V: np.ndarray, y: np.ndarray, n_classes: int, config: Cor
             loss.backward()
             opt.step()
             if (epoch + 1) % report == 0:
-                yield Progress(epoch + 1, config.epochs, f"correction net epoch {epoch + 1}: loss {float(loss):.4f}")
+                yield Progress(epoch + 1, config.epochs, f"correction net epoch {epoch + 1}: loss {float(loss.detach()):.4f}")
         l1, l2 = net[0], net[2]
         return {"v_mean": mean, "v_scale": scale,
                 "w1": l1.weight.detach().numpy().T.copy(), "b1": l1.bias.detach().numpy().copy(),
