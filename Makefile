@@ -9,7 +9,7 @@ EXAMPLE := projects/digits-paper.h5
 .PHONY: run test install system venv bench example clean lint
 
 run: install
-	$(PY) -m app --project $(EXAMPLE)
+	$(PY) -m core.example $(EXAMPLE) --report
 
 test: install
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/lint-imports --config pyproject.toml

@@ -1,0 +1,107 @@
+"""Build the bundled example project ``projects/digits-paper.h5`` reproducibly, and the ``make run`` report.
+
+    python -m core.example projects/digits-paper.h5            # (re)build it
+    python -m core.example projects/digits-paper.h5 --report   # build only if missing, then print accuracies
+
+The example holds the ``paper`` network (seed 0), one named defect scenario per pattern, their behavioural
+results, and, when ngspice is installed, SPICE results and the recovery demonstration.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+
+from core import jobs
+from core.defects import parse_spec
+from core.project import Project, Scenario
+
+# one scenario per pattern; the last one is the recovery demonstration (see docs/recovery.md)
+SCENARIOS = {
+    "circle-on-array1": ("circle:array=1,cx=0.5,cy=0.5,r=0.25,stuck=on", "a circular cluster of stuck-on devices"),
+    "ring-off-array1": ("ring:array=1,cx=0.5,cy=0.5,r_in=0.2,r_out=0.35,stuck=off", "a ring of stuck-off devices"),
+    "rows-on-array2": ("rows:array=2,start=2,count=2,stuck=on", "two word lines stuck on"),
+    "columns-off-array1": ("columns:array=1,start=0,count=4,stuck=off", "four bit lines stuck off"),
+    "complement-off-array3": ("circle_complement:array=3,cx=0.5,cy=0.5,r=0.6,stuck=off", "everything outside a disc stuck off"),
+    "checkerboard-50k-array4": ("checkerboard:array=4,period=3,stuck=50k", "a checkerboard stuck at 50 kOhm"),
+    "random-on-array1": ("random:array=1,fraction=0.05,seed=3,stuck=on", "5% random stuck-on devices"),
+}
+RECOVERY_SCENARIO = "random-on-array1"
+
+
+def build(path: str, verbose: bool = True) -> Project:
+    """Train, add the scenarios and results, and save atomically to ``path``."""
+    from core import project_io
+    from core.data import DatasetSpec
+    from core.evaluate import evaluate_job
+    from core.network import NetworkConfig, TrainConfig
+    from core.project import create_project_job
+
+    say = print if verbose else (lambda *a, **k: None)
+    say("training the paper network (64-8-8-8-10, seed 0) ...")
+    proj = jobs.run(create_project_job(DatasetSpec(seed=0), NetworkConfig.preset("paper"), TrainConfig(seed=0)))
+    for name, (spec, desc) in SCENARIOS.items():
+        proj.scenarios[name] = Scenario(name, [parse_spec(spec)], desc)
+    jobs.run(evaluate_job(proj, [], "ideal"))
+    jobs.run(evaluate_job(proj, [], "behavioral"))
+    for name, sc in proj.scenarios.items():
+        jobs.run(evaluate_job(proj, sc.defects, "behavioral", scenario=name))
+    if shutil.which("ngspice"):
+        say("simulating the clean and the recovery-scenario circuits in ngspice ...")
+        jobs.run(evaluate_job(proj, [], "spice"))
+        jobs.run(evaluate_job(proj, proj.scenarios[RECOVERY_SCENARIO].defects, "spice", scenario=RECOVERY_SCENARIO))
+    _add_recovery(proj, say)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    project_io.save(proj, path)
+    say(f"saved {path}")
+    return proj
+
+
+def _add_recovery(proj: Project, say) -> None:
+    try:
+        from core.recovery import correction
+    except ImportError:
+        return
+    say("training the correction network on the recovery scenario ...")
+    defects = proj.scenarios[RECOVERY_SCENARIO].defects
+    fidelity = "spice" if shutil.which("ngspice") else "behavioral"
+    res = jobs.run(correction.correction_job(proj, defects, fidelity=fidelity, scenario=RECOVERY_SCENARIO))
+    proj.recoveries.append(res)
+
+
+def report(proj: Project) -> str:
+    """Clean and defective accuracies of the stored results, one line each."""
+    lines = [f"network {'-'.join(map(str, proj.network.layer_sizes))}, arrays "
+             + ", ".join(f"{r}x{c}" for r, c in proj.mapped.shapes)]
+    for r in proj.results:
+        what = r.scenario or ("clean" if not r.defect_specs else "; ".join(r.defect_specs))
+        lines.append(f"  {r.fidelity:<10} {what:<26} accuracy {r.accuracy:.3f}"
+                     + (f"  (solver {r.solver})" if r.fidelity == "spice" else ""))
+    for r in proj.recoveries:
+        lines.append(f"  recovery   {r.method:<26} {r.scenario}: {r.before:.3f} -> {r.after:.3f} ({r.fidelity})")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("path", nargs="?", default="projects/digits-paper.h5")
+    ap.add_argument("--report", action="store_true", help="build only if missing, then print accuracies")
+    args = ap.parse_args(argv)
+    from core import project_io
+    from core.errors import WorkbenchError
+
+    try:
+        if args.report and os.path.exists(args.path):
+            proj = project_io.load(args.path)
+        else:
+            proj = build(args.path)
+        print(report(proj))
+    except WorkbenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
