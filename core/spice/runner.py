@@ -116,22 +116,24 @@ def vector(vectors: dict[str, np.ndarray], name: str) -> np.ndarray:
     raise SimulationError(f"ngspice: vector {name} missing from the raw file")
 
 
-def _failure(rc: int, log: str, k: int) -> Optional[str]:
+def _failure(rc: int, log: str, k: int) -> tuple[Optional[str], bool]:
+    """(message, is_nonconvergence) for a finished run, or (None, False) if it succeeded."""
     low = log.lower()
     for pattern in _NONCONVERGENCE:
         if pattern in low:
             return (f"ngspice run {k}: the circuit did not converge ({pattern}); check for extreme conductances "
-                    "or gains (opamp_gain, r_tia) and try again")
+                    "or gains (opamp_gain, r_tia) or lower v_read_volt for the gap model", True)
     if rc < 0:
-        return f"ngspice run {k}: crashed (killed by signal {-rc})"
+        return f"ngspice run {k}: crashed (killed by signal {-rc})", False
     if rc != 0:
         errs = [l.strip() for l in log.splitlines() if "error" in l.lower()][:3]
-        return f"ngspice run {k}: failed with exit code {rc}" + (f": {'; '.join(errs)}" if errs else "")
-    return None
+        return f"ngspice run {k}: failed with exit code {rc}" + (f": {'; '.join(errs)}" if errs else ""), False
+    return None, False
 
 
 def run_batch_job(netlists: Sequence[str], timeout_s: float = DEFAULT_TIMEOUT_S,
-                  on_spawn: Optional[Callable[[subprocess.Popen, str], None]] = None):
+                  on_spawn: Optional[Callable[[subprocess.Popen, str], None]] = None,
+                  partial_on_nonconvergence: bool = False):
     """Job: run every netlist text in its own ngspice child, all in parallel.
 
     Parameters
@@ -142,10 +144,13 @@ def run_batch_job(netlists: Sequence[str], timeout_s: float = DEFAULT_TIMEOUT_S,
         Wall-clock limit for the whole batch; exceeding it kills every child.
     on_spawn
         Called with each started ``Popen`` and the temporary directory (tests use it to check clean-up).
+    partial_on_nonconvergence
+        Instead of raising when a run does not converge, return what it wrote before it stopped.
 
     Returns
     -------
-    list of (vectors dict, used_klu bool), one per netlist, in order.
+    list of (vectors dict or None, used_klu bool, error message or None), one per netlist, in order; the
+    error is set only for a non-converged run with ``partial_on_nonconvergence``.
 
     Raises
     ------
@@ -184,15 +189,23 @@ def run_batch_job(netlists: Sequence[str], timeout_s: float = DEFAULT_TIMEOUT_S,
         for k, p in enumerate(procs):
             with open(os.path.join(workdir, f"run{k}.log"), "rb") as fh:
                 log = fh.read().decode("latin-1")
-            msg = _failure(p.returncode, log, k)
-            if msg is not None:
-                raise SimulationError(msg)
+            msg, nonconverged = _failure(p.returncode, log, k)
             raw = os.path.join(workdir, f"run{k}.raw")
+            if msg is not None:
+                if not (nonconverged and partial_on_nonconvergence):
+                    raise SimulationError(msg)
+                try:
+                    with open(raw, "rb") as fh:
+                        vectors = parse_raw(fh.read())
+                except (OSError, SimulationError):
+                    vectors = None
+                results.append((vectors, "using klu" in log.lower(), msg))
+                continue
             if not os.path.exists(raw):
                 raise SimulationError(f"ngspice run {k}: wrote no raw file; last output: {log.strip()[-300:]}")
             with open(raw, "rb") as fh:
                 vectors = parse_raw(fh.read())
-            results.append((vectors, "using klu" in log.lower()))
+            results.append((vectors, "using klu" in log.lower(), None))
         return results
     finally:
         for p in procs:

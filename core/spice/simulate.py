@@ -6,6 +6,7 @@ chunk's images (see :mod:`core.spice.netlist`), run by its own ngspice child (:m
 from __future__ import annotations
 
 import os
+import time
 from typing import Optional, Sequence
 
 import numpy as np
@@ -42,38 +43,60 @@ def build_netlist_text(mapped: MappedNetwork, X: np.ndarray, g_list: Optional[Se
 
 
 def _chunks(n: int, workers: Optional[int]) -> list[np.ndarray]:
-    workers = os.cpu_count() or 1 if workers is None else workers
+    if workers is None:
+        workers = os.cpu_count() or 1
     if workers < 1:
         raise ParameterError("workers", f"must be >= 1, got {workers!r}")
     n_chunks = max(1, min(int(workers), -(-n // MIN_CHUNK)))
     return [c for c in np.array_split(np.arange(n), n_chunks) if len(c)]
 
 
-def _sample(vectors: dict, saves: list[str], n_steps: int) -> np.ndarray:
-    """The value of each saved vector on each input's plateau (the last time point on it)."""
+def _sample(vectors: dict, saves: list[str], n_steps: int) -> tuple[np.ndarray, int]:
+    """Each saved vector's value on each input's plateau (its last time point there).
+
+    Returns the (n_steps, len(saves)) values and how many leading inputs have a time point on their plateau
+    (all of them for a complete run).
+    """
     t = runner.vector(vectors, "time")
-    # index of the last time point <= k + HOLD_S, for each k; it must not lie before k
+    steps = np.arange(n_steps)
     eps = 1e-9
-    idx = np.searchsorted(t, np.arange(n_steps) + netlist.HOLD_S + eps, side="right") - 1
-    if np.any(idx < 0) or np.any(t[np.maximum(idx, 0)] < np.arange(n_steps) - eps):
-        raise SimulationError("ngspice: the transient run stopped early or skipped an input step "
-                              "(raw file has no time point on some plateau)")
-    return np.stack([runner.vector(vectors, s)[idx] for s in saves], axis=1)
+    idx = np.searchsorted(t, steps + netlist.HOLD_S + eps, side="right") - 1
+    ok = (idx >= 0) & (t[np.maximum(idx, 0)] >= steps - eps)
+    n_done = n_steps if ok.all() else int(np.argmin(ok))
+    values = np.stack([runner.vector(vectors, s)[np.maximum(idx, 0)] for s in saves], axis=1)
+    return values, n_done
 
 
 def _batch_job(make_netlist, n: int, workers: Optional[int], timeout_s: Optional[float], on_spawn=None):
-    klu = runner.solver_info()["klu"]
-    chunks = _chunks(n, workers)
-    texts, saves = [], None
-    for idx in chunks:
-        text, saves = make_netlist(idx, klu)
-        texts.append(text)
-    results = yield from runner.run_batch_job(texts, timeout_s or runner.DEFAULT_TIMEOUT_S, on_spawn=on_spawn)
-    out = np.empty((n, len(saves)))
-    for idx, (vectors, _) in zip(chunks, results):
-        out[idx] = _sample(vectors, saves, len(idx))
+    """Run chunks of the n inputs in parallel; a chunk that stops converging is resumed at its first
+    unfinished input in a fresh run (Newton at one time point of a long staircase can stall on the
+    gap model's stiff sinh with high-gain op-amps while a fresh start at that input converges)."""
     info = runner.solver_info()
-    used_klu = all(k for _, k in results)
+    deadline = time.monotonic() + (timeout_s or runner.DEFAULT_TIMEOUT_S)
+    pending = _chunks(n, workers)
+    out = np.full((n, 0), np.nan)
+    used_klu = True
+    while pending:
+        texts, saves = [], []
+        for idx in pending:
+            text, saves = make_netlist(idx, info["klu"])
+            texts.append(text)
+        if out.shape[1] == 0:
+            out = np.full((n, len(saves)), np.nan)
+        results = yield from runner.run_batch_job(texts, max(deadline - time.monotonic(), 0.0), on_spawn=on_spawn,
+                                                  partial_on_nonconvergence=True)
+        retry = []
+        for idx, (vectors, klu, error) in zip(pending, results):
+            used_klu &= klu
+            values, n_done = _sample(vectors, saves, len(idx)) if vectors is not None else (None, 0)
+            if error is None and n_done < len(idx):
+                raise SimulationError("ngspice: the transient run skipped an input step (no time point on it)")
+            if n_done == 0:
+                raise SimulationError(error)
+            out[idx[:n_done]] = values[:n_done]
+            if n_done < len(idx):
+                retry.append(idx[n_done:])
+        pending = retry
     return out, f"ngspice {info['version']} {'klu' if used_klu else 'sparse'}"
 
 

@@ -1,0 +1,104 @@
+"""Benchmark: behavioural defect-sweep throughput on the ``paper`` preset over the 180-image test set.
+
+The full grid of issue 5 — 6 patterns x 2 stuck types x 10 sizes x 4 arrays x 20 seeds = 9,600 defect maps —
+run by :func:`core.sweeps.sweep_job` (vectorized chunks on local threads), side by side with a plain loop that
+evaluates one map at a time through :func:`core.evaluate.defective_conductances` and
+:func:`core.behavioral.accuracy`. The loop runs on a subset (every ``--loop-every``-th map) and its rate is
+extrapolated; its accuracies are checked against the sweep's for the same maps.
+
+Run: ``.venv/bin/python -m bench.bench_sweeps [--workers 1,2] [--loop-every 10] [--json]``
+Goal: >= 2,000 maps/s on 2 cores and the full grid in < 10 s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import numpy as np
+
+PATTERNS = ("circle", "ring", "rows", "columns", "circle_complement", "checkerboard")
+SIZES = tuple(float(s) for s in np.round(np.linspace(0.05, 0.5, 10), 3))
+
+
+def trained_paper_project():
+    from core import jobs
+    from core.data import DatasetSpec
+    from core.network import NetworkConfig, TrainConfig
+    from core.project import create_project_job
+
+    return jobs.run(create_project_job(DatasetSpec(seed=0), NetworkConfig.preset("paper"), TrainConfig(seed=0)))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workers", default="1,2", help="thread counts to time, comma-separated (default 1,2)")
+    ap.add_argument("--seeds", type=int, default=20, help="Monte-Carlo seeds per point (default 20)")
+    ap.add_argument("--loop-every", type=int, default=10, help="time the plain loop on every k-th map (default 10)")
+    ap.add_argument("--repeat", type=int, default=2, help="sweep repetitions per thread count; best is kept")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    args = ap.parse_args(argv)
+
+    from core import behavioral, jobs
+    from core.evaluate import defective_conductances
+    from core.sweep_spec import SweepSpec, make_defect
+    from core.sweeps import sweep_job
+
+    t0 = time.perf_counter()
+    project = trained_paper_project()
+    train_s = time.perf_counter() - t0
+    ds = project.load_dataset()
+    mapped = project.mapped
+    spec = SweepSpec(patterns=PATTERNS, sizes=SIZES, stuck=("on", "off"), n_seeds=args.seeds).with_arrays(len(mapped.arrays))
+    n_maps = len(spec.points()) * spec.n_seeds
+
+    runs = []
+    result = None
+    for w in (int(v) for v in args.workers.split(",")):
+        best = None
+        for _ in range(max(1, args.repeat)):
+            t = time.perf_counter()
+            result = jobs.run(sweep_job(project, spec, store=False, workers=w))
+            dt = time.perf_counter() - t
+            best = dt if best is None else min(best, dt)
+        runs.append({"workers": w, "seconds": best, "maps_per_s": n_maps / best})
+
+    # the plain loop: one map, one full forward pass, no batching
+    per_map = {(r["pattern"], r["size"], r["stuck"], r["array"]): r["accuracies"] for r in result.rows}
+    items = [(pt, k) for pt in spec.points() for k in range(spec.n_seeds)][::max(1, args.loop_every)]
+    t = time.perf_counter()
+    loop_acc = []
+    for (pattern, size, stuck, array), k in items:
+        d = make_defect(pattern, size, stuck, array, k, mapped.shapes[array - 1], spec.base_seed)
+        g_list, _ = defective_conductances(mapped, [d])
+        loop_acc.append(behavioral.accuracy(mapped, ds.X_test, ds.y_test, g_list))
+    loop_s = time.perf_counter() - t
+    same = all(abs(a - per_map[pt][k]) < 1e-12 for a, (pt, k) in zip(loop_acc, items))
+    loop_rate = len(items) / loop_s
+
+    out = {
+        "preset": "paper", "array_shapes": [list(s) for s in mapped.shapes], "test_images": int(len(ds.y_test)),
+        "grid": f"{len(PATTERNS)} patterns x 2 stuck x {len(SIZES)} sizes x {len(spec.arrays)} arrays x "
+                f"{spec.n_seeds} seeds", "maps": n_maps, "sweep": runs,
+        "plain_loop": {"maps_timed": len(items), "seconds": loop_s, "maps_per_s": loop_rate,
+                       "full_grid_seconds_extrapolated": n_maps / loop_rate, "accuracies_equal_sweep": same},
+        "cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+        "training_seconds": train_s,
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"behavioural sweep, paper preset {out['array_shapes']}, {out['test_images']} test images, "
+              f"{out['grid']} = {n_maps} maps ({out['cpus']} CPUs)")
+        print(f"{'method':<34} {'seconds':>9} {'maps/s':>9}")
+        for r in runs:
+            print(f"{'sweep_job, ' + str(r['workers']) + ' thread(s)':<34} {r['seconds']:>9.2f} {r['maps_per_s']:>9.0f}")
+        print(f"{'plain loop (extrapolated)':<34} {n_maps / loop_rate:>9.2f} {loop_rate:>9.0f}")
+        print(f"plain loop timed on {len(items)} maps; per-map accuracies equal the sweep's: {same}")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
