@@ -36,6 +36,10 @@ class ProjectFormatError(WorkbenchError):
         super().__init__(f"{path}: {message}")
 
 
+class ProjectSaveError(WorkbenchError, OSError):
+    """A project could not be written (unwritable folder, disk full, unsupported content); nothing was lost."""
+
+
 class SimulationError(WorkbenchError, RuntimeError):
     """A circuit simulation failed (ngspice missing, non-convergence, crash, unreadable output)."""
 
