@@ -75,15 +75,28 @@ def recover_job(project, defects, method: str, fidelity: str = "behavioral", *, 
     if method == "correction":
         from core.recovery.correction import CorrectionConfig, correction_job
 
-        cfg = CorrectionConfig(seed=seed, **options)
+        cfg = _config(CorrectionConfig, method, dict(options, seed=seed))
         return (yield from correction_job(project, defects, fidelity, cfg, scenario=scenario, store=store))
     if method == "retrain":
         from core.recovery.retrain import RetrainConfig, retrain_job
 
-        cfg = RetrainConfig(seed=seed, **options)
+        cfg = _config(RetrainConfig, method, dict(options, seed=seed))
         return (yield from retrain_job(project, defects, fidelity, cfg, scenario=scenario, store=store))
     if method == "remap":
         from core.recovery.remap import remap_job
 
+        unknown = set(options) - {"sweeps"}
+        if unknown:
+            raise ParameterError("remap options", f"unknown {sorted(unknown)}; allowed: sweeps")
         return (yield from remap_job(project, defects, fidelity, scenario=scenario, store=store, **options))
     raise ParameterError("method", f"must be one of {', '.join(METHODS)} (or all on the command line); got {method!r}")
+
+
+def _config(cls, method: str, options: dict):
+    import dataclasses
+
+    allowed = [f.name for f in dataclasses.fields(cls)]
+    unknown = set(options) - set(allowed)
+    if unknown:
+        raise ParameterError(f"{method} options", f"unknown {sorted(unknown)}; allowed: {', '.join(allowed)}")
+    return cls(**options)

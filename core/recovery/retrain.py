@@ -33,8 +33,9 @@ from core.recovery import check_fidelity, circuit_accuracy_job
 class RetrainConfig:
     """Fine-tuning hyper-parameters (Adam on normalized conductances, mini-batches of the train split)."""
 
-    epochs: int = 60
-    learning_rate: float = 0.01
+    # a small step: defects that saturate TIAs leave narrow valleys that a larger step jumps out of
+    epochs: int = 100
+    learning_rate: float = 0.003
     batch_size: int = 128
     seed: int = 0
 
