@@ -16,7 +16,9 @@ unit square, so a radius of 0.5 reaches from the centre to the middle of an edge
 ``checkerboard``       period ``max(1, round(size * min(rows, cols)))`` cells; phase (0 or 1) random.
 ``random``             a fraction ``size`` of the cells, chosen by a random seed.
 
-Placements are drawn from ``numpy.random.default_rng([base_seed, seed index, crc32(pattern), array])``:
+Placements come from two uniform numbers ``u, v`` drawn with
+``numpy.random.default_rng([base_seed, seed index, crc32(pattern), array])`` (centre ``(u, v)``; band start
+``floor(u (n - count + 1))``; checkerboard phase ``u < 0.5``; random-pattern seed ``floor(u (2^31 - 1))``):
 deterministic, the same in every process and on every Dask worker. The size and the stuck type are
 deliberately *not* part of the key (common random numbers): for one seed, all sizes and stuck types of a
 pattern use the same centre/placement, so accuracy-versus-size curves are paired comparisons and a larger
@@ -24,6 +26,7 @@ circle always contains the smaller one.
 """
 from __future__ import annotations
 
+import functools
 import math
 import zlib
 from dataclasses import asdict, dataclass
@@ -154,12 +157,19 @@ def normalize_stuck(text) -> str:
     try:
         return f"{parse_resistance(t):g}"
     except DefectSpecError as e:
-        raise ParameterError("stuck", f"must be on, off or a resistance such as 50k ({e})") from None
+        raise ParameterError("stuck", str(e).removeprefix("stuck: ")) from None
 
 
-def placement_rng(base_seed: int, seed_index: int, pattern: str, array: int) -> np.random.Generator:
-    """The random generator that places map ``seed_index`` of ``pattern`` on ``array`` (see module doc)."""
-    return np.random.default_rng([int(base_seed), int(seed_index), zlib.crc32(pattern.encode()), int(array)])
+@functools.lru_cache(maxsize=1 << 16)
+def placement_uniforms(base_seed: int, seed_index: int, pattern: str, array: int) -> tuple[float, float]:
+    """Two uniform numbers in [0, 1) that place map ``seed_index`` of ``pattern`` on ``array``.
+
+    Drawn from ``numpy.random.default_rng([base_seed, seed_index, crc32(pattern), array])`` (seeding is
+    the slow part, hence the cache: every size and stuck type of a sweep reuses the same draw).
+    """
+    rng = np.random.default_rng([int(base_seed), int(seed_index), zlib.crc32(pattern.encode()), int(array)])
+    u, v = rng.random(2)
+    return float(u), float(v)
 
 
 def make_defect(pattern: str, size: float, stuck: str, array: int, seed_index: int, shape: tuple[int, int],
@@ -178,27 +188,25 @@ def make_defect(pattern: str, size: float, stuck: str, array: int, seed_index: i
         The spec's base seed.
     """
     rows, cols = shape
-    rng = placement_rng(base_seed, seed_index, pattern, array)
+    u, v = placement_uniforms(int(base_seed), int(seed_index), pattern, int(array))
     if stuck in ("on", "off"):
         kind, ohm = stuck, 0.0
     else:
         kind, ohm = "ohm", float(stuck)
     if pattern in ("circle", "ring", "circle_complement"):
-        cx, cy = (float(v) for v in rng.random(2))
         if pattern == "ring":
             r_in = max(0.0, RING_MEAN_RADIUS - size / 2)
-            params = {"cx": cx, "cy": cy, "r_in": r_in, "r_out": RING_MEAN_RADIUS + size / 2}
+            params = {"cx": u, "cy": v, "r_in": r_in, "r_out": RING_MEAN_RADIUS + size / 2}
         else:
-            params = {"cx": cx, "cy": cy, "r": float(size)}
+            params = {"cx": u, "cy": v, "r": float(size)}
     elif pattern in ("rows", "columns"):
         n = rows if pattern == "rows" else cols
         count = min(n, max(1, int(round(size * n))))
-        start = int(math.floor(rng.random() * (n - count + 1)))
-        params = {"start": start, "count": count}
+        params = {"start": int(math.floor(u * (n - count + 1))), "count": count}
     elif pattern == "checkerboard":
-        params = {"period": max(1, int(round(size * min(rows, cols)))), "phase": int(rng.integers(0, 2))}
+        params = {"period": max(1, int(round(size * min(rows, cols)))), "phase": int(u < 0.5)}
     elif pattern == "random":
-        params = {"fraction": float(size), "seed": int(rng.integers(0, 2**31 - 1))}
+        params = {"fraction": float(size), "seed": int(u * (2**31 - 1))}
     else:
         raise ParameterError("patterns", f"must be among {', '.join(SWEEP_PATTERNS)}; got {pattern!r}")
     return Defect(pattern, int(array), kind, ohm, params)

@@ -139,7 +139,7 @@ def evaluate_chunk(mapped: MappedNetwork, X: np.ndarray, y: np.ndarray, task: Ch
             d = make_defect(pattern, size, stuck, task.array, k, shape, task.base_seed)
             masks[j] = d.cells(shape)
             g_stuck[j] = d.stuck_conductance(mapped.device)
-            frac[j] = float(masks[j].mean())
+            frac[j] = np.count_nonzero(masks[j]) / masks[j].size
         except Exception as e:  # noqa: BLE001 - a bad map must not sink the sweep
             errors[j] = failure_reason(e)
     ok = [j for j in range(m) if masks[j] is not None]
