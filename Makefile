@@ -6,10 +6,20 @@ STAMP  := $(VENV)/.installed-stamp
 TORCH_PIN := torch==2.13.0
 EXAMPLE := projects/digits-paper.h5
 
-.PHONY: run test install system venv bench example clean lint
+.PHONY: run test install system venv bench example clean screenshots
 
+# opens the workbench; without a screen it prints the example's accuracies instead
 run: install
-	$(PY) -m core.example $(EXAMPLE) --report
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		$(PY) -m app --project $(EXAMPLE); \
+	else \
+		echo "no display (DISPLAY/WAYLAND_DISPLAY unset): printing the example project instead of opening the workbench;"; \
+		echo "use 'xvfb-run -a make run' for a virtual screen"; \
+		$(PY) -m core.example $(EXAMPLE) --report; \
+	fi
+
+screenshots: install
+	QT_QPA_PLATFORM=offscreen $(PY) -m app.screenshots docs/screenshots
 
 test: install
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/lint-imports --config pyproject.toml

@@ -1,0 +1,140 @@
+"""The one place where worker threads meet Qt: :class:`core.queue.JobQueue` callbacks become Qt signals.
+
+The queue calls its listeners on worker threads. :class:`QtJobQueue` only records the newest
+:class:`~core.queue.JobInfo` per job under a lock and wakes the GUI thread through a queued signal; the GUI
+thread then emits :attr:`QtJobQueue.job_updated` (throttled to a few updates per second; state changes
+are delivered at once) and :attr:`QtJobQueue.job_finished`. No other app code touches threads.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Optional
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+
+from core.queue import JobInfo, JobQueue, store_in_project
+
+
+class QtJobQueue(QObject):
+    """A :class:`JobQueue` whose updates arrive as signals on the GUI thread.
+
+    Signals
+    -------
+    job_updated(JobInfo)
+        A job was queued, started, made progress (throttled) or finished.
+    job_finished(JobInfo)
+        A job is done, failed or cancelled; its result is already stored in its project.
+    job_removed(int)
+        A job was removed from the queue.
+    """
+
+    job_updated = Signal(object)
+    job_finished = Signal(object)
+    job_removed = Signal(int)
+    _wake = Signal()
+
+    def __init__(self, max_workers: int = 2, interval_s: float = 0.25, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        self.interval_s = float(interval_s)
+        self.queue = JobQueue(max_workers=max_workers, on_finished=self._store, progress_interval_s=0.05)
+        self._lock = threading.Lock()
+        self._pending: dict[int, JobInfo] = {}
+        self._finished: list[JobInfo] = []
+        self._states: dict[int, str] = {}
+        self._targets: dict[int, object] = {}          # job id -> project that receives its result
+        self._callbacks: dict[int, Callable[[JobInfo], None]] = {}
+        self._last_flush = 0.0
+        self._urgent = False
+        self._removed: set[int] = set()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._flush)
+        # the signal is emitted on worker threads; the queued connection runs _flush on our (GUI) thread
+        self._wake.connect(self._flush, Qt.ConnectionType.QueuedConnection)
+        self._unsubscribe = self.queue.on_update(self._on_update)
+
+    # ---- called on worker threads --------------------------------------------------------------------
+    def _store(self, info: JobInfo) -> None:
+        target = self._targets.get(info.id)
+        if target is not None:
+            store_in_project(target)(info)
+
+    def _on_update(self, info: JobInfo) -> None:
+        with self._lock:
+            self._pending[info.id] = info
+            if self._states.get(info.id) != info.state:
+                self._urgent = True   # state changes are shown at once, progress is throttled
+            self._states[info.id] = info.state
+            if info.finished:
+                self._finished.append(info)
+        # emitting from a worker thread is safe: the connection is queued
+        self._wake.emit()
+
+    # ---- GUI thread ----------------------------------------------------------------------------------
+    def _flush(self) -> None:
+        wait_s = self.interval_s - (time.monotonic() - self._last_flush)
+        with self._lock:
+            if not self._urgent and wait_s > 0:
+                if self._pending and not self._timer.isActive():
+                    self._timer.start(int(wait_s * 1000) + 1)
+                return
+            self._urgent = False
+            pending, self._pending = self._pending, {}
+            finished, self._finished = self._finished, []
+        if not pending and not finished:
+            return
+        self._last_flush = time.monotonic()
+        for info in pending.values():
+            if info.id not in self._removed:
+                self.job_updated.emit(info)
+        for info in finished:
+            cb = self._callbacks.get(info.id)
+            if cb is not None:
+                cb(info)
+            self.job_finished.emit(info)
+
+    # ---- public API (GUI thread) ---------------------------------------------------------------------
+    def submit(self, factory, name: str, project=None, on_done: Optional[Callable[[JobInfo], None]] = None,
+               priority: int = 0) -> int:
+        """Queue ``factory`` (zero-argument callable returning a core job).
+
+        Parameters
+        ----------
+        project
+            Finished results are stored into this project (via :func:`core.queue.store_in_project`).
+        on_done
+            Called on the GUI thread with the final JobInfo of every attempt, before :attr:`job_finished`.
+        """
+        # the id is only known after submit, so register the target under a lock the hook also needs
+        with self.queue.project_lock:
+            job_id = self.queue.submit(factory, name=name, priority=priority)
+            if project is not None:
+                self._targets[job_id] = project
+            if on_done is not None:
+                self._callbacks[job_id] = on_done
+        return job_id
+
+    def jobs(self) -> list[JobInfo]:
+        return self.queue.jobs()
+
+    def cancel(self, job_id: int) -> None:
+        self.queue.cancel(job_id)
+
+    def retry(self, job_id: int) -> None:
+        """Run a failed or cancelled job again (same factory, project and callback)."""
+        self.queue.retry(job_id)
+
+    def remove(self, job_id: int) -> None:
+        """Forget a job (a running one is cancelled first; its partial sweep is still stored)."""
+        self.queue.remove(job_id)
+        self._removed.add(job_id)
+        self.job_removed.emit(job_id)
+
+    def busy(self) -> bool:
+        return any(not j.finished for j in self.queue.jobs())
+
+    def shutdown(self, timeout_s: float = 10.0) -> bool:
+        """Cancel every job and wait for the workers (called when the window closes)."""
+        self._unsubscribe()
+        return self.queue.shutdown(cancel=True, timeout=timeout_s)

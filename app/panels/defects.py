@@ -1,0 +1,265 @@
+"""Panel 3, defect pattern editor: build the draft scenario from patterns and painted cells, save it.
+
+Fields per pattern come from :data:`core.defects.PATTERNS`. Every edit is a command on the state's undo
+stack; errors from :class:`core.defects.Defect` / :func:`core.defects.parse_spec` appear in the panel.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QListWidget, QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget)
+
+from app import forms
+from app.panels.crossbar import ERASE, PAINT, PAINT_OFF
+from app.state import WorkbenchState
+from app.widgets import MessageLabel
+from core.defects import PATTERNS, parse_spec
+from core.errors import WorkbenchError
+
+STUCK_CHOICES = [("on (LRS)", "on"), ("off (HRS)", "off"), ("resistance", "ohm")]
+
+
+class DefectEditorPanel(QWidget):
+    """Pattern + parameters + array + stuck type -> draft defects; paint tool; scenarios."""
+
+    title = "Defect editor"
+    paint_mode_changed = Signal(str, str, float)   # mode, stuck, stuck_ohm
+    array_changed = Signal(int)
+
+    def __init__(self, state: WorkbenchState, jobs=None, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.field_edits: dict[str, QLineEdit] = {}
+
+        # --- new defect -----------------------------------------------------------------------------
+        self.pattern = QComboBox()
+        self.pattern.addItems(list(PATTERNS))
+        self.array = QSpinBox()
+        self.array.setRange(1, 4)
+        self.stuck = QComboBox()
+        for label, value in STUCK_CHOICES:
+            self.stuck.addItem(label, value)
+        self.resistance = QLineEdit()
+        self.resistance.setPlaceholderText("e.g. 50k, 1.5meg, 2e5")
+        self.resistance.setToolTip("stuck resistance in ohms, 1 to 1e12 (k, meg, g suffixes)")
+        head = QFormLayout()
+        head.addRow("Pattern", self.pattern)
+        head.addRow("Array", self.array)
+        stuck_row = QHBoxLayout()
+        stuck_row.addWidget(self.stuck)
+        stuck_row.addWidget(self.resistance, 1)
+        head.addRow("Stuck", stuck_row)
+        self.param_form = QFormLayout()
+        self.add_button = QPushButton("Add defect")
+        self.spec_edit = QLineEdit()
+        self.spec_edit.setPlaceholderText("or a spec: circle:array=1,r=0.3,stuck=on")
+        self.spec_button = QPushButton("Add spec")
+        spec_row = QHBoxLayout()
+        spec_row.addWidget(self.spec_edit, 1)
+        spec_row.addWidget(self.spec_button)
+        new_box = QGroupBox("New defect")
+        nb = QVBoxLayout(new_box)
+        nb.addLayout(head)
+        nb.addLayout(self.param_form)
+        nb.addWidget(self.add_button)
+        nb.addLayout(spec_row)
+
+        # --- paint tool -----------------------------------------------------------------------------
+        paint_box = QGroupBox("Paint on the crossbar view (uses Array and Stuck above)")
+        pb = QHBoxLayout(paint_box)
+        self.paint_buttons = QButtonGroup(self)
+        for i, (label, mode) in enumerate((("Off", PAINT_OFF), ("Paint", PAINT), ("Erase", ERASE))):
+            b = QRadioButton(label)
+            b.setProperty("mode", mode)
+            self.paint_buttons.addButton(b, i)
+            pb.addWidget(b)
+        self.paint_buttons.button(0).setChecked(True)
+
+        # --- draft & scenarios ----------------------------------------------------------------------
+        self.draft_list = QListWidget()
+        self.draft_list.setMinimumHeight(90)
+        self.remove_button = QPushButton("Remove selected")
+        self.clear_button = QPushButton("Clear")
+        self.name_edit = QLineEdit()
+        self.save_button = QPushButton("Save scenario")
+        self.scenario_box = QComboBox()
+        self.load_button = QPushButton("Load")
+        draft_box = QGroupBox("Current scenario")
+        db = QVBoxLayout(draft_box)
+        db.addWidget(self.draft_list, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.remove_button)
+        row.addWidget(self.clear_button)
+        db.addLayout(row)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Name"))
+        row.addWidget(self.name_edit, 1)
+        row.addWidget(self.save_button)
+        db.addLayout(row)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Saved"))
+        row.addWidget(self.scenario_box, 1)
+        row.addWidget(self.load_button)
+        db.addLayout(row)
+
+        self.message = MessageLabel()
+        layout = QVBoxLayout(self)
+        layout.addWidget(new_box)
+        layout.addWidget(paint_box)
+        layout.addWidget(draft_box, 1)
+        layout.addWidget(self.message)
+        self.setMinimumSize(340, 560)
+
+        self.pattern.currentTextChanged.connect(self._build_fields)
+        self.stuck.currentIndexChanged.connect(self._stuck_changed)
+        self.resistance.editingFinished.connect(self._emit_paint_mode)
+        self.array.valueChanged.connect(self.array_changed.emit)
+        self.add_button.clicked.connect(self.add_defect)
+        self.spec_button.clicked.connect(self.add_spec)
+        self.spec_edit.returnPressed.connect(self.add_spec)
+        self.paint_buttons.idClicked.connect(lambda _i: self._emit_paint_mode())
+        self.remove_button.clicked.connect(self._remove_selected)
+        self.clear_button.clicked.connect(lambda: self.state.set_draft([], "clear scenario"))
+        self.save_button.clicked.connect(self.save_scenario)
+        self.name_edit.textChanged.connect(self._name_edited)
+        self.load_button.clicked.connect(self._load_selected)
+        state.on_change(self._state_changed)
+        self._build_fields(self.pattern.currentText())
+        self._stuck_changed()
+        self.refresh()
+
+    # ---- form ----------------------------------------------------------------------------------------
+    def _build_fields(self, pattern: str) -> None:
+        while self.param_form.rowCount():
+            self.param_form.removeRow(0)
+        self.field_edits = {}
+        for key, placeholder, tip in forms.pattern_fields(pattern):
+            edit = QLineEdit()
+            edit.setPlaceholderText(placeholder)
+            edit.setToolTip(tip)
+            self.field_edits[key] = edit
+            if pattern == "mask":
+                browse = QPushButton("Browse…")
+                browse.clicked.connect(lambda _=False, e=edit: self._browse_mask(e))
+                row = QHBoxLayout()
+                row.addWidget(edit, 1)
+                row.addWidget(browse)
+                self.param_form.addRow(key, row)
+            else:
+                self.param_form.addRow(key, edit)
+
+    def _browse_mask(self, edit: QLineEdit) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Measured defect mask", "", "Masks (*.npy *.csv *.txt)")
+        if path:
+            edit.setText(path)
+
+    def set_fields(self, pattern: str, values: dict) -> None:
+        """Fill the form (used by tests and scripts): pattern and its parameter texts."""
+        self.pattern.setCurrentText(pattern)
+        for k, v in values.items():
+            self.field_edits[k].setText(str(v))
+
+    def _stuck_value(self) -> str:
+        return self.stuck.currentData()
+
+    def _stuck_changed(self, *_):
+        self.resistance.setEnabled(self._stuck_value() == "ohm")
+        self._emit_paint_mode()
+
+    def _emit_paint_mode(self) -> None:
+        mode = self.paint_buttons.checkedButton().property("mode")
+        try:
+            stuck, ohm = forms.stuck_value(self._stuck_value(), self.resistance.text())
+        except WorkbenchError as e:
+            if mode == PAINT:
+                self.message.error(str(e))
+            stuck, ohm, mode = "on", 0.0, (PAINT_OFF if mode == PAINT else mode)
+        self.paint_mode_changed.emit(mode, stuck, ohm)
+
+    # ---- actions -------------------------------------------------------------------------------------
+    def add_defect(self) -> bool:
+        """Validate the form and add its defect to the draft; False (message shown) if invalid."""
+        if self.state.n_arrays == 0:
+            self.message.error("No mapped network: train or open a project before adding defects.")
+            return False
+        try:
+            d = forms.build_defect(self.pattern.currentText(), self.array.value(), self._stuck_value(),
+                                   self.resistance.text(), {k: e.text() for k, e in self.field_edits.items()},
+                                   shape=self.state.shape(self.array.value()), n_arrays=self.state.n_arrays)
+        except WorkbenchError as e:
+            self.message.error(str(e))
+            return False
+        self.state.add_defect(d)
+        self.message.info(f"added {d.to_spec()}")
+        return True
+
+    def add_spec(self) -> bool:
+        text = self.spec_edit.text().strip()
+        try:
+            d = parse_spec(text)
+            shape = self.state.shape(d.array)
+            if shape is None:
+                raise WorkbenchError(f"array: must be from 1 to {self.state.n_arrays} for this network; "
+                                     f"got {d.array}")
+            d.cells(shape)
+        except WorkbenchError as e:
+            self.message.error(str(e))
+            return False
+        self.state.add_defect(d)
+        self.message.info(f"added {d.to_spec()}")
+        self.spec_edit.clear()
+        return True
+
+    def _remove_selected(self) -> None:
+        row = self.draft_list.currentRow()
+        if row >= 0:
+            self.state.remove_defect(row)
+
+    def save_scenario(self) -> bool:
+        try:
+            self.state.save_scenario(self.name_edit.text())
+        except WorkbenchError as e:
+            self.message.error(str(e))
+            return False
+        self.state.draft_name = self.name_edit.text().strip()
+        self.message.info(f"saved scenario {self.state.draft_name!r} in the project")
+        return True
+
+    def _name_edited(self, text: str) -> None:
+        self.state.draft_name = text.strip()
+
+    def _load_selected(self) -> None:
+        name = self.scenario_box.currentText()
+        if name in self.state.project.scenarios:
+            self.state.load_scenario(name)
+            self.name_edit.setText(name)
+
+    # ---- state -> widgets ----------------------------------------------------------------------------
+    def _state_changed(self, topic: str) -> None:
+        if topic in ("project", "draft", "scenarios"):
+            self.refresh()
+
+    def refresh(self) -> None:
+        n = self.state.n_arrays
+        self.array.setRange(1, max(1, n))
+        for w in (self.add_button, self.spec_button):
+            w.setEnabled(n > 0)
+        self.draft_list.clear()
+        for d in self.state.draft:
+            if d.pattern == "mask":
+                self.draft_list.addItem(f"mask: array={d.array}, stuck={d.stuck_label}, "
+                                        f"{int(d.mask.sum())} painted cells")
+            else:
+                self.draft_list.addItem(d.to_spec())
+        if not self.name_edit.text():
+            self.name_edit.setText(self.state.draft_name)
+        current = self.scenario_box.currentText()
+        self.scenario_box.clear()
+        self.scenario_box.addItems(sorted(self.state.project.scenarios))
+        if current:
+            self.scenario_box.setCurrentText(current)
+        self.load_button.setEnabled(self.scenario_box.count() > 0)
+        if n == 0:
+            self.message.info("No mapped network: train or open a project to edit defects.")
+        elif self.message.text().startswith("No mapped network"):
+            self.message.clear_message()

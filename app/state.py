@@ -1,0 +1,236 @@
+"""The workbench's document state, free of Qt: the open project, the draft defect scenario and the undo stack.
+
+Panels read this state and change it only through :class:`~core.commands.Command` s pushed on
+:attr:`WorkbenchState.stack`, so every edit (adding a defect, painting cells, saving a scenario, changing a
+training parameter) undoes the same way. Listeners get a *topic* string:
+
+``project``    another project was opened, created or trained (everything must refresh)
+``draft``      the draft scenario's defects changed
+``scenarios``  ``project.scenarios`` changed
+``results``    a result, sweep or recovery was added (by the job queue)
+``params``     a training-form field changed
+``dirty``      the unsaved-changes flag may have changed
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from typing import Callable, Optional
+
+import numpy as np
+
+from core import project_io
+from core.commands import Command, CommandStack
+from core.defects import Defect
+from core.project import Project, Scenario
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PROJECT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "projects",
+                               "digits-paper.h5")
+TRAINING_FIELDS = {"preset": "paper", "hidden": "8,8,8", "epochs": "150", "seed": "0"}
+
+
+def copy_defects(defects) -> list[Defect]:
+    """Independent copies (masks included) so an undo snapshot never changes under our feet."""
+    return [copy.deepcopy(d) for d in defects]
+
+
+class WorkbenchState:
+    """The open project, its file path, the draft scenario, the training form and the undo stack."""
+
+    def __init__(self, project: Optional[Project] = None, path: Optional[str] = None):
+        self.project = project if project is not None else Project()
+        self.path = path
+        self.stack = CommandStack()
+        self.draft: list[Defect] = []
+        self.draft_name = "scenario-1"
+        self.training = dict(TRAINING_FIELDS)
+        self._results_dirty = False
+        self._listeners: list[Callable[[str], None]] = []
+        self.stack.on_change(lambda: self.notify("dirty"))
+        self._sync_training_from_project()
+
+    # ---- listeners -----------------------------------------------------------------------------------
+    def on_change(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    def notify(self, topic: str) -> None:
+        for cb in list(self._listeners):
+            try:
+                cb(topic)
+            except Exception:  # noqa: BLE001 - one broken panel must not break the others
+                log.exception("state listener failed for %s", topic)
+
+    # ---- document ------------------------------------------------------------------------------------
+    @property
+    def dirty(self) -> bool:
+        """Unsaved changes: edits since the last save, or results added by jobs."""
+        return self._results_dirty or not self.stack.is_clean
+
+    @property
+    def n_arrays(self) -> int:
+        return len(self.project.mapped.arrays) if self.project.mapped is not None else 0
+
+    def shape(self, array: int) -> Optional[tuple[int, int]]:
+        """(rows, cols) of 1-based ``array``, or None if the project is untrained or has fewer arrays."""
+        m = self.project.mapped
+        if m is None or not 1 <= array <= len(m.arrays):
+            return None
+        return tuple(m.shapes[array - 1])
+
+    def set_project(self, project: Project, path: Optional[str], dirty: bool = False) -> None:
+        """Replace the open project (history and draft are cleared)."""
+        self.project, self.path = project, path
+        self.draft = []
+        self.stack.clear()
+        self._results_dirty = dirty
+        self._sync_training_from_project()
+        self.notify("project")
+        self.notify("dirty")
+
+    def open(self, path: str) -> None:
+        """Load ``path`` (raises ProjectFormatError; the open project is kept then)."""
+        project = project_io.load(path)
+        self.set_project(project, os.path.abspath(path))
+
+    def save(self, path: Optional[str] = None) -> str:
+        """Save atomically to ``path`` (default: the current path); raises ProjectSaveError, losing nothing."""
+        target = path or self.path
+        if not target:
+            from core.errors import ParameterError
+
+            raise ParameterError("path", "this project has no file yet; use Save As")
+        project_io.save(self.project, target)
+        self.path = os.path.abspath(target)
+        self._results_dirty = False
+        self.stack.set_clean()
+        return self.path
+
+    def results_added(self) -> None:
+        """Called (on the GUI thread) after the queue stored a result in the project."""
+        self._results_dirty = True
+        self.notify("results")
+        self.notify("dirty")
+
+    def _sync_training_from_project(self) -> None:
+        p = self.project
+        if p.weights is None:
+            return
+        from core.network import PRESETS
+
+        preset = next((k for k, v in PRESETS.items() if tuple(v) == tuple(p.network.hidden)), "custom")
+        self.training = {"preset": preset, "hidden": ",".join(str(h) for h in p.network.hidden),
+                         "epochs": str(p.training.epochs), "seed": str(p.training.seed)}
+
+    # ---- edits (each one command) --------------------------------------------------------------------
+    def set_draft(self, defects, text: str) -> None:
+        """Replace the draft's defects as one undoable command."""
+        self.stack.push(DraftCommand(self, copy_defects(self.draft), copy_defects(defects), text))
+
+    def add_defect(self, defect: Defect) -> None:
+        self.set_draft([*self.draft, defect], f"add {defect.pattern} defect")
+
+    def remove_defect(self, index: int) -> None:
+        if 0 <= index < len(self.draft):
+            self.set_draft(self.draft[:index] + self.draft[index + 1:], "remove defect")
+
+    def paint(self, array: int, cells: np.ndarray, erase: bool, stuck: str = "on", stuck_ohm: float = 0.0) -> None:
+        """Paint (or erase) ``cells`` (bool, the array's shape) into the draft as a ``mask`` defect.
+
+        Painting adds the cells to the draft's mask defect of the same array and stuck type (creating one);
+        erasing removes them from every mask defect of the array (pattern defects are edited in the form).
+        """
+        shape = self.shape(array)
+        cells = np.asarray(cells, dtype=bool)
+        if shape is None or cells.shape != shape or not cells.any():
+            return
+        new = copy_defects(self.draft)
+        if erase:
+            for d in new:
+                if d.pattern == "mask" and d.array == array:
+                    d.mask = d.mask & ~cells
+            new = [d for d in new if d.pattern != "mask" or d.mask.any()]
+            self.set_draft(new, "erase cells")
+            return
+        target = next((d for d in reversed(new) if d.pattern == "mask" and d.array == array and d.stuck == stuck
+                       and (stuck != "ohm" or d.stuck_ohm == stuck_ohm)), None)
+        if target is None:
+            new.append(Defect("mask", array, stuck, stuck_ohm, {}, mask=cells.copy()))
+        else:
+            target.mask = target.mask | cells
+        self.set_draft(new, "paint cells")
+
+    def save_scenario(self, name: str, description: str = "") -> None:
+        """Store the draft in ``project.scenarios[name]`` (replacing one of that name), undoably."""
+        from core.errors import ParameterError
+
+        name = name.strip()
+        if not name:
+            raise ParameterError("scenario name", "must not be empty")
+        if not self.draft:
+            raise ParameterError("scenario", "has no defects; add or paint some first")
+        before = self.project.scenarios.get(name)
+        after = Scenario(name, copy_defects(self.draft), description)
+        self.stack.push(ScenarioCommand(self, name, before, after))
+
+    def load_scenario(self, name: str) -> None:
+        sc = self.project.scenarios[name]
+        self.draft_name = name
+        self.set_draft(sc.defects, f"load scenario {name}")
+
+    def set_training_field(self, name: str, value: str) -> None:
+        if self.training.get(name) != value:
+            self.stack.push(ParamCommand(self, name, self.training.get(name, ""), value))
+
+
+class DraftCommand(Command):
+    """Swap the draft's defect list between two snapshots."""
+
+    def __init__(self, state: WorkbenchState, before: list[Defect], after: list[Defect], text: str):
+        self.state, self.before, self.after, self.text = state, before, after, text
+
+    def do(self) -> None:
+        self.state.draft = copy_defects(self.after)
+        self.state.notify("draft")
+
+    def undo(self) -> None:
+        self.state.draft = copy_defects(self.before)
+        self.state.notify("draft")
+
+
+class ScenarioCommand(Command):
+    """Put a scenario into the project (undo restores the previous one of that name, or removes it)."""
+
+    def __init__(self, state: WorkbenchState, name: str, before: Optional[Scenario], after: Scenario):
+        self.state, self.name, self.before, self.after = state, name, before, after
+        self.text = f"save scenario {name}"
+
+    def do(self) -> None:
+        self.state.project.scenarios[self.name] = self.after
+        self.state.notify("scenarios")
+
+    def undo(self) -> None:
+        if self.before is None:
+            self.state.project.scenarios.pop(self.name, None)
+        else:
+            self.state.project.scenarios[self.name] = self.before
+        self.state.notify("scenarios")
+
+
+class ParamCommand(Command):
+    """Change one training-form field."""
+
+    def __init__(self, state: WorkbenchState, name: str, before: str, after: str):
+        self.state, self.name, self.before, self.after = state, name, before, after
+        self.text = f"change {name}"
+
+    def do(self) -> None:
+        self.state.training[self.name] = self.after
+        self.state.notify("params")
+
+    def undo(self) -> None:
+        self.state.training[self.name] = self.before
+        self.state.notify("params")

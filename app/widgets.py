@@ -1,0 +1,56 @@
+"""Small Qt helpers shared by the panels: pyqtgraph set-up, colours, a message label, a labelled form."""
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtWidgets import QLabel, QSizePolicy
+
+# light plots read better in screenshots and papers; set once before any plot widget exists
+pg.setConfigOptions(background="w", foreground="k", antialias=True)
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf"]
+# overlay colours (RGBA) by code of app.forms.overlay_codes: healthy, stuck on, stuck off, stuck at R
+OVERLAY_RGBA = [(0, 0, 0, 0), (230, 30, 30, 200), (30, 90, 230, 200), (255, 150, 0, 200)]
+OVERLAY_NAMES = ["healthy", "stuck on", "stuck off", "stuck at R"]
+
+
+def color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+class MessageLabel(QLabel):
+    """A one-line (wrapping) message area: errors in red, information in grey; never a traceback."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setTextInteractionFlags(self.textInteractionFlags())
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.clear_message()
+
+    def error(self, text: str) -> None:
+        self.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.setText(str(text))
+
+    def info(self, text: str) -> None:
+        self.setStyleSheet("color: #444;")
+        self.setText(str(text))
+
+    def clear_message(self) -> None:
+        self.setStyleSheet("")
+        self.setText("")
+
+    @property
+    def is_error(self) -> bool:
+        return "b00020" in self.styleSheet() and bool(self.text())
+
+
+def plot_widget(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
+    w = pg.PlotWidget(title=title)
+    w.setLabel("bottom", x_label)
+    w.setLabel("left", y_label)
+    w.showGrid(x=True, y=True, alpha=0.25)
+    for side in ("bottom", "left"):
+        w.getAxis(side).enableAutoSIPrefix(False)  # fractions and accuracies, never "(x0.001)"
+    w.setMinimumSize(260, 180)
+    return w
