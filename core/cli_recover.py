@@ -23,9 +23,17 @@ def register(sub, common) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the correction net and retraining (default 0)")
     p.add_argument("--hidden", type=int, default=None, help="hidden units of the correction net (default 32)")
     p.add_argument("--epochs", type=int, default=None,
-                   help="training epochs of the correction net (default 300) and retraining (default 60)")
+                   help="training epochs of the correction net (default 300) and retraining (default 100)")
     p.add_argument("--no-save", action="store_true", help="do not store the results in the project")
     p.set_defaults(func=run)
+
+
+def _check_options(args) -> None:
+    """Refuse options that the chosen method would silently ignore."""
+    if args.method == "remap" and args.epochs is not None:
+        raise ParameterError("--epochs", "does not apply to --method remap (it trains nothing)")
+    if args.method in ("remap", "retrain") and args.hidden is not None:
+        raise ParameterError("--hidden", "only applies to --method correction or all")
 
 
 def _options(method: str, args) -> dict:
@@ -45,6 +53,7 @@ def run(args) -> CommandResult:
 
     if args.method not in METHOD_CHOICES:
         raise ParameterError("--method", f"must be one of {', '.join(METHOD_CHOICES)}; got {args.method!r}")
+    _check_options(args)
     if not os.path.isfile(args.project):
         raise ParameterError("project", f"file {args.project!r} does not exist")
     project = project_io.load(args.project)

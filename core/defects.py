@@ -131,10 +131,14 @@ class Defect:
         if self.pattern in ("rows", "columns"):
             n = rows if self.pattern == "rows" else cols
             idx = np.array(p["indices"], dtype=int) if p["indices"] else np.arange(p["start"], p["start"] + p["count"])
+            if p["indices"] and idx.max() >= n:
+                # explicit indices name cells: one outside the array is a mistake, not something to clip
+                raise DefectSpecError(
+                    f"{self.pattern}: index {int(idx.max())} is outside array {self.array} ({n} {self.pattern})")
             if idx.size and idx.min() >= n:
                 raise DefectSpecError(
-                    f"{self.pattern}: index {int(idx.min())} is outside array {self.array} ({n} {self.pattern})")
-            idx = idx[idx < n]
+                    f"{self.pattern}: start {int(idx.min())} is outside array {self.array} ({n} {self.pattern})")
+            idx = idx[idx < n]  # a start + count band running past the edge is clipped
             m = np.zeros(shape, dtype=bool)
             if self.pattern == "rows":
                 m[idx, :] = True
@@ -174,6 +178,8 @@ def _validate_params(pattern: str, given: dict) -> dict:
             out[k] = str(v)
             continue
         if kind == "indices":
+            if isinstance(v, str) and not v.strip():
+                raise DefectSpecError(f"{pattern}: indices must be non-negative integers joined by '+', e.g. 0+3+5; got an empty value")
             try:
                 idx = tuple(int(i) for i in (v.split("+") if isinstance(v, str) else v) if str(i) != "")
             except (TypeError, ValueError):
@@ -223,10 +229,11 @@ def parse_spec(text: str) -> Defect:
         kv[k] = v.strip()
     if "array" not in kv:
         raise DefectSpecError(f"{pattern}: missing required key 'array' (1 to the number of arrays)")
+    array_text = kv.pop("array")
     try:
-        array = int(kv.pop("array"))
+        array = int(array_text)
     except ValueError:
-        raise DefectSpecError(f"array: must be an integer from 1 to the number of arrays; got {text!r}") from None
+        raise DefectSpecError(f"array: must be an integer from 1 to the number of arrays; got {array_text!r}") from None
     if "stuck" not in kv:
         raise DefectSpecError(f"{pattern}: missing required key 'stuck' (on, off or a resistance such as 50k)")
     stuck_text = kv.pop("stuck").lower()

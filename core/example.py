@@ -3,7 +3,8 @@
     python -m core.example projects/digits-paper.h5            # (re)build it
     python -m core.example projects/digits-paper.h5 --report   # build only if missing, then print accuracies
 
-The example holds the ``paper`` network (seed 0), one named defect scenario per pattern, their behavioural
+The example holds the ``paper`` network (seed 0), one named defect scenario per pattern (and a measured-style
+mask), their behavioural
 results, and, when ngspice is installed, SPICE results and the recovery demonstration.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ import shutil
 import sys
 
 from core import jobs
-from core.defects import parse_spec
+from core.defects import Defect, parse_spec
 from core.project import Project, Scenario
 
 # one scenario per pattern; the last one is the recovery demonstration (see docs/recovery.md)
@@ -30,6 +31,17 @@ SCENARIOS = {
                        "a ring of stuck-on devices in the output crossbar (recovery demonstration)"),
 }
 RECOVERY_SCENARIO = "ring-on-array4"
+MASK_SCENARIO = "measured-mask-array2"
+
+
+def measured_style_mask(shape=(9, 16)) -> "np.ndarray":
+    """An irregular cluster plus a partial bit-line streak: the kind of map a wafer test produces."""
+    import numpy as np
+
+    rows, cols = np.mgrid[0:shape[0], 0:shape[1]]
+    blob = ((rows - 3.0) / 2.2) ** 2 + ((cols - 10.0) / 3.1) ** 2 <= 1.0
+    streak = (cols == 4) & (rows >= 5)
+    return blob | streak
 
 
 def build(path: str, verbose: bool = True) -> Project:
@@ -45,6 +57,9 @@ def build(path: str, verbose: bool = True) -> Project:
     proj = jobs.run(create_project_job(DatasetSpec(seed=0), NetworkConfig.preset("paper"), TrainConfig(seed=0)))
     for name, (spec, desc) in SCENARIOS.items():
         proj.scenarios[name] = Scenario(name, [parse_spec(spec)], desc)
+    proj.scenarios[MASK_SCENARIO] = Scenario(
+        MASK_SCENARIO, [Defect("mask", 2, "off", 0.0, {}, mask=measured_style_mask(proj.mapped.shapes[1]))],
+        "a measured-style defect map (irregular cluster and a bit-line streak) stuck off")
     jobs.run(evaluate_job(proj, [], "ideal"))
     jobs.run(evaluate_job(proj, [], "behavioral"))
     for name, sc in proj.scenarios.items():

@@ -25,6 +25,7 @@ import dataclasses
 import json
 import os
 import secrets
+import stat
 from typing import Any
 
 import h5py
@@ -260,6 +261,13 @@ def save(project: Project, path: str) -> None:
     tmp = os.path.join(folder, f".{base}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     stamp = now_iso()
     try:
+        old_mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        old_mode = None
+    # a file without write bits is read-only to the user even where root could replace it: respect that
+    if old_mode is not None and (old_mode & 0o222 == 0 or not os.access(target, os.W_OK)):
+        raise ProjectSaveError(f"cannot save project to {target!r}: the file is read-only (use Save As)")
+    try:
         # O_EXCL: never clobber someone else's file; mode 0o666 lets the umask decide as for a normal file
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     except OSError as e:
@@ -278,6 +286,8 @@ def save(project: Project, path: str) -> None:
             load(tmp)
         except ProjectFormatError as e:
             raise ProjectSaveError(f"cannot save project to {target!r}: it would not load back ({e})") from None
+        if old_mode is not None:
+            os.chmod(tmp, old_mode)  # the replacement keeps the permissions of the file it replaces
         os.replace(tmp, target)
     except BaseException as e:
         try:

@@ -72,8 +72,8 @@ class ChunkResult:
 
 def plan_chunks(spec: SweepSpec, chunk_maps: Optional[int] = None) -> list[ChunkTask]:
     """Cut a sweep (arrays resolved) into chunks of maps that share one array, in table order."""
-    size = chunk_maps or DEFAULT_CHUNK_MAPS[spec.fidelity]
-    check_range("chunk_maps", size, 1, 100_000, integer=True)
+    size = DEFAULT_CHUNK_MAPS[spec.fidelity] if chunk_maps is None else chunk_maps
+    size = check_range("chunk", size, 1, 100_000, integer=True)
     by_array: dict[int, list[ChunkItem]] = {a: [] for a in spec.arrays}
     for i, (pattern, s, stuck, array) in enumerate(spec.points()):
         by_array[array].extend((i, pattern, s, stuck, k) for k in range(spec.n_seeds))
@@ -329,6 +329,10 @@ def sweep_job(project: Project, spec: SweepSpec, *, store: bool = True, workers:
         where = "Dask"
     else:
         n = check_range("workers", workers if workers is not None else (os.cpu_count() or 1), 1, 256, integer=True)
+        if spec.fidelity == "spice" and map_evaluator is None:
+            from core.spice.runner import find_ngspice
+
+            find_ngspice()  # fail the whole sweep up front, not every point, when ngspice is missing
         backend = local_backend(mapped, X, y, tasks, n, map_evaluator)
         where = f"{n} local thread{'s' if n > 1 else ''}"
     table = SweepTable(spec)

@@ -9,6 +9,7 @@ import numpy as np
 from core.data import Dataset
 from core.jobs import Progress
 from core.network import NetworkConfig, TrainConfig, Weights, accuracy, forward
+from core.torch_env import seeded_init, torch_module
 
 
 def build_torch_mlp(config: NetworkConfig):
@@ -38,43 +39,37 @@ def train_job(dataset: Dataset, config: NetworkConfig, train: TrainConfig):
     Returns :class:`core.network.Weights` with ``history`` arrays ``loss``, ``train_accuracy``,
     ``test_accuracy`` (one value per epoch).
     """
-    import torch
-
-    prev_threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: one thread is as fast and makes runs bit-reproducible
-    try:
-        torch.manual_seed(train.seed)
-        gen = torch.Generator().manual_seed(train.seed)
+    torch = torch_module()
+    with seeded_init(train.seed):
         model = build_torch_mlp(config).double()
-        opt = torch.optim.Adam(model.parameters(), lr=train.learning_rate, weight_decay=train.weight_decay)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=train.epochs)
-        Xt = torch.from_numpy(np.ascontiguousarray(dataset.X_train, dtype=np.float64))
-        yt = torch.from_numpy(dataset.y_train.astype(np.int64))
-        loss_fn = torch.nn.CrossEntropyLoss()
-        hist = {"loss": [], "train_accuracy": [], "test_accuracy": []}
-        n = len(yt)
-        for epoch in range(train.epochs):
-            model.train()
-            perm = torch.randperm(n, generator=gen)
-            total = 0.0
-            for start in range(0, n, train.batch_size):
-                idx = perm[start:start + train.batch_size]
-                opt.zero_grad()
-                loss = loss_fn(model(Xt[idx]), yt[idx])
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-            sched.step()
-            w = torch_weights(model)
-            hist["loss"].append(total / n)
-            hist["train_accuracy"].append(accuracy(forward(w.weights, w.biases, dataset.X_train), dataset.y_train))
-            hist["test_accuracy"].append(accuracy(forward(w.weights, w.biases, dataset.X_test), dataset.y_test))
-            yield Progress(epoch + 1, train.epochs,
-                           f"epoch {epoch + 1}/{train.epochs}: loss {hist['loss'][-1]:.4f}, "
-                           f"test accuracy {hist['test_accuracy'][-1]:.3f}",
-                           partial={k: np.array(v) for k, v in hist.items()})
+    gen = torch.Generator().manual_seed(train.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=train.learning_rate, weight_decay=train.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=train.epochs)
+    Xt = torch.from_numpy(np.ascontiguousarray(dataset.X_train, dtype=np.float64))
+    yt = torch.from_numpy(dataset.y_train.astype(np.int64))
+    loss_fn = torch.nn.CrossEntropyLoss()
+    hist = {"loss": [], "train_accuracy": [], "test_accuracy": []}
+    n = len(yt)
+    for epoch in range(train.epochs):
+        model.train()
+        perm = torch.randperm(n, generator=gen)
+        total = 0.0
+        for start in range(0, n, train.batch_size):
+            idx = perm[start:start + train.batch_size]
+            opt.zero_grad()
+            loss = loss_fn(model(Xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        sched.step()
         w = torch_weights(model)
-        w.history = {k: np.array(v, dtype=np.float64) for k, v in hist.items()}
-        return w
-    finally:
-        torch.set_num_threads(prev_threads)
+        hist["loss"].append(total / n)
+        hist["train_accuracy"].append(accuracy(forward(w.weights, w.biases, dataset.X_train), dataset.y_train))
+        hist["test_accuracy"].append(accuracy(forward(w.weights, w.biases, dataset.X_test), dataset.y_test))
+        yield Progress(epoch + 1, train.epochs,
+                       f"epoch {epoch + 1}/{train.epochs}: loss {hist['loss'][-1]:.4f}, "
+                       f"test accuracy {hist['test_accuracy'][-1]:.3f}",
+                       partial={k: np.array(v) for k, v in hist.items()})
+    w = torch_weights(model)
+    w.history = {k: np.array(v, dtype=np.float64) for k, v in hist.items()}
+    return w

@@ -58,8 +58,11 @@ def test_row_and_column_counts():
     assert cols.sum() == 3 * 9 and cols[:, [0, 3, 15]].all()
     # counts past the edge are clipped to the array
     assert parse_spec("columns:array=1,start=14,count=5,stuck=on").cells(shape).sum() == 2 * 9
-    with pytest.raises(DefectSpecError, match="outside array 1"):
+    with pytest.raises(DefectSpecError, match="start 9 is outside array 1"):
         parse_spec("rows:array=1,start=9,stuck=on").cells(shape)
+    # explicit indices name cells: one past the edge is an error even when others are inside
+    with pytest.raises(DefectSpecError, match="index 999 is outside array 1"):
+        parse_spec("rows:array=1,indices=0+999,stuck=on").cells(shape)
 
 
 def test_random_fraction_and_seed():
@@ -139,6 +142,8 @@ def test_documented_forms_round_trip(spec):
     ("circle array=1", "must look like PATTERN:key=value"),
     ("circle:array=1,r,stuck=on", "expected key=value"),
     ("mask:array=1,file=/nonexistent.npy,stuck=on", "does not exist"),
+    ("rows:array=1,indices=,stuck=on", "indices must be non-negative integers"),
+    ("circle:array=1.5,r=0.2,stuck=on", "array: must be an integer from 1 to the number of arrays; got '1.5'$"),
 ])
 def test_bad_specs_are_rejected_with_the_documented_message(spec, message):
     with pytest.raises(DefectSpecError, match=message):

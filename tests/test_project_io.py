@@ -456,3 +456,21 @@ def test_real_sweep_table_round_trips(trained_project, tmp_path):
     q = project_io.load(str(tmp_path / "p.h5"))
     assert len(q.sweeps[0].rows) == 2 and all(math.isnan(r["ci95_low"]) for r in q.sweeps[0].rows)
     assert_same(p.sweeps, q.sweeps)
+
+
+def test_save_respects_read_only_target_and_keeps_permissions(trained_project, tmp_path):
+    import stat as stat_mod
+
+    from core.errors import ProjectSaveError
+
+    path = tmp_path / "p.h5"
+    project_io.save(trained_project, str(path))
+    os.chmod(path, 0o640)
+    project_io.save(trained_project, str(path))
+    assert stat_mod.S_IMODE(os.stat(path).st_mode) == 0o640
+    os.chmod(path, 0o444)
+    before = path.read_bytes()
+    with pytest.raises(ProjectSaveError, match="read-only"):
+        project_io.save(trained_project, str(path))
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.h5"]

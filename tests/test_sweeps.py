@@ -1,7 +1,6 @@
 """Defect sweeps: table shape and statistics, placement semantics, determinism, cancel, failures, CLI."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 
@@ -119,7 +118,6 @@ def failing_on_array_2(mapped, X, g_list, fidelity):
     return (yield from default_map_evaluator(mapped, X, g_list, fidelity))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("core.nodal") is None, reason="core.nodal (issue 4) not merged yet")
 def test_failing_point_is_marked_and_others_continue(trained_project):
     p = trained_project
     spec = SweepSpec(patterns=("circle",), sizes=(0.2,), stuck=("on",), arrays=(1, 2, 3), n_seeds=3, fidelity="nodal")
@@ -135,7 +133,6 @@ def test_failing_point_is_marked_and_others_continue(trained_project):
         np.testing.assert_allclose(by_array[a]["accuracies"], ref.rows[a - 1]["accuracies"], atol=1e-12)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("core.spice.simulate") is None, reason="core.spice (issue 3) not merged yet")
 def test_spice_map_over_its_time_limit_is_marked_failed(trained_project, ngspice_path):
     spec = SweepSpec(patterns=("rows",), sizes=(0.1,), stuck=("off",), arrays=(4,), n_seeds=2, fidelity="spice",
                      timeout_s=0.02)
@@ -163,7 +160,6 @@ def test_bad_specs_name_the_field(trained_project):
     assert SweepSpec(stuck=("ON", "50k", "1.5meg")).stuck == ("on", "50000", "1.5e+06")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("core.project_io") is None, reason="core.project_io not merged yet")
 def test_cli_sweep_json_rows_and_stored_in_project(trained_project, tmp_path, capsys):
     from core import project_io
     from core.cli import main

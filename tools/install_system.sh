@@ -11,18 +11,26 @@ for lib in libEGL.so.1 libxkbcommon.so.0 libxcb-cursor.so.0 libfontconfig.so.1; 
     ldconfig -p 2>/dev/null | grep -q "$lib" || NEED_QT=1
 done
 
-have_ngspice=0
-if command -v ngspice >/dev/null 2>&1; then have_ngspice=1; fi
-
-if [ "$have_ngspice" = 1 ] && [ "$NEED_QT" = 0 ]; then
-    exit 0
-fi
-
 codename=""
 if [ -r /etc/os-release ]; then
     # shellcheck disable=SC1091
     . /etc/os-release
     codename="${VERSION_CODENAME:-}"
+fi
+
+# ngspice counts as present when it is there and, on bookworm, is the KLU-enabled 46 from backports
+# (bookworm's own 39 has no KLU and is ~50x slower on large arrays)
+have_ngspice=0
+if command -v ngspice >/dev/null 2>&1; then
+    have_ngspice=1
+    major=$(ngspice -v 2>/dev/null | grep -oE 'ngspice-[0-9]+' | head -1 | cut -d- -f2 || true)
+    if [ "$codename" = bookworm ] && [ -n "$major" ] && [ "$major" -lt 40 ] && [ "$(id -u)" = 0 ]; then
+        have_ngspice=0
+    fi
+fi
+
+if [ "$have_ngspice" = 1 ] && [ "$NEED_QT" = 0 ]; then
+    exit 0
 fi
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

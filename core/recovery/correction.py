@@ -20,6 +20,7 @@ from core.evaluate import defective_conductances
 from core.jobs import Progress
 from core.project import Project, RecoveryResult
 from core.recovery import check_fidelity, voltages_job
+from core.torch_env import seeded_init, torch_module
 
 
 @dataclass
@@ -53,8 +54,6 @@ def fit_correction_job(V: np.ndarray, y: np.ndarray, n_classes: int, config: Cor
         ``v_mean``, ``v_scale`` (input standardization from ``V`` only), ``w1`` (n_out, hidden), ``b1``,
         ``w2`` (hidden, n_classes), ``b2``. Bit-identical for equal inputs and seed.
     """
-    import torch
-
     V = np.asarray(V, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
     if V.ndim != 2 or len(V) != len(y) or len(y) == 0:
@@ -63,29 +62,25 @@ def fit_correction_job(V: np.ndarray, y: np.ndarray, n_classes: int, config: Cor
     scale = V.std(axis=0)
     # a saturated or dead output carries no information; do not blow it up to unit variance
     scale = np.where(scale > 1e-9, scale, 1.0)
-    prev_threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: one thread is as fast and makes runs bit-reproducible
-    try:
-        torch.manual_seed(config.seed)
+    torch = torch_module()
+    with seeded_init(config.seed):
         net = torch.nn.Sequential(torch.nn.Linear(V.shape[1], config.hidden), torch.nn.ReLU(),
                                   torch.nn.Linear(config.hidden, n_classes)).double()
-        opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-        Xt = torch.from_numpy((V - mean) / scale)
-        yt = torch.from_numpy(y)
-        report = max(1, config.epochs // 20)
-        for epoch in range(config.epochs):
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(net(Xt), yt)
-            loss.backward()
-            opt.step()
-            if (epoch + 1) % report == 0:
-                yield Progress(epoch + 1, config.epochs, f"correction net epoch {epoch + 1}: loss {float(loss.detach()):.4f}")
-        l1, l2 = net[0], net[2]
-        return {"v_mean": mean, "v_scale": scale,
-                "w1": l1.weight.detach().numpy().T.copy(), "b1": l1.bias.detach().numpy().copy(),
-                "w2": l2.weight.detach().numpy().T.copy(), "b2": l2.bias.detach().numpy().copy()}
-    finally:
-        torch.set_num_threads(prev_threads)
+    opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    Xt = torch.from_numpy((V - mean) / scale)
+    yt = torch.from_numpy(y)
+    report = max(1, config.epochs // 20)
+    for epoch in range(config.epochs):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(Xt), yt)
+        loss.backward()
+        opt.step()
+        if (epoch + 1) % report == 0:
+            yield Progress(epoch + 1, config.epochs, f"correction net epoch {epoch + 1}: loss {float(loss.detach()):.4f}")
+    l1, l2 = net[0], net[2]
+    return {"v_mean": mean, "v_scale": scale,
+            "w1": l1.weight.detach().numpy().T.copy(), "b1": l1.bias.detach().numpy().copy(),
+            "w2": l2.weight.detach().numpy().T.copy(), "b2": l2.bias.detach().numpy().copy()}
 
 
 def apply_correction(arrays: dict, V: np.ndarray) -> np.ndarray:

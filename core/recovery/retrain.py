@@ -27,6 +27,7 @@ from core.jobs import Progress
 from core.mapping import MappedNetwork, row_voltages
 from core.project import Project, RecoveryResult
 from core.recovery import check_fidelity, circuit_accuracy_job
+from core.torch_env import torch_module
 
 
 @dataclass
@@ -110,8 +111,6 @@ def retrain_job(project: Project, defects: Sequence[Defect], fidelity: str = "be
     ``before``/``after`` are test accuracies of the defective circuit at ``fidelity`` before and after
     re-programming. ``arrays`` holds the re-programmed conductances ``g_array1``... (stuck cells included).
     """
-    import torch
-
     config = config or RetrainConfig()
     check_fidelity(fidelity)
     ds = project.load_dataset()
@@ -126,39 +125,34 @@ def retrain_job(project: Project, defects: Sequence[Defect], fidelity: str = "be
     yield Progress(0, total, f"defective circuit on the test split ({fidelity})")
     before = yield from circuit_accuracy_job(mapped, ds.X_test, ds.y_test, g_defective, fidelity)
 
-    prev_threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: one thread is as fast and makes runs bit-reproducible
-    try:
-        torch.manual_seed(config.seed)
-        gen = torch.Generator().manual_seed(config.seed)
-        circuit = TorchCircuit(mapped)
-        thetas = [torch.tensor((g - dev.g_off_siemens) / dg, requires_grad=True) for g in mapped.conductances()]
-        healthy = [torch.from_numpy(np.isnan(s)) for s in stuck]
-        fixed = [torch.from_numpy(np.nan_to_num(s, nan=0.0)) for s in stuck]
-        opt = torch.optim.Adam(thetas, lr=config.learning_rate)
-        Xt = torch.from_numpy(np.ascontiguousarray(ds.X_train, dtype=np.float64))
-        yt = torch.from_numpy(ds.y_train.astype(np.int64))
-        # output voltages -> software-logit units, so the loss has the scale the network was trained at
-        logit_scale = 1.0 / mapped.arrays[-1].sigma_out
-        n = len(yt)
-        for epoch in range(config.epochs):
-            perm = torch.randperm(n, generator=gen)
-            total_loss = 0.0
-            for start in range(0, n, config.batch_size):
-                idx = perm[start:start + config.batch_size]
-                g_list = [torch.where(h, dev.g_off_siemens + t * dg, f) for t, h, f in zip(thetas, healthy, fixed)]
-                loss = torch.nn.functional.cross_entropy(circuit.forward(Xt[idx], g_list) * logit_scale, yt[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                with torch.no_grad():  # projected gradient: stay inside the programmable window
-                    for t in thetas:
-                        t.clamp_(0.0, 1.0)
-                total_loss += float(loss.detach()) * len(idx)
-            yield Progress(epoch + 1, total, f"retraining epoch {epoch + 1}/{config.epochs}: loss {total_loss / n:.4f}")
-        theta_np = [t.detach().numpy().copy() for t in thetas]
-    finally:
-        torch.set_num_threads(prev_threads)
+    torch = torch_module()
+    gen = torch.Generator().manual_seed(config.seed)  # nothing here draws from the global generator
+    circuit = TorchCircuit(mapped)
+    thetas = [torch.tensor((g - dev.g_off_siemens) / dg, requires_grad=True) for g in mapped.conductances()]
+    healthy = [torch.from_numpy(np.isnan(s)) for s in stuck]
+    fixed = [torch.from_numpy(np.nan_to_num(s, nan=0.0)) for s in stuck]
+    opt = torch.optim.Adam(thetas, lr=config.learning_rate)
+    Xt = torch.from_numpy(np.ascontiguousarray(ds.X_train, dtype=np.float64))
+    yt = torch.from_numpy(ds.y_train.astype(np.int64))
+    # output voltages -> software-logit units, so the loss has the scale the network was trained at
+    logit_scale = 1.0 / mapped.arrays[-1].sigma_out
+    n = len(yt)
+    for epoch in range(config.epochs):
+        perm = torch.randperm(n, generator=gen)
+        total_loss = 0.0
+        for start in range(0, n, config.batch_size):
+            idx = perm[start:start + config.batch_size]
+            g_list = [torch.where(h, dev.g_off_siemens + t * dg, f) for t, h, f in zip(thetas, healthy, fixed)]
+            loss = torch.nn.functional.cross_entropy(circuit.forward(Xt[idx], g_list) * logit_scale, yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():  # projected gradient: stay inside the programmable window
+                for t in thetas:
+                    t.clamp_(0.0, 1.0)
+            total_loss += float(loss.detach()) * len(idx)
+        yield Progress(epoch + 1, total, f"retraining epoch {epoch + 1}/{config.epochs}: loss {total_loss / n:.4f}")
+    theta_np = [t.detach().numpy().copy() for t in thetas]
 
     g_new = program(mapped, theta_np, stuck)
     yield Progress(config.epochs + 1, total, f"re-programmed circuit on the test split ({fidelity})")
