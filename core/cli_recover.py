@@ -25,6 +25,9 @@ def register(sub, common) -> None:
     p.add_argument("--epochs", type=int, default=None,
                    help="training epochs of the correction net (default 300) and retraining (default 100)")
     p.add_argument("--no-save", action="store_true", help="do not store the results in the project")
+    p.add_argument("--train-on", action="append", default=[], metavar="SCENARIO_OR_SPEC",
+                   help="generalization study: train ONE correction net on these scenarios (names stored in the "
+                        "project, or defect specs; repeatable) and test it on the --scenario/--defect ones")
     p.set_defaults(func=run)
 
 
@@ -32,6 +35,8 @@ def _check_options(args) -> None:
     """Refuse options that the chosen method would silently ignore."""
     if args.method == "remap" and args.epochs is not None:
         raise ParameterError("--epochs", "does not apply to --method remap (it trains nothing)")
+    if args.train_on and args.method not in ("correction", "all"):
+        raise ParameterError("--train-on", "only applies to --method correction")
     if args.method in ("remap", "retrain") and args.hidden is not None:
         raise ParameterError("--hidden", "only applies to --method correction or all")
 
@@ -61,6 +66,8 @@ def run(args) -> CommandResult:
     if not defects:
         raise ParameterError("--defect", "give at least one defect SPEC or --scenario NAME: recovery needs a defect")
     project.require_mapped()
+    if args.train_on:
+        return _generalize(project, args, defects)
     methods = METHODS if args.method == "all" else (args.method,)
     scenario = "+".join(args.scenario)
     on_progress = progress_printer(not args.quiet)
@@ -80,4 +87,40 @@ def run(args) -> CommandResult:
     lines += [f"{m:<11} {r.after:.3f}" for m, r in results.items()]
     if not args.no_save:
         lines.append(f"stored as {', '.join(data['ids'].values())} in {args.project}")
+    return CommandResult(data=data, text="\n".join(lines))
+
+
+def _scenario_or_spec(project, text: str) -> tuple[str, list]:
+    from core.defects import parse_spec
+
+    if text in project.scenarios:
+        return text, list(project.scenarios[text].defects)
+    if ":" not in text:
+        known = ", ".join(sorted(project.scenarios)) or "none"
+        raise ParameterError("--train-on", f"{text!r} is neither a scenario in the project (known: {known}) nor a defect spec")
+    return text, [parse_spec(text)]
+
+
+def _generalize(project, args, test_defects) -> CommandResult:
+    """One correction net trained on the --train-on scenarios, tested on each held-out defect separately."""
+    from core import project_io
+    from core.recovery.correction import CorrectionConfig, generalization_job
+
+    train = dict(_scenario_or_spec(project, t) for t in args.train_on)
+    if args.scenario and args.defect:
+        raise ParameterError("--train-on", "give held-out defects either as --scenario names or as --defect specs")
+    test = ({n: list(project.scenarios[n].defects) for n in args.scenario} if args.scenario
+            else {d.to_spec(): [d] for d in test_defects})
+    config = CorrectionConfig(**{"seed": args.seed, **_options("correction", args)})
+    res = jobs.run(generalization_job(project, train, test, args.fidelity, config, store=not args.no_save),
+                   on_progress=progress_printer(not args.quiet), min_interval_s=0.2)
+    if not args.no_save:
+        project_io.save(project, args.project)
+    held = res.params.get("held_out", [])
+    data = {"before": res.before, "after": {"correction": res.after}, "fidelity": args.fidelity,
+            "trained_on": list(train), "held_out": held, "id": res.id if not args.no_save else None,
+            "saved": not args.no_save}
+    lines = [f"correction net trained on: {'; '.join(train)}",
+             f"held-out mean test accuracy: {res.before:.3f} -> {res.after:.3f} ({args.fidelity})"]
+    lines += [f"  {h['name']}: {h['before']:.3f} -> {h['after']:.3f}" for h in held]
     return CommandResult(data=data, text="\n".join(lines))

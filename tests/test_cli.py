@@ -81,3 +81,22 @@ def test_spice_evaluate_and_exported_netlist(project_file, ngspice_path, tmp_pat
     run = subprocess.run([ngspice_path, "-b", str(cir)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "Transient Analysis" in run.stdout and "v(s3_0)" in run.stdout
+
+
+def test_recover_generalization_trains_on_some_patterns_and_tests_on_others(tmp_path):
+    example = os.path.join(os.path.dirname(__file__), "..", "projects", "digits-paper.h5")
+    path = tmp_path / "ex.h5"
+    shutil.copy(example, path)
+    out = json.loads(cli("recover", path, "--method", "correction", "--train-on", "circle-on-array1",
+                         "--train-on", "ring:array=1,r_in=0.1,r_out=0.3,stuck=on",
+                         "--defect", "circle:array=1,cx=0.3,cy=0.4,r=0.2,stuck=on",
+                         "--defect", "rows:array=1,start=10,count=5,stuck=on", "--json").stdout)
+    assert out["trained_on"] == ["circle-on-array1", "ring:array=1,r_in=0.1,r_out=0.3,stuck=on"]
+    held = out["held_out"]
+    assert [h["name"] for h in held] == ["circle:array=1,stuck=on,cx=0.3,cy=0.4,r=0.2", "rows:array=1,stuck=on,start=10,count=5"]
+    assert out["before"] == sum(h["before"] for h in held) / 2
+    assert out["after"]["correction"] == sum(h["after"] for h in held) / 2
+    info = json.loads(cli("info", path, "--json").stdout)
+    assert info["n_recoveries"] == 2  # the example's demonstration plus this study
+    bad = cli("recover", path, "--method", "remap", "--train-on", "circle-on-array1", check=False)
+    assert bad.returncode == 2 and "--train-on: only applies to --method correction" in bad.stderr
