@@ -15,6 +15,36 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from core.queue import JobInfo, JobQueue, store_in_project
 
+_gc_guard = None
+
+
+def collect_garbage_on_gui_thread_only() -> None:
+    """Move Python's cyclic garbage collection onto the GUI thread, for good.
+
+    The collector runs in whichever thread happens to allocate. If that is a worker thread and the garbage
+    holds Qt wrappers (a closed dialog, a replaced plot), their C++ destructors run there, take a Qt mutex and
+    then wait for the GIL, while the GUI thread holds the GIL and waits for that mutex: a deadlock (seen in
+    the test suite). pyqtgraph's GarbageCollector disables automatic collection and collects on a GUI-thread
+    timer instead; one per process.
+    """
+    global _gc_guard
+    if _gc_guard is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _gc_guard = GarbageCollector(interval=0.5)
+
+
+def release_garbage_collection() -> None:
+    """Collect now (call on the GUI thread) and give automatic collection back to Python (tests, shutdown)."""
+    import gc
+
+    global _gc_guard
+    if _gc_guard is not None:
+        _gc_guard.timer.stop()
+        _gc_guard = None
+    gc.collect()
+    gc.enable()
+
 
 class QtJobQueue(QObject):
     """A :class:`JobQueue` whose updates arrive as signals on the GUI thread.
@@ -36,6 +66,7 @@ class QtJobQueue(QObject):
 
     def __init__(self, max_workers: int = 2, interval_s: float = 0.25, parent: Optional[QObject] = None):
         super().__init__(parent)
+        collect_garbage_on_gui_thread_only()  # before any worker thread starts
         self.interval_s = float(interval_s)
         self.queue = JobQueue(max_workers=max_workers, on_finished=self._store, progress_interval_s=0.05)
         self._lock = threading.Lock()

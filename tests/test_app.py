@@ -5,6 +5,7 @@ Outcomes are asserted from plot data (curve.getData(), ImageItem arrays) and fro
 from __future__ import annotations
 
 import copy
+import gc
 import os
 import subprocess
 import sys
@@ -35,6 +36,27 @@ from core.project import Project  # noqa: E402
 
 PANELS = [TrainingPanel, CrossbarPanel, DefectEditorPanel, QueuePanel, ResultsPanel]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def _collect_qt_garbage_here(qapp):
+    """After each test (and after qtbot closed its widgets) collect cycles on this, the GUI, thread.
+
+    Otherwise a later test's worker thread may run the collector on Qt wrappers of this test's windows and
+    deadlock against the GUI thread (see app.jobs_qt.collect_garbage_on_gui_thread_only).
+    """
+    yield
+    qapp.processEvents()
+    gc.collect()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _automatic_gc_back_after_this_module(qapp):
+    yield
+    from app.jobs_qt import release_garbage_collection
+
+    qapp.processEvents()
+    release_garbage_collection()
 
 
 @pytest.fixture(scope="module")
