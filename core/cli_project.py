@@ -143,13 +143,32 @@ def cmd_evaluate(args) -> CommandResult:
 
 
 def cmd_info(args) -> CommandResult:
-    import json
-
     from core import project_io
 
     proj = _load(args.project)
     s = project_io.summary(proj)
-    return CommandResult(s, json.dumps(s, indent=2, default=str))
+    return CommandResult(s, info_text(s))
+
+
+def info_text(s: dict) -> str:
+    """A few readable lines from :func:`core.project_io.summary`."""
+    dev, cir, net = s["device"], s["circuit"], s["network"]
+    acc = s.get("test_accuracy")
+    lines = [
+        f"{s['format']} v{s['format_version']} (written by {s['app_version']}; modified {s['modified']})",
+        f"data: {s['dataset']['name']} (seed {s['dataset']['seed']}, {s['dataset']['test_size']} test images)",
+        f"network: {'-'.join(map(str, net['layer_sizes']))}" + ("" if not net["trained"] else
+                                                              f", trained, test accuracy {acc:.3f}"),
+        f"devices: LRS {dev['r_on_ohm']:g} ohm, HRS {dev['r_off_ohm']:g} ohm, {dev['model']} model, "
+        f"v_read {dev['v_read_volt']:g} V; rails +-{cir['v_rail_volt']:g} V, wire {cir['r_wire_ohm']:g} ohm",
+        f"arrays ({s['scheme']}): " + ", ".join(f"{a['rows']}x{a['columns']}" for a in s["arrays"]),
+        f"scenarios: {len(s['scenarios'])}" + "".join(
+            f"\n  {sc['name']}: {'; '.join(sc['defects'])}" for sc in s["scenarios"]),
+        f"results: {s['n_results']}, sweeps: {s['n_sweeps']}, recoveries: {s['n_recoveries']}",
+    ]
+    lines += [f"  {r['id']} {r['fidelity']:<10} {r['scenario'] or 'clean':<24} accuracy {r['accuracy']:.3f}"
+              for r in s.get("results", [])]
+    return "\n".join(lines)
 
 
 def cmd_netlist(args) -> CommandResult:

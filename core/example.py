@@ -32,6 +32,7 @@ SCENARIOS = {
 }
 RECOVERY_SCENARIO = "ring-on-array4"
 MASK_SCENARIO = "measured-mask-array2"
+SWEEP_PATTERNS = ("circle", "ring", "rows", "columns", "circle_complement", "checkerboard")
 
 
 def measured_style_mask(shape=(9, 16)) -> "np.ndarray":
@@ -64,6 +65,12 @@ def build(path: str, verbose: bool = True) -> Project:
     jobs.run(evaluate_job(proj, [], "behavioral"))
     for name, sc in proj.scenarios.items():
         jobs.run(evaluate_job(proj, sc.defects, "behavioral", scenario=name))
+    say("sweeping every pattern, size, stuck type and array (behavioural, 10 placements each) ...")
+    from core.sweep_spec import SweepSpec
+    from core.sweeps import sweep_job
+
+    jobs.run(sweep_job(proj, SweepSpec(patterns=SWEEP_PATTERNS, sizes=(0.1, 0.2, 0.3, 0.4, 0.5), stuck=("on", "off"),
+                                       arrays=(), n_seeds=10, fidelity="behavioral"), workers=1))
     if shutil.which("ngspice"):
         say("simulating the clean and the recovery-scenario circuits in ngspice ...")
         jobs.run(evaluate_job(proj, [], "spice"))
@@ -94,6 +101,11 @@ def report(proj: Project) -> str:
         what = r.scenario or ("clean" if not r.defect_specs else "; ".join(r.defect_specs))
         lines.append(f"  {r.fidelity:<10} {what:<26} accuracy {r.accuracy:.3f}"
                      + (f"  (solver {r.solver})" if r.fidelity == "spice" else ""))
+    for sw in proj.sweeps:
+        worst = min(sw.rows, key=lambda r: r["mean_accuracy"])
+        lines.append(f"  sweep      {sw.id}: {len(sw.rows)} points x {sw.spec.get('n_seeds')} placements; worst: "
+                     f"{worst['pattern']} size {worst['size']:g} stuck {worst['stuck']} array {worst['array']} "
+                     f"-> {worst['mean_accuracy']:.3f}")
     for r in proj.recoveries:
         lines.append(f"  recovery   {r.method:<26} {r.scenario}: {r.before:.3f} -> {r.after:.3f} ({r.fidelity})")
     return "\n".join(lines)

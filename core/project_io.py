@@ -17,7 +17,7 @@ attributes and only HDF5-safe group names are used)::
 
 Saving writes a temporary file beside the target, fsyncs it and ``os.replace``-s it over the target, so a
 crash or a kill never leaves a half-written project. Loading validates everything (see
-:mod:`core.project_schema`) and never executes anything from the file.
+:mod:`core.project_schema` and :mod:`core.project_reader`) and never executes anything from the file.
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from core import project_reader
 from core import project_schema as schema
 from core.errors import ProjectFormatError, ProjectSaveError, WorkbenchError  # noqa: F401 (re-export)
 from core.project import Project, now_iso
@@ -337,9 +338,9 @@ def load(path: str) -> Project:
         with f:
             version = schema.check_header(f, reader)
             if version == schema.FORMAT_VERSION:
-                return schema.read_project(f, reader)
+                return project_reader.read_project(f, reader)
             with schema.migrate(path, version) as mf:
-                return schema.read_project(mf, reader)
+                return project_reader.read_project(mf, reader)
     except ProjectFormatError:
         raise
     except schema.READ_ERRORS as e:
