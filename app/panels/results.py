@@ -109,7 +109,11 @@ class ResultsPanel(QWidget):
     # ---- refresh -------------------------------------------------------------------------------------
     def refresh(self) -> None:
         p = self.state.project
+        known = {self.sweep_box.itemData(i) for i in range(self.sweep_box.count())}
         keep = self.sweep_box.currentData()
+        new_ids = [s.id for s in p.sweeps if s.id not in known]
+        if new_ids and known:
+            keep = new_ids[-1]  # a sweep just finished: show it
         self.sweep_box.blockSignals(True)
         self.sweep_box.clear()
         for s in p.sweeps:
