@@ -227,6 +227,10 @@ def parse_spec(text: str) -> Defect:
         if k in kv:
             raise DefectSpecError(f"{pattern}: key {k!r} given twice")
         kv[k] = v.strip()
+    unknown = [k for k in kv if k not in COMMON_KEYS and k not in PATTERNS[pattern]]
+    if unknown:  # a misspelt key explains a "missing" one, so name it first
+        raise DefectSpecError(
+            f"{pattern}: unknown key {unknown[0]!r}; allowed: {', '.join((*COMMON_KEYS, *PATTERNS[pattern]))}")
     if "array" not in kv:
         raise DefectSpecError(f"{pattern}: missing required key 'array' (1 to the number of arrays)")
     array_text = kv.pop("array")

@@ -136,6 +136,7 @@ def test_documented_forms_round_trip(spec):
     ("circle:array=1,r=0.3,stuck=0.1", r"resistance must be in \[1, 1e12\] ohm"),
     ("circle:array=0,r=0.3,stuck=on", "array: must be an integer from 1"),
     ("circle:array=1,radius=0.3,stuck=on", "unknown key 'radius'"),
+    ("circle:array=1,r=0.1,foo=1", "unknown key 'foo'"),
     ("rows:array=1,count=2.5,stuck=on", "count must be an integer"),
     ("ring:array=1,r_in=0.3,r_out=0.2,stuck=on", "r_out must be larger than r_in"),
     ("random:array=1,fraction=1.5,stuck=on", r"fraction must be in \[0, 1\]"),
