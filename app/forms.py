@@ -118,3 +118,19 @@ def sweep_curves(rows: list[dict], array: Optional[int] = None) -> dict:
         col = lambda k: np.array([np.nan if r[k] is None else float(r[k]) for r in rs])  # noqa: E731
         out[key] = (col("size"), col("mean_accuracy"), col("ci95_low"), col("ci95_high"))
     return out
+
+
+R_WIRE_MAX_OHM = 1e4   # core.devices.CircuitParams accepts wire segments up to 10 kohm
+
+
+def circuit_overrides(r_wire_text: str, device_model: str) -> tuple[float, str]:
+    """(wire resistance in ohm, device model) from the run controls' circuit fields."""
+    from core.devices import DEVICE_MODELS
+
+    text = str(r_wire_text).strip()
+    if not text:
+        raise ParameterError("wire resistance (ohm)", f"is empty; give a number in [0, {R_WIRE_MAX_OHM:g}]")
+    r_wire = check_range("wire resistance (ohm)", text, 0.0, R_WIRE_MAX_OHM)
+    if device_model not in DEVICE_MODELS:
+        raise ParameterError("device model", f"must be one of {', '.join(DEVICE_MODELS)}; got {device_model!r}")
+    return r_wire, device_model

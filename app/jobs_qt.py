@@ -165,6 +165,14 @@ class QtJobQueue(QObject):
     def busy(self) -> bool:
         return any(not j.finished for j in self.queue.jobs())
 
+    def target(self, job_id: int):
+        """The project that receives ``job_id``'s result (None for jobs without one, e.g. training)."""
+        return self._targets.get(job_id)
+
+    def unfinished_for(self, project) -> list[JobInfo]:
+        """Queued or running jobs whose results go to ``project``."""
+        return [j for j in self.queue.jobs() if not j.finished and self._targets.get(j.id) is project]
+
     def shutdown(self, timeout_s: float = 10.0) -> bool:
         """Cancel every job and wait for the workers (called when the window closes)."""
         self._unsubscribe()

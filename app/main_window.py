@@ -15,8 +15,9 @@ from app.panels.queue import QueuePanel
 from app.panels.results import ResultsPanel
 from app.panels.training import TrainingPanel
 from app.state import WorkbenchState
+from core import project_io
 from core.errors import WorkbenchError
-from core.project import RecoveryResult, SimulationResult, SweepResult
+from core.project import Project, RecoveryResult, SimulationResult, SweepResult
 from core.queue import CANCELLED, DONE, JobInfo
 
 FILE_FILTER = "Workbench projects (*.h5 *.hdf5);;All files (*)"
@@ -38,8 +39,10 @@ class MainWindow(QMainWindow):
         self.jobs = jobs or QtJobQueue(parent=self)
         self.interactive = interactive
         self.last_error = ""
+        self.last_replace_note = ""   # what replacing the project did to running jobs (for the status bar)
 
-        self.training = TrainingPanel(state, self.jobs, confirm_discard=self.confirm_discard)
+        self.training = TrainingPanel(state, self.jobs, before_train=self._before_training,
+                                      accept_trained=self._accept_trained)
         self.crossbar = CrossbarPanel(state, self.jobs)
         self.editor = DefectEditorPanel(state, self.jobs)
         self.queue_panel = QueuePanel(state, self.jobs)
@@ -114,12 +117,21 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"ReRAM Fault Workbench — {name}{' *' if self.state.dirty else ''}")
 
     def _job_finished(self, info: JobInfo) -> None:
+        if info.state == DONE and isinstance(info.result, Project):
+            return   # a finished training: _accept_trained has said what became of it
         stored = (info.state == DONE and isinstance(info.result, (SimulationResult, SweepResult, RecoveryResult))) \
             or (info.state == CANCELLED and isinstance(info.partial, SweepResult) and info.partial.rows)
-        if stored:
+        target = self.jobs.target(info.id)
+        elsewhere = target is not None and target is not self.state.project
+        if stored and not elsewhere:
             self.state.results_added()
         verb = {"done": "finished", "failed": "failed", "cancelled": "was cancelled"}.get(info.state, info.state)
-        self.statusBar().showMessage(f"{info.name} {verb}" + (f": {info.error}" if info.error else ""), 8000)
+        text = f"{info.name} {verb}" + (f": {info.error}" if info.error and info.error != info.state else "")
+        if stored and info.state == CANCELLED and not elsewhere:
+            text += f"; kept the {len(info.partial.rows)} finished points as a partial sweep"
+        if elsewhere:
+            text += " (its project is no longer open; nothing was added to this one)"
+        self.statusBar().showMessage(text, 8000)
 
     def show_error(self, title: str, text: str) -> None:
         self.last_error = text
@@ -140,26 +152,102 @@ class MainWindow(QMainWindow):
             return self.save()
         return answer == QMessageBox.StandardButton.Discard
 
+    def confirm_cancel_jobs(self, action: str) -> Optional[list[int]]:
+        """Jobs of the open project that must be cancelled before ``action`` replaces it, or None to abort.
+
+        Their results would go to a project that is no longer open (and never saved). Interactive: ask;
+        otherwise they are to be cancelled. The caller cancels them (:meth:`cancel_jobs`) once it proceeds.
+        """
+        pending = self.jobs.unfinished_for(self.state.project)
+        if not pending or not self.interactive:
+            return [j.id for j in pending]
+        names = "\n".join(f"  • {j.name} ({j.state})" for j in pending[:8]) + ("\n  …" if len(pending) > 8 else "")
+        box = QMessageBox(QMessageBox.Icon.Question, "Jobs still running",
+                          f"{len(pending)} job(s) of the open project are queued or running:\n{names}\n\n"
+                          f"Their results belong to this project and would be lost if you {action}. "
+                          "Cancel them?", parent=self)
+        cancel_jobs = box.addButton("Cancel jobs and continue", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(f"Don't {action}", QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        if box.clickedButton() is not cancel_jobs:
+            self.statusBar().showMessage(f"did not {action}: jobs of the open project are still running", 8000)
+            return None
+        return [j.id for j in pending]
+
+    def cancel_jobs(self, job_ids: list[int]) -> str:
+        """Cancel ``job_ids`` (finished ones are skipped); returns a note for the status bar ('' if none)."""
+        n = 0
+        for job_id in job_ids:
+            if not self.jobs.queue.get(job_id).finished:
+                self.jobs.cancel(job_id)
+                n += 1
+        return f"cancelled {n} job{'s' if n != 1 else ''} of the previous project" if n else ""
+
+    def replace_project(self, project: Project, path: Optional[str], action: str, *, dirty: bool = False,
+                        keep_dirty: bool = False) -> bool:
+        """Make ``project`` the open one after asking about running jobs and unsaved changes.
+
+        Parameters
+        ----------
+        action
+            What the user is doing, for the questions ("open another project").
+        keep_dirty
+            Without dialogs (``interactive=False``) keep a project with unsaved changes instead of replacing it.
+        """
+        if keep_dirty and not self.interactive and self.state.dirty:
+            return False
+        to_cancel = self.confirm_cancel_jobs(action)
+        if to_cancel is None or not self.confirm_discard():
+            return False
+        note = self.cancel_jobs(to_cancel)
+        self.state.set_project(project, path, dirty=dirty)
+        self.last_replace_note = note
+        return True
+
     def new_project(self) -> Optional[int]:
         """Train a new project with the training panel's settings (a queued job with live curves)."""
         self.tabs.setCurrentWidget(self.training)
         return self.training.train()
 
+    def _before_training(self) -> bool:
+        """The trained project replaces the open one: its running jobs would lose their results then."""
+        to_cancel = self.confirm_cancel_jobs("train a new project")
+        if to_cancel is None:
+            return False
+        note = self.cancel_jobs(to_cancel)
+        if note:
+            self.statusBar().showMessage(f"training a new project; {note}", 8000)
+        return True
+
+    def _accept_trained(self, project: Project) -> bool:
+        """Open a freshly trained project, unless that would lose unsaved changes (see TrainingPanel)."""
+        if not self.replace_project(project, None, "open the trained project", dirty=True, keep_dirty=True):
+            why = " has unsaved changes and" if self.state.dirty else ""
+            self.statusBar().showMessage(f"training finished; the open project{why} was kept "
+                                         "(use 'Open trained project' in the training panel)", 15000)
+            return False
+        note = self.last_replace_note
+        self.statusBar().showMessage("training finished; the new project is open (unsaved)"
+                                     + (f"; {note}" if note else ""), 8000)
+        return True
+
     def open_dialog(self) -> None:
-        if not self.confirm_discard():
-            return
         path, _ = QFileDialog.getOpenFileName(self, "Open project", os.path.dirname(self.state.path or ""),
                                               FILE_FILTER)
         if path:
             self.open_path(path)
 
     def open_path(self, path: str) -> bool:
+        """Open ``path``; jobs of the current project are cancelled (asked first when interactive)."""
         try:
-            self.state.open(path)
+            project = project_io.load(path)
         except WorkbenchError as e:
             self.show_error("Cannot open project", str(e))
             return False
-        self.statusBar().showMessage(f"opened {path}", 5000)
+        if not self.replace_project(project, os.path.abspath(path), "open another project"):
+            return False
+        note = self.last_replace_note
+        self.statusBar().showMessage(f"opened {path}" + (f"; {note}" if note else ""), 8000)
         return True
 
     def save(self) -> bool:

@@ -45,9 +45,14 @@ class WorkbenchState:
         self.path = path
         self.stack = CommandStack()
         self.draft: list[Defect] = []
-        self.draft_name = "scenario-1"
+        self.draft_name = self.free_scenario_name()
         self.training = dict(TRAINING_FIELDS)
         self._results_dirty = False
+        # edits of the document (draft, scenarios) applied now, by serial; training-form edits are not in it:
+        # the form is not saved with the project, so changing it is not an unsaved change
+        self._applied: list[int] = []
+        self._clean: list[int] = []
+        self._serial = 0
         self._listeners: list[Callable[[str], None]] = []
         self.stack.on_change(lambda: self.notify("dirty"))
         self._sync_training_from_project()
@@ -67,8 +72,12 @@ class WorkbenchState:
     # ---- document ------------------------------------------------------------------------------------
     @property
     def dirty(self) -> bool:
-        """Unsaved changes: edits since the last save, or results added by jobs."""
-        return self._results_dirty or not self.stack.is_clean
+        """Unsaved changes: draft or scenario edits since the last save, or results added by jobs."""
+        return self._results_dirty or self._applied != self._clean
+
+    def next_serial(self) -> int:
+        self._serial += 1
+        return self._serial
 
     @property
     def n_arrays(self) -> int:
@@ -85,11 +94,20 @@ class WorkbenchState:
         """Replace the open project (history and draft are cleared)."""
         self.project, self.path = project, path
         self.draft = []
+        self.draft_name = self.free_scenario_name()
         self.stack.clear()
+        self._applied, self._clean = [], []
         self._results_dirty = dirty
         self._sync_training_from_project()
         self.notify("project")
         self.notify("dirty")
+
+    def free_scenario_name(self) -> str:
+        """``scenario-N`` with the smallest N not yet used by the open project."""
+        i = 1
+        while f"scenario-{i}" in self.project.scenarios:
+            i += 1
+        return f"scenario-{i}"
 
     def open(self, path: str) -> None:
         """Load ``path`` (raises ProjectFormatError; the open project is kept then)."""
@@ -107,6 +125,7 @@ class WorkbenchState:
         self.path = os.path.abspath(target)
         self._results_dirty = False
         self.stack.set_clean()
+        self._clean = list(self._applied)
         return self.path
 
     def results_added(self) -> None:
@@ -186,33 +205,57 @@ class WorkbenchState:
             self.stack.push(ParamCommand(self, name, self.training.get(name, ""), value))
 
 
-class DraftCommand(Command):
+class DocumentCommand(Command):
+    """A command that changes the document: tracked for :attr:`WorkbenchState.dirty`."""
+
+    def __init__(self, state: WorkbenchState):
+        self.state, self.serial = state, state.next_serial()
+
+    def do(self) -> None:
+        self.apply()
+        self.state._applied.append(self.serial)
+
+    def undo(self) -> None:
+        self.revert()
+        if self.state._applied and self.state._applied[-1] == self.serial:
+            self.state._applied.pop()
+
+    def apply(self) -> None:
+        raise NotImplementedError
+
+    def revert(self) -> None:
+        raise NotImplementedError
+
+
+class DraftCommand(DocumentCommand):
     """Swap the draft's defect list between two snapshots."""
 
     def __init__(self, state: WorkbenchState, before: list[Defect], after: list[Defect], text: str):
-        self.state, self.before, self.after, self.text = state, before, after, text
+        super().__init__(state)
+        self.before, self.after, self.text = before, after, text
 
-    def do(self) -> None:
+    def apply(self) -> None:
         self.state.draft = copy_defects(self.after)
         self.state.notify("draft")
 
-    def undo(self) -> None:
+    def revert(self) -> None:
         self.state.draft = copy_defects(self.before)
         self.state.notify("draft")
 
 
-class ScenarioCommand(Command):
+class ScenarioCommand(DocumentCommand):
     """Put a scenario into the project (undo restores the previous one of that name, or removes it)."""
 
     def __init__(self, state: WorkbenchState, name: str, before: Optional[Scenario], after: Scenario):
-        self.state, self.name, self.before, self.after = state, name, before, after
+        super().__init__(state)
+        self.name, self.before, self.after = name, before, after
         self.text = f"save scenario {name}"
 
-    def do(self) -> None:
+    def apply(self) -> None:
         self.state.project.scenarios[self.name] = self.after
         self.state.notify("scenarios")
 
-    def undo(self) -> None:
+    def revert(self) -> None:
         if self.before is None:
             self.state.project.scenarios.pop(self.name, None)
         else:

@@ -54,3 +54,16 @@ def plot_widget(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
         w.getAxis(side).enableAutoSIPrefix(False)  # fractions and accuracies, never "(x0.001)"
     w.setMinimumSize(260, 180)
     return w
+
+
+def outside_legend(plot: pg.PlotWidget, label_size: str = "8pt") -> pg.LegendItem:
+    """A legend to the right of the plot area, so it never covers data; add entries with ``addItem``."""
+    from PySide6.QtCore import Qt
+
+    legend = pg.LegendItem(labelTextSize=label_size, verSpacing=-4)
+    # fixed size and top-aligned: otherwise the layout stretches the entries over the full plot height
+    legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+    layout = plot.getPlotItem().layout
+    layout.addItem(legend, 2, 3)   # row 2 holds the left axis, the view box and the right axis
+    layout.setAlignment(legend, Qt.AlignmentFlag.AlignTop)
+    return legend

@@ -5,6 +5,7 @@ becomes one undoable ``mask`` edit when the button is released.
 """
 from __future__ import annotations
 
+import weakref
 from typing import Optional
 
 import numpy as np
@@ -25,7 +26,13 @@ class _CanvasImage(pg.ImageItem):
 
     def __init__(self, panel: "CrossbarPanel"):
         super().__init__(axisOrder="row-major")
-        self.panel = panel
+        # weak: an item that owns its widget frees that widget (and its scene) while the scene is deleting
+        # the item, a segfault in QGraphicsScene::clear when the collector breaks the cycle
+        self._panel = weakref.ref(panel)
+
+    @property
+    def panel(self) -> "CrossbarPanel":
+        return self._panel()
 
     def mouseClickEvent(self, ev):
         if self.panel.paint_mode != PAINT_OFF and ev.button() == Qt.MouseButton.LeftButton:

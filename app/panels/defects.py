@@ -174,6 +174,9 @@ class DefectEditorPanel(QWidget):
             if mode == PAINT:
                 self.message.error(str(e))
             stuck, ohm, mode = "on", 0.0, (PAINT_OFF if mode == PAINT else mode)
+        else:
+            if self.message.is_error and self.message.text().startswith("stuck:"):
+                self.message.clear_message()   # the resistance was fixed: the old complaint no longer holds
         self.paint_mode_changed.emit(mode, stuck, ohm)
 
     # ---- actions -------------------------------------------------------------------------------------
@@ -236,6 +239,12 @@ class DefectEditorPanel(QWidget):
 
     # ---- state -> widgets ----------------------------------------------------------------------------
     def _state_changed(self, topic: str) -> None:
+        if topic == "project":
+            # another project: its own scenario name, and nothing said about the previous one
+            self.name_edit.setText(self.state.draft_name)
+            self.message.clear_message()
+        elif topic == "draft" and self.message.is_error:
+            self.message.clear_message()   # an edit went through (paint, undo, load): an old error is stale
         if topic in ("project", "draft", "scenarios"):
             self.refresh()
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 
 from app import forms
 from app.state import WorkbenchState
-from app.widgets import color, plot_widget
+from app.widgets import color, outside_legend, plot_widget
 
 FIDELITY_COLORS = {"ideal": 7, "behavioral": 0, "nodal": 2, "spice": 1}
 
@@ -26,11 +26,13 @@ def _table(headers) -> QTableWidget:
     return t
 
 
-def _fill(table: QTableWidget, rows) -> None:
+def _fill(table: QTableWidget, rows, formats: dict[int, str] | None = None) -> None:
+    """Fill ``table``; floats as ``formats[column]`` (default ``.3f``)."""
+    formats = formats or {}
     table.setRowCount(len(rows))
     for i, row in enumerate(rows):
         for j, v in enumerate(row):
-            text = f"{v:.3f}" if isinstance(v, float) else str(v)
+            text = format(v, formats.get(j, ".3f")) if isinstance(v, float) else str(v)
             item = QTableWidgetItem(text)
             item.setToolTip(text)
             table.setItem(i, j, item)
@@ -46,6 +48,7 @@ class ResultsPanel(QWidget):
         self.state = state
         self.sweep_curves: dict = {}     # (pattern, stuck, array) -> PlotDataItem
         self.sweep_errors: dict = {}     # (pattern, stuck, array) -> ErrorBarItem
+        self.sweep_offsets: dict = {}    # (pattern, stuck, array) -> x shift of that curve (dodge)
 
         # --- sweep ----------------------------------------------------------------------------------
         self.sweep_box = QComboBox()
@@ -55,7 +58,7 @@ class ResultsPanel(QWidget):
         self.sweep_plot = plot_widget("Accuracy vs defect size (mean, 95 % CI)", "defect size (fraction)",
                                       "test accuracy")
         self.sweep_plot.setYRange(0, 1)
-        self.sweep_legend = self.sweep_plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.sweep_legend = outside_legend(self.sweep_plot)
         top = QHBoxLayout()
         top.addWidget(QLabel("Sweep"))
         top.addWidget(self.sweep_box, 1)
@@ -72,7 +75,7 @@ class ResultsPanel(QWidget):
         self.sim_plot.setYRange(0, 1)
         self.sim_bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.sim_plot.addItem(self.sim_bars)
-        legend = self.sim_plot.addLegend(offset=(-10, 10))
+        legend = outside_legend(self.sim_plot, "9pt")
         for fid, c in FIDELITY_COLORS.items():   # legend samples only: a square marker per fidelity
             legend.addItem(pg.ScatterPlotItem(symbol="s", size=10, brush=color(c), pen="k"), fid)
         self.sim_table = _table(("id", "fidelity", "scenario", "accuracy", "seconds", "defects"))
@@ -83,11 +86,15 @@ class ResultsPanel(QWidget):
         # --- recovery -------------------------------------------------------------------------------
         self.rec_plot = plot_widget("Recovery: accuracy before and after", "recovery run", "test accuracy")
         self.rec_plot.setYRange(0, 1)
-        self.rec_plot.addLegend(offset=(-10, 10))
-        self.rec_before = pg.BarGraphItem(x=[], height=[], width=0.35, brush=color(7), name="before")
-        self.rec_after = pg.BarGraphItem(x=[], height=[], width=0.35, brush=color(2), name="after")
+        # two-line tick labels (method, scenario): give the axis room so they clear the axis title
+        self.rec_plot.getAxis("bottom").setHeight(58)
+        self.rec_before = pg.BarGraphItem(x=[], height=[], width=0.35, brush=color(7))
+        self.rec_after = pg.BarGraphItem(x=[], height=[], width=0.35, brush=color(2))
         self.rec_plot.addItem(self.rec_before)
         self.rec_plot.addItem(self.rec_after)
+        legend = outside_legend(self.rec_plot, "9pt")
+        for name, c in (("before", 7), ("after", 2)):
+            legend.addItem(pg.ScatterPlotItem(symbol="s", size=10, brush=color(c), pen="k"), name)
         self.rec_table = _table(("id", "method", "fidelity", "scenario", "before", "after"))
         rec_tab = QSplitter(Qt.Orientation.Vertical)
         rec_tab.addWidget(self.rec_plot)
@@ -141,7 +148,7 @@ class ResultsPanel(QWidget):
         for item in (*self.sweep_curves.values(), *self.sweep_errors.values()):
             self.sweep_plot.removeItem(item)
         self.sweep_legend.clear()
-        self.sweep_curves, self.sweep_errors = {}, {}
+        self.sweep_curves, self.sweep_errors, self.sweep_offsets = {}, {}, {}
         sweep = self.current_sweep()
         if sweep is None:
             self.sweep_info.setText("No sweep in this project yet: run one from the simulation queue.")
@@ -149,21 +156,27 @@ class ResultsPanel(QWidget):
         a = self.sweep_array.currentText()
         curves = forms.sweep_curves(sweep.rows, None if a in ("", "all") else int(a))
         n_arrays = len({k[2] for k in curves})
+        offsets, beam = dodge_offsets(curves)
+        self.sweep_legend.setColumnCount(2 if len(curves) > 16 else 1)   # more would squeeze the plot
         for i, (key, (x, mean, lo, hi)) in enumerate(curves.items()):
             pattern, stuck, array = key
             name = f"{pattern} {stuck}" + (f" (array {array})" if n_arrays > 1 else "")
             pen = pg.mkPen(color(i), width=2)
-            curve = self.sweep_plot.plot(x, mean, pen=pen, symbol="o", symbolSize=6, symbolBrush=color(i),
-                                         name=name)
+            xs = x + offsets[key]   # curves at the same sizes are shifted apart so their CI bars stay readable
+            curve = self.sweep_plot.plot(xs, mean, pen=pen, symbol="o", symbolSize=6, symbolBrush=color(i))
+            self.sweep_legend.addItem(curve, name)
             top = np.where(np.isnan(hi), 0.0, hi - mean)
             bottom = np.where(np.isnan(lo), 0.0, mean - lo)
-            beam = 0.15 * float(np.min(np.diff(x))) if len(x) > 1 else 0.01
-            err = pg.ErrorBarItem(x=x, y=mean, top=top, bottom=bottom, beam=beam, pen=pen)
+            err = pg.ErrorBarItem(x=xs, y=mean, top=top, bottom=bottom, beam=beam, pen=pen)
             self.sweep_plot.addItem(err)
             self.sweep_curves[key], self.sweep_errors[key] = curve, err
+        self.sweep_offsets = offsets
         spec = sweep.spec
+        circuit = ""
+        if "r_wire_ohm" in spec or "device_model" in spec:
+            circuit = f", {spec.get('r_wire_ohm', 0):g} Ω wires, {spec.get('device_model', 'linear')} devices"
         self.sweep_info.setText(
-            f"{sweep.id}: {spec.get('fidelity')}, {spec.get('n_seeds')} placements per point, "
+            f"{sweep.id}: {spec.get('fidelity')}{circuit}, {spec.get('n_seeds')} placements per point, "
             f"{len(sweep.rows)} points in {sweep.seconds:.1f} s{' (partial: cancelled)' if sweep.partial else ''}. "
             "Size means radius (circle), width (ring), kept radius (circle_complement), fraction of lines "
             "(rows/columns), period fraction (checkerboard) or fraction of cells (random).")
@@ -179,7 +192,8 @@ class ResultsPanel(QWidget):
         if len(res):
             self.sim_plot.setXRange(-0.6, len(res) - 0.4, padding=0)
         _fill(self.sim_table, [(r.id, r.fidelity, r.scenario or ("clean" if not r.defect_specs else "draft"),
-                                float(r.accuracy), float(r.seconds), "; ".join(r.defect_specs)) for r in res])
+                                float(r.accuracy), float(r.seconds), "; ".join(r.defect_specs)) for r in res],
+              {4: ".3g"})   # fast behavioural runs take well under a millisecond
 
     def draw_recoveries(self) -> None:
         rec = self.state.project.recoveries
@@ -197,3 +211,16 @@ class ResultsPanel(QWidget):
         """Bar heights of the simulation chart (for tests and scripts)."""
         h = self.sim_bars.opts.get("height")
         return np.asarray([] if h is None else h, dtype=float)
+
+
+def dodge_offsets(curves: dict) -> tuple[dict, float]:
+    """({key: x shift}, error-bar beam width) so error bars of curves at the same sizes sit side by side.
+
+    The shifts span 30 % of the smallest gap between sizes, centred on the true size.
+    """
+    xs = np.unique(np.concatenate([c[0] for c in curves.values()])) if curves else np.array([])
+    gap = float(np.min(np.diff(xs))) if len(xs) > 1 else 0.1
+    n = len(curves)
+    step = 0.3 * gap / (n - 1) if n > 1 else 0.0
+    offsets = {key: (i - (n - 1) / 2) * step for i, key in enumerate(curves)}
+    return offsets, (min(0.15 * gap, 0.8 * step) if n > 1 else 0.15 * gap)

@@ -1,5 +1,6 @@
 """The queue panel's launch controls: evaluate the draft scenario, run a sweep, run a recovery method.
 
+A shared "Circuit" group sets the wire resistance and device model for all three (defaults: the project's).
 Each button validates its fields (errors shown here, naming the field), then submits a core job to the
 :class:`~app.jobs_qt.QtJobQueue` with the open project as the target of its result (``store=False`` in
 the job: the queue's ``store_in_project`` hook stores it, one job at a time).
@@ -8,14 +9,14 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from app import forms
 from app.jobs_qt import QtJobQueue
 from app.state import WorkbenchState
 from app.widgets import MessageLabel
 from core.errors import ParameterError, WorkbenchError
+from core.devices import DEVICE_MODELS
 from core.evaluate import FIDELITIES
 from core.recovery import METHODS, RECOVERY_FIDELITIES
 from core.sweep_spec import SWEEP_FIDELITIES, parse_list
@@ -28,14 +29,26 @@ class RunControls(QWidget):
         super().__init__(parent)
         self.state, self.jobs = state, jobs
 
+        # circuit used by all three actions (defaults: the project's mapped circuit)
+        self.r_wire = QLineEdit()
+        self.r_wire.setToolTip(f"resistance of each wire segment in ohm, 0 to {forms.R_WIRE_MAX_OHM:g}; "
+                               "used by the nodal and spice fidelities (behavioural assumes ideal wires)")
+        self.device_model = QComboBox()
+        self.device_model.addItems(list(DEVICE_MODELS))
+        self.device_model.setToolTip("linear: ohmic cells; gap: nonlinear (sinh) I-V of a filament gap")
+        cg = QGroupBox("Circuit (for all runs)")
+        form = QFormLayout(cg)
+        form.addRow("Wire R (Ω)", self.r_wire)
+        form.addRow("Device model", self.device_model)
+
         self.eval_fidelity = QComboBox()
         self.eval_fidelity.addItems(list(FIDELITIES))
         self.eval_fidelity.setCurrentText("behavioral")
         self.eval_button = QPushButton("Evaluate scenario")
-        ev = QGroupBox("Evaluate the current scenario")
-        row = QHBoxLayout(ev)
-        row.addWidget(self.eval_fidelity)
-        row.addWidget(self.eval_button)
+        ev = QGroupBox("Evaluate the scenario")
+        form = QFormLayout(ev)
+        form.addRow("Fidelity", self.eval_fidelity)
+        form.addRow(self.eval_button)
 
         self.sweep_fields = {
             "patterns": QLineEdit("circle,ring,rows,columns"),
@@ -65,15 +78,16 @@ class RunControls(QWidget):
         self.rec_fidelity = QComboBox()
         self.rec_fidelity.addItems(list(RECOVERY_FIDELITIES))
         self.rec_button = QPushButton("Recover")
-        rc = QGroupBox("Recover accuracy for the current scenario")
-        row = QHBoxLayout(rc)
-        row.addWidget(self.rec_method)
-        row.addWidget(self.rec_fidelity)
-        row.addWidget(self.rec_button)
+        rc = QGroupBox("Recover the scenario's accuracy")
+        form = QFormLayout(rc)
+        form.addRow("Method", self.rec_method)
+        form.addRow("Fidelity", self.rec_fidelity)
+        form.addRow(self.rec_button)
 
         self.message = MessageLabel()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(cg)
         layout.addWidget(ev)
         layout.addWidget(sw)
         layout.addWidget(rc)
@@ -87,9 +101,13 @@ class RunControls(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        trained = self.state.project.mapped is not None
+        """Enable the actions and reset the circuit fields to the open project's circuit."""
+        mapped = self.state.project.mapped
+        trained = mapped is not None
         for b in (self.eval_button, self.sweep_button, self.rec_button):
             b.setEnabled(trained)
+        self.r_wire.setText(f"{mapped.circuit.r_wire_ohm:g}" if trained else "0")
+        self.device_model.setCurrentText(mapped.device.model if trained else DEVICE_MODELS[0])
         if not trained:
             self.message.info("No mapped network: train or open a project to run simulations.")
         elif self.message.text().startswith("No mapped network"):
@@ -105,25 +123,52 @@ class RunControls(QWidget):
             return False
         return True
 
+    def circuit(self) -> Optional[tuple[float, str]]:
+        """(wire resistance in ohm, device model) from the fields, or None with the error shown."""
+        try:
+            return forms.circuit_overrides(self.r_wire.text(), self.device_model.currentText())
+        except WorkbenchError as e:
+            self.message.error(str(e))
+            return None
+
+    def _circuit_note(self, r_wire: float, model: str) -> str:
+        """", 2 Ω wires, gap devices' for whatever differs from the project's circuit ('' if nothing)."""
+        m = self.state.project.mapped
+        parts = []
+        if r_wire != m.circuit.r_wire_ohm:
+            parts.append(f"{r_wire:g} Ω wires")
+        if model != m.device.model:
+            parts.append(f"{model} devices")
+        return f", {', '.join(parts)}" if parts else ""
+
+    def _queued(self, text: str, r_wire: float, fidelity: str) -> None:
+        if r_wire > 0 and fidelity in ("ideal", "behavioral"):
+            text += " (the wire resistance only acts at nodal and spice fidelity)"
+        self.message.info(text)
+
     # ---- actions (return the job id, or None with the error shown) ---------------------------------
     def evaluate(self, fidelity: Optional[str] = None) -> Optional[int]:
         from core.evaluate import evaluate_job
 
-        if not self._ok():
+        if not self._ok() or (circuit := self.circuit()) is None:
             return None
+        r_wire, model = circuit
         fidelity = fidelity or self.eval_fidelity.currentText()
         project = self.state.project
         defects, name = self._scenario()
         what = name or ("clean" if not defects else "draft")
-        self.message.info(f"queued: evaluate {what} at {fidelity}")
-        return self.jobs.submit(lambda: evaluate_job(project, defects, fidelity, scenario=name, store=False),
-                                name=f"evaluate {what} ({fidelity})", project=project)
+        note = self._circuit_note(r_wire, model)
+        self._queued(f"queued: evaluate {what} at {fidelity}{note}", r_wire, fidelity)
+        return self.jobs.submit(lambda: evaluate_job(project, defects, fidelity, r_wire_ohm=r_wire,
+                                                     device_model=model, scenario=name, store=False),
+                                name=f"evaluate {what} ({fidelity}{note})", project=project)
 
     def sweep(self) -> Optional[int]:
-        from core.sweeps import sweep_job
+        from app.circuit_jobs import sweep_job
 
-        if not self._ok():
+        if not self._ok() or (circuit := self.circuit()) is None:
             return None
+        r_wire, model = circuit
         f = {k: w.text() for k, w in self.sweep_fields.items()}
         project = self.state.project
         try:
@@ -134,23 +179,26 @@ class RunControls(QWidget):
             self.message.error(str(e))
             return None
         n_maps = len(spec.points()) * spec.n_seeds
-        self.message.info(f"queued: sweep of {n_maps} defect maps at {spec.fidelity}")
-        return self.jobs.submit(lambda: sweep_job(project, spec, store=False),
-                                name=f"sweep {','.join(spec.patterns)} ({n_maps} maps, {spec.fidelity})",
+        note = self._circuit_note(r_wire, model)
+        self._queued(f"queued: sweep of {n_maps} defect maps at {spec.fidelity}{note}", r_wire, spec.fidelity)
+        return self.jobs.submit(lambda: sweep_job(project, spec, r_wire, model),
+                                name=f"sweep {','.join(spec.patterns)} ({n_maps} maps, {spec.fidelity}{note})",
                                 project=project)
 
     def recover(self) -> Optional[int]:
-        from core.recovery import recover_job
+        from app.circuit_jobs import recover_job
 
-        if not self._ok():
+        if not self._ok() or (circuit := self.circuit()) is None:
             return None
+        r_wire, model = circuit
         defects, name = self._scenario()
         if not defects:
             self.message.error(str(ParameterError("scenario", "has no defects; add some in the defect editor")))
             return None
         method, fidelity = self.rec_method.currentText(), self.rec_fidelity.currentText()
         project = self.state.project
-        self.message.info(f"queued: {method} recovery at {fidelity}")
+        note = self._circuit_note(r_wire, model)
+        self._queued(f"queued: {method} recovery at {fidelity}{note}", r_wire, fidelity)
         return self.jobs.submit(
-            lambda: recover_job(project, defects, method, fidelity, scenario=name, store=False),
-            name=f"recover {name or 'draft'} ({method}, {fidelity})", project=project)
+            lambda: recover_job(project, defects, method, fidelity, r_wire, model, scenario=name),
+            name=f"recover {name or 'draft'} ({method}, {fidelity}{note})", project=project)
