@@ -24,6 +24,8 @@ def register(sub, common) -> None:
     p.add_argument("--hidden", type=int, default=None, help="hidden units of the correction net (default 32)")
     p.add_argument("--epochs", type=int, default=None,
                    help="training epochs of the correction net (default 300) and retraining (default 100)")
+    p.add_argument("--r-wire", type=float, default=None, help="wire segment resistance in ohm (nodal, spice)")
+    p.add_argument("--device", default=None, help="device model: linear or gap")
     p.add_argument("--no-save", action="store_true", help="do not store the results in the project")
     p.add_argument("--train-on", action="append", default=[], metavar="SCENARIO_OR_SPEC",
                    help="generalization study: train ONE correction net on these scenarios (names stored in the "
@@ -74,6 +76,7 @@ def run(args) -> CommandResult:
     results = {}
     for m in methods:
         results[m] = jobs.run(recover_job(project, defects, m, args.fidelity, seed=args.seed, scenario=scenario,
+                                          r_wire_ohm=args.r_wire, device_model=args.device,
                                           store=not args.no_save, **_options(m, args)),
                               on_progress=on_progress, min_interval_s=0.2)
     if not args.no_save:
@@ -112,7 +115,10 @@ def _generalize(project, args, test_defects) -> CommandResult:
     test = ({n: list(project.scenarios[n].defects) for n in args.scenario} if args.scenario
             else {d.to_spec(): [d] for d in test_defects})
     config = CorrectionConfig(**{"seed": args.seed, **_options("correction", args)})
-    res = jobs.run(generalization_job(project, train, test, args.fidelity, config, store=not args.no_save),
+    from core.evaluate import project_view
+
+    view = project_view(project, args.r_wire, args.device)
+    res = jobs.run(generalization_job(view, train, test, args.fidelity, config, store=not args.no_save),
                    on_progress=progress_printer(not args.quiet), min_interval_s=0.2)
     if not args.no_save:
         project_io.save(project, args.project)

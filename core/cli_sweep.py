@@ -38,6 +38,8 @@ def register(sub, common) -> None:
                                                            "process at a time")
     p.add_argument("--chunk", type=str, default=None, help="defect maps per task (default 256 behavioral, 1 otherwise)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")
+    p.add_argument("--r-wire", type=float, default=None, help="wire segment resistance in ohm (nodal, spice)")
+    p.add_argument("--device", default=None, help="device model: linear or gap")
     p.add_argument("--no-save", action="store_true", help="do not store the result in the project")
     p.set_defaults(func=run)
 
@@ -84,7 +86,8 @@ def run(args) -> CommandResult:
     project = project_io.load(args.project)
     save = not args.no_save
     n_before = len(project.sweeps)
-    job = sweep_job(project, spec, store=save, workers=workers, scheduler=args.scheduler, chunk_maps=chunk)
+    job = sweep_job(project, spec, store=save, workers=workers, scheduler=args.scheduler, chunk_maps=chunk,
+                    r_wire_ohm=args.r_wire, device_model=args.device)
     try:
         result = jobs.run(job, on_progress=progress_printer(not args.quiet), min_interval_s=0.2)
     except KeyboardInterrupt:

@@ -34,6 +34,23 @@ def with_overrides(mapped: MappedNetwork, r_wire_ohm: Optional[float] = None,
     return dataclasses.replace(mapped, device=dev, circuit=cir)
 
 
+def project_view(project: Project, r_wire_ohm: Optional[float] = None,
+                 device_model: Optional[str] = None) -> Project:
+    """The project itself, or a shallow view whose mapped network carries circuit overrides.
+
+    The view shares every list (results, sweeps, recoveries) and the dataset cache, so jobs that store their
+    results into it store them into ``project``.
+    """
+    if r_wire_ohm is None and device_model is None:
+        return project
+    return dataclasses.replace(project, mapped=with_overrides(project.require_mapped(), r_wire_ohm, device_model))
+
+
+def circuit_params(mapped: MappedNetwork) -> dict:
+    """The circuit settings a result was computed with (stored beside sweeps and recoveries)."""
+    return {"r_wire_ohm": mapped.circuit.r_wire_ohm, "device_model": mapped.device.model, "scheme": mapped.scheme}
+
+
 def defective_conductances(mapped: MappedNetwork, defects: Sequence[Defect]):
     """(conductances with stuck cells applied, defective fraction per array)."""
     stuck = defects_mod.stuck_maps(mapped.shapes, defects, mapped.device)

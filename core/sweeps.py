@@ -292,7 +292,8 @@ def eval_data(project: Project, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sweep_job(project: Project, spec: SweepSpec, *, store: bool = True, workers: Optional[int] = None,
-              scheduler=None, chunk_maps: Optional[int] = None, map_evaluator: Optional[Callable] = None):
+              scheduler=None, chunk_maps: Optional[int] = None, map_evaluator: Optional[Callable] = None,
+              r_wire_ohm: Optional[float] = None, device_model: Optional[str] = None):
     """Job: run a defect sweep and return a :class:`~core.project.SweepResult`.
 
     Parameters
@@ -312,12 +313,17 @@ def sweep_job(project: Project, spec: SweepSpec, *, store: bool = True, workers:
         Defect maps per chunk (default 256 behavioural, 1 nodal/SPICE).
     map_evaluator
         Override of the per-map evaluation job (see :func:`evaluate_chunk`); module-level for Dask.
+    r_wire_ohm, device_model
+        Circuit overrides for this sweep (default: the project's); recorded in the result's ``spec``.
 
     Yields
     ------
     Progress
         ``done``/``total`` in defect maps; ``partial`` is a SweepResult of the finished points.
     """
+    from core.evaluate import circuit_params, project_view
+
+    project = project_view(project, r_wire_ohm, device_model)
     mapped = project.require_mapped()
     spec = spec.with_arrays(len(mapped.arrays))
     X, y = eval_data(project, spec.split)
@@ -336,7 +342,8 @@ def sweep_job(project: Project, spec: SweepSpec, *, store: bool = True, workers:
         backend = local_backend(mapped, X, y, tasks, n, map_evaluator)
         where = f"{n} local thread{'s' if n > 1 else ''}"
     table = SweepTable(spec)
-    result = SweepResult(id=project.next_id("sweep"), spec=spec.to_dict(), rows=[], partial=True)
+    result = SweepResult(id=project.next_id("sweep"), spec={**spec.to_dict(), **circuit_params(mapped)}, rows=[],
+                         partial=True)
     t0 = time.perf_counter()
     finished = False
     try:

@@ -515,3 +515,23 @@ def test_qt_signal_emit_keeps_references():
     for _ in range(1000):
         probe.fired.emit()
     assert sys.getrefcount(True) >= before - 10
+
+
+def test_sweep_on_a_dask_scheduler_from_the_gui_equals_the_local_sweep(window, qtbot):
+    distributed = pytest.importorskip("distributed")
+    c = window.queue_panel.controls
+    c.sweep_fields["patterns"].setText("circle,columns")
+    c.sweep_fields["sizes"].setText("0.2")
+    c.sweep_fields["seeds"].setText("3")
+    c.scheduler.setText("dask.example:8786")
+    assert c.sweep() is None and "Dask scheduler: must be empty" in c.message.text()
+    assert wait_job(qtbot, window.jobs, lambda: (c.scheduler.setText(""), c.sweep())[1]).state == "done"
+    local = window.state.project.sweeps[-1]
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, silence_logs=40) as cluster:
+        c.scheduler.setText(cluster.scheduler_address)
+        info = wait_job(qtbot, window.jobs, c.sweep, timeout_ms=60_000)
+    assert info.state == "done"
+    remote = window.state.project.sweeps[-1]
+    assert remote is not local
+    assert [r["accuracies"] for r in remote.rows] == [r["accuracies"] for r in local.rows]

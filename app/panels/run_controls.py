@@ -71,6 +71,10 @@ class RunControls(QWidget):
             w.setToolTip(tips[k])
             form.addRow(k.capitalize(), w)
         form.addRow("Fidelity", self.sweep_fidelity)
+        self.scheduler = QLineEdit()
+        self.scheduler.setPlaceholderText("empty: this computer; or tcp://host:8786")
+        self.scheduler.setToolTip("Dask scheduler address: sweep chunks run on that cluster (see docs/dask.md)")
+        form.addRow("Dask scheduler", self.scheduler)
         form.addRow(self.sweep_button)
 
         self.rec_method = QComboBox()
@@ -164,7 +168,7 @@ class RunControls(QWidget):
                                 name=f"evaluate {what} ({fidelity}{note})", project=project)
 
     def sweep(self) -> Optional[int]:
-        from app.circuit_jobs import sweep_job
+        from core.sweeps import sweep_job
 
         if not self._ok() or (circuit := self.circuit()) is None:
             return None
@@ -178,15 +182,21 @@ class RunControls(QWidget):
         except WorkbenchError as e:
             self.message.error(str(e))
             return None
+        scheduler = self.scheduler.text().strip() or None
+        if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
+            self.message.error("Dask scheduler: must be empty (this computer) or an address such as "
+                               f"tcp://127.0.0.1:8786; got {scheduler!r}")
+            return None
         n_maps = len(spec.points()) * spec.n_seeds
-        note = self._circuit_note(r_wire, model)
+        note = self._circuit_note(r_wire, model) + (f", on {scheduler}" if scheduler else "")
         self._queued(f"queued: sweep of {n_maps} defect maps at {spec.fidelity}{note}", r_wire, spec.fidelity)
-        return self.jobs.submit(lambda: sweep_job(project, spec, r_wire, model),
+        return self.jobs.submit(lambda: sweep_job(project, spec, store=False, scheduler=scheduler,
+                                                  r_wire_ohm=r_wire, device_model=model),
                                 name=f"sweep {','.join(spec.patterns)} ({n_maps} maps, {spec.fidelity}{note})",
                                 project=project)
 
     def recover(self) -> Optional[int]:
-        from app.circuit_jobs import recover_job
+        from core.recovery import recover_job
 
         if not self._ok() or (circuit := self.circuit()) is None:
             return None
@@ -200,5 +210,6 @@ class RunControls(QWidget):
         note = self._circuit_note(r_wire, model)
         self._queued(f"queued: {method} recovery at {fidelity}{note}", r_wire, fidelity)
         return self.jobs.submit(
-            lambda: recover_job(project, defects, method, fidelity, r_wire, model, scenario=name),
+            lambda: recover_job(project, defects, method, fidelity, scenario=name, store=False,
+                                r_wire_ohm=r_wire, device_model=model),
             name=f"recover {name or 'draft'} ({method}, {fidelity}{note})", project=project)

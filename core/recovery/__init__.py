@@ -49,7 +49,7 @@ def circuit_accuracy_job(mapped, X: np.ndarray, y: np.ndarray, g_list, fidelity:
 
 
 def recover_job(project, defects, method: str, fidelity: str = "behavioral", *, seed: int = 0,
-                scenario: str = "", store: bool = True, **options):
+                scenario: str = "", store: bool = True, r_wire_ohm=None, device_model=None, **options):
     """Job: run one recovery ``method`` on the project's network with ``defects``.
 
     Parameters
@@ -65,6 +65,8 @@ def recover_job(project, defects, method: str, fidelity: str = "behavioral", *, 
         Seed of every random choice; equal seeds give identical results.
     store : bool
         Append the :class:`core.project.RecoveryResult` to ``project.recoveries``.
+    r_wire_ohm, device_model
+        Circuit overrides (default: the project's); recorded in the result's ``params``.
     **options
         Method-specific hyper-parameters (see each method's job).
 
@@ -72,6 +74,15 @@ def recover_job(project, defects, method: str, fidelity: str = "behavioral", *, 
     -------
     core.project.RecoveryResult
     """
+    from core.evaluate import circuit_params, project_view
+
+    project = project_view(project, r_wire_ohm, device_model)
+    result = yield from _dispatch(project, defects, method, fidelity, seed, scenario, store, options)
+    result.params.update(circuit_params(project.require_mapped()))
+    return result
+
+
+def _dispatch(project, defects, method, fidelity, seed, scenario, store, options):
     if method == "correction":
         from core.recovery.correction import CorrectionConfig, correction_job
 
