@@ -19,7 +19,7 @@ from core import jobs
 from core.defects import parse_spec
 from core.errors import WorkbenchError
 from core.recovery import METHODS, recover_job
-from core.recovery.compare import PATTERNS6, compare_job, generalization_study_job, markdown_table, table_rows
+from core.recovery.compare import compare_job, generalization_study_job, markdown_table, table_rows
 
 SHOW_SPEC = "ring:array=4,cx=0.5,cy=0.5,r_in=0.2,r_out=0.35,stuck=on"
 TRAIN_PATTERNS = ("circle", "rows", "checkerboard")

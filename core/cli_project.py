@@ -59,7 +59,8 @@ def _defect_args(p) -> None:
                    help="a defect scenario stored in the project (repeatable)")
 
 
-def _load(path: str):
+def load_project(path: str):
+    """Load a project named on the command line; a missing file is a usage error naming the field."""
     from core import project_io
 
     if not os.path.isfile(path):
@@ -125,7 +126,7 @@ def cmd_evaluate(args) -> CommandResult:
     from core import project_io
     from core.evaluate import evaluate_job
 
-    proj = _load(args.project)
+    proj = load_project(args.project)
     defects = collect_defects(proj, args)
     res = jobs.run(evaluate_job(proj, defects, args.fidelity, split=args.split, r_wire_ohm=args.r_wire,
                                 device_model=args.device, workers=args.workers, scenario=",".join(args.scenario),
@@ -145,7 +146,7 @@ def cmd_evaluate(args) -> CommandResult:
 def cmd_info(args) -> CommandResult:
     from core import project_io
 
-    proj = _load(args.project)
+    proj = load_project(args.project)
     s = project_io.summary(proj)
     return CommandResult(s, info_text(s))
 
@@ -174,11 +175,9 @@ def info_text(s: dict) -> str:
 def cmd_netlist(args) -> CommandResult:
     from core.evaluate import defective_conductances, with_overrides
 
-    try:
-        from core.spice import simulate
-    except ModuleNotFoundError:
-        raise WorkbenchError("netlist: the circuit simulation module is not available in this build") from None
-    proj = _load(args.project)
+    from core.spice import simulate
+
+    proj = load_project(args.project)
     defects = collect_defects(proj, args)
     mapped = with_overrides(proj.require_mapped(), args.r_wire, args.device)
     ds = proj.load_dataset()

@@ -1,7 +1,6 @@
 """CLI command ``recover``: run accuracy-recovery methods on a defective circuit and store their results."""
 from __future__ import annotations
 
-import os
 
 from core import jobs
 from core.cli import CommandResult, progress_printer
@@ -55,15 +54,13 @@ def _options(method: str, args) -> dict:
 def run(args) -> CommandResult:
     """Load the project, run the requested methods, save, and report before/after test accuracies."""
     from core import project_io
-    from core.cli_project import collect_defects
+    from core.cli_project import collect_defects, load_project
     from core.recovery import METHODS, recover_job
 
     if args.method not in METHOD_CHOICES:
         raise ParameterError("--method", f"must be one of {', '.join(METHOD_CHOICES)}; got {args.method!r}")
     _check_options(args)
-    if not os.path.isfile(args.project):
-        raise ParameterError("project", f"file {args.project!r} does not exist")
-    project = project_io.load(args.project)
+    project = load_project(args.project)
     defects = collect_defects(project, args)
     if not defects:
         raise ParameterError("--defect", "give at least one defect SPEC or --scenario NAME: recovery needs a defect")

@@ -10,6 +10,7 @@ import os
 
 from core import jobs
 from core.cli import CommandResult, progress_printer
+from core.cli_project import load_project
 from core.errors import ParameterError
 from core.sweep_spec import SWEEP_FIDELITIES, SWEEP_PATTERNS, SweepSpec, normalize_stuck, parse_list, sizes_from_text
 
@@ -81,9 +82,7 @@ def run(args) -> CommandResult:
     spec = spec_from_args(args)
     workers = None if args.workers is None else _int("workers", args.workers)
     chunk = None if args.chunk is None else _int("chunk", args.chunk)
-    if not os.path.isfile(args.project):
-        raise ParameterError("project", f"file {args.project!r} does not exist")
-    project = project_io.load(args.project)
+    project = load_project(args.project)
     save = not args.no_save
     n_before = len(project.sweeps)
     job = sweep_job(project, spec, store=save, workers=workers, scheduler=args.scheduler, chunk_maps=chunk,

@@ -14,6 +14,8 @@ import os
 import shutil
 import sys
 
+import numpy as np
+
 from core import jobs
 from core.defects import Defect, parse_spec
 from core.project import Project, Scenario
@@ -35,10 +37,8 @@ MASK_SCENARIO = "measured-mask-array2"
 SWEEP_PATTERNS = ("circle", "ring", "rows", "columns", "circle_complement", "checkerboard")
 
 
-def measured_style_mask(shape=(9, 16)) -> "np.ndarray":
+def measured_style_mask(shape=(9, 16)) -> np.ndarray:
     """An irregular cluster plus a partial bit-line streak: the kind of map a wafer test produces."""
-    import numpy as np
-
     rows, cols = np.mgrid[0:shape[0], 0:shape[1]]
     blob = ((rows - 3.0) / 2.2) ** 2 + ((cols - 10.0) / 3.1) ** 2 <= 1.0
     streak = (cols == 4) & (rows >= 5)
@@ -83,10 +83,8 @@ def build(path: str, verbose: bool = True) -> Project:
 
 
 def _add_recovery(proj: Project, say) -> None:
-    try:
-        from core.recovery import correction
-    except ImportError:
-        return
+    from core.recovery import correction
+
     say("training the correction network on the recovery scenario ...")
     defects = proj.scenarios[RECOVERY_SCENARIO].defects
     fidelity = "spice" if shutil.which("ngspice") else "behavioral"

@@ -33,7 +33,7 @@ import numpy as np
 
 from core import project_reader
 from core import project_schema as schema
-from core.errors import ProjectFormatError, ProjectSaveError, WorkbenchError  # noqa: F401 (re-export)
+from core.errors import ProjectFormatError, ProjectSaveError
 from core.project import Project, now_iso
 from core.version import __version__
 

@@ -16,9 +16,6 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("PySide6")
-pytest.importorskip("pyqtgraph")
-pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QPointF, Qt  # noqa: E402
 
@@ -518,7 +515,7 @@ def test_qt_signal_emit_keeps_references():
 
 
 def test_sweep_on_a_dask_scheduler_from_the_gui_equals_the_local_sweep(window, qtbot):
-    distributed = pytest.importorskip("distributed")
+    import distributed
     c = window.queue_panel.controls
     c.sweep_fields["patterns"].setText("circle,columns")
     c.sweep_fields["sizes"].setText("0.2")

@@ -6,6 +6,7 @@ import os
 import signal
 import time
 
+import distributed
 import pytest
 
 from core import jobs
@@ -14,7 +15,6 @@ from core.jobs import CancelToken, Cancelled
 from core.sweep_spec import SweepSpec
 from core.sweeps import sweep_job
 
-distributed = pytest.importorskip("distributed")
 
 SPEC = SweepSpec(patterns=("circle", "ring", "columns", "checkerboard"), sizes=(0.1, 0.3), stuck=("on", "off"),
                  n_seeds=5, base_seed=3)

@@ -446,7 +446,7 @@ def test_sigkill_during_save_leaves_previous_file_loadable(trained_project, tmp_
 
 
 def test_real_sweep_table_round_trips(trained_project, tmp_path):
-    sweeps = pytest.importorskip("core.sweeps")
+    from core import sweeps
     from core.sweep_spec import SweepSpec
 
     p = trained_project
