@@ -8,14 +8,14 @@ EXAMPLE := projects/digits-paper.h5
 
 .PHONY: run test install system venv bench example clean screenshots
 
-# opens the workbench; without a screen it prints the example's accuracies instead
+# opens the workbench; without a screen it prints a summary of the example project instead
 run: install
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
 		$(PY) -m app --project $(EXAMPLE); \
 	else \
 		echo "no display (DISPLAY/WAYLAND_DISPLAY unset): printing the example project instead of opening the workbench;"; \
 		echo "use 'xvfb-run -a make run' for a virtual screen"; \
-		$(PY) -m core.example $(EXAMPLE) --report; \
+		$(VENV)/bin/reram-workbench info $(EXAMPLE); \
 	fi
 
 screenshots: install
@@ -41,7 +41,7 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	touch $(STAMP)
 
 example: install
-	$(PY) -m core.example $(EXAMPLE)
+	$(PY) -m tools.build_example $(EXAMPLE)
 
 bench: install
 	$(PY) -m bench.run_all

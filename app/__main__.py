@@ -25,7 +25,7 @@ def _parse(argv):
 
 def smoke_test(window, app, timeout_s: float) -> int:
     """Run one evaluation through the queue panel and wait for it; returns the exit code."""
-    from core.queue import DONE
+    from core.session.job_queue import DONE
 
     state = window.state
     if state.project.mapped is None:

@@ -11,11 +11,11 @@ from typing import Optional
 
 import numpy as np
 
-from core.data import DatasetSpec
-from core.defects import PATTERNS, Defect, parse_resistance
+from core.model.data import DatasetSpec
+from core.model.defects import PATTERNS, Defect, parse_resistance
 from core.errors import DefectSpecError, ParameterError, check_range
-from core.network import PRESETS, NetworkConfig, TrainConfig, parse_hidden
-from core.sweep_spec import SweepSpec, normalize_stuck, parse_list, sizes_from_text
+from core.model.network import PRESETS, NetworkConfig, TrainConfig, parse_hidden
+from core.sweeps.spec import SweepSpec, normalize_stuck, parse_list, sizes_from_text
 
 
 def training_configs(fields: dict) -> tuple[DatasetSpec, NetworkConfig, TrainConfig]:
@@ -33,7 +33,7 @@ def training_configs(fields: dict) -> tuple[DatasetSpec, NetworkConfig, TrainCon
 
 
 def pattern_fields(pattern: str) -> list[tuple[str, str, str]]:
-    """(key, placeholder, tooltip) for each parameter of ``pattern`` from :data:`core.defects.PATTERNS`."""
+    """(key, placeholder, tooltip) for each parameter of ``pattern`` from :data:`core.model.defects.PATTERNS`."""
     out = []
     for key, (kind, lo, hi, default) in PATTERNS[pattern].items():
         if kind == "path":
@@ -120,12 +120,12 @@ def sweep_curves(rows: list[dict], array: Optional[int] = None) -> dict:
     return out
 
 
-R_WIRE_MAX_OHM = 1e4   # core.devices.CircuitParams accepts wire segments up to 10 kohm
+R_WIRE_MAX_OHM = 1e4   # core.model.devices.CircuitParams accepts wire segments up to 10 kohm
 
 
 def circuit_overrides(r_wire_text: str, device_model: str) -> tuple[float, str]:
     """(wire resistance in ohm, device model) from the run controls' circuit fields."""
-    from core.devices import DEVICE_MODELS
+    from core.model.devices import DEVICE_MODELS
 
     text = str(r_wire_text).strip()
     if not text:

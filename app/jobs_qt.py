@@ -1,7 +1,7 @@
-"""The one place where worker threads meet Qt: :class:`core.queue.JobQueue` callbacks become Qt signals.
+"""The one place where worker threads meet Qt: :class:`core.session.job_queue.JobQueue` callbacks become Qt signals.
 
 The queue calls its listeners on worker threads. :class:`QtJobQueue` only records the newest
-:class:`~core.queue.JobInfo` per job under a lock and wakes the GUI thread through a queued signal; the GUI
+:class:`~core.session.job_queue.JobInfo` per job under a lock and wakes the GUI thread through a queued signal; the GUI
 thread then emits :attr:`QtJobQueue.job_updated` (throttled to a few updates per second; state changes
 are delivered at once) and :attr:`QtJobQueue.job_finished`. No other app code touches threads.
 """
@@ -13,7 +13,8 @@ from typing import Callable, Optional
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-from core.queue import JobInfo, JobQueue, store_in_project
+from core.session.job_queue import CANCELLED, DONE, FAILED, JobInfo, JobQueue
+from core.session.store import RESULT_TYPES, partial_sweep, store_result
 
 _gc_guard = None
 
@@ -68,7 +69,7 @@ class QtJobQueue(QObject):
         super().__init__(parent)
         collect_garbage_on_gui_thread_only()  # before any worker thread starts
         self.interval_s = float(interval_s)
-        self.queue = JobQueue(max_workers=max_workers, on_finished=self._store, progress_interval_s=0.05)
+        self.queue = JobQueue(max_workers=max_workers, progress_interval_s=0.05)
         self._lock = threading.Lock()
         self._pending: dict[int, JobInfo] = {}
         self._finished: list[JobInfo] = []
@@ -86,11 +87,6 @@ class QtJobQueue(QObject):
         self._unsubscribe = self.queue.on_update(self._on_update)
 
     # ---- called on worker threads --------------------------------------------------------------------
-    def _store(self, info: JobInfo) -> None:
-        target = self._targets.get(info.id)
-        if target is not None:
-            store_in_project(target)(info)
-
     def _on_update(self, info: JobInfo) -> None:
         with self._lock:
             self._pending[info.id] = info
@@ -120,10 +116,22 @@ class QtJobQueue(QObject):
             if info.id not in self._removed:
                 self.job_updated.emit(info)
         for info in finished:
+            self._store(info)
             cb = self._callbacks.get(info.id)
             if cb is not None:
                 cb(info)
             self.job_finished.emit(info)
+
+    def _store(self, info: JobInfo) -> None:
+        """Put a finished job's result (or a cancelled or failed sweep's finished points) into its project."""
+        target = self._targets.get(info.id)
+        if target is None:
+            return
+        item = info.result if info.state == DONE else None
+        if info.state in (CANCELLED, FAILED):
+            item = partial_sweep(info.partial)
+        if isinstance(item, RESULT_TYPES):  # other jobs (training) hand their result to their on_done callback
+            store_result(target, item)
 
     # ---- public API (GUI thread) ---------------------------------------------------------------------
     def submit(self, factory, name: str, project=None, on_done: Optional[Callable[[JobInfo], None]] = None,
@@ -133,17 +141,16 @@ class QtJobQueue(QObject):
         Parameters
         ----------
         project
-            Finished results are stored into this project (via :func:`core.queue.store_in_project`).
+            Finished results are stored into this project on the GUI thread (:func:`core.session.store.store_result`).
         on_done
             Called on the GUI thread with the final JobInfo of every attempt, before :attr:`job_finished`.
         """
-        # the id is only known after submit, so register the target under a lock the hook also needs
-        with self.queue.project_lock:
-            job_id = self.queue.submit(factory, name=name, priority=priority)
-            if project is not None:
-                self._targets[job_id] = project
-            if on_done is not None:
-                self._callbacks[job_id] = on_done
+        job_id = self.queue.submit(factory, name=name, priority=priority)
+        # results are stored on this thread when the job's final state is flushed, never before this returns
+        if project is not None:
+            self._targets[job_id] = project
+        if on_done is not None:
+            self._callbacks[job_id] = on_done
         return job_id
 
     def jobs(self) -> list[JobInfo]:

@@ -17,8 +17,9 @@ from app.panels.training import TrainingPanel
 from app.state import WorkbenchState
 from core import project_io
 from core.errors import WorkbenchError
-from core.project import Project, RecoveryResult, SimulationResult, SweepResult
-from core.queue import CANCELLED, DONE, JobInfo
+from core.model.project import Project
+from core.model.results import RecoveryResult, SimulationResult, SweepResult
+from core.session.job_queue import CANCELLED, DONE, JobInfo
 
 FILE_FILTER = "Workbench projects (*.h5 *.hdf5);;All files (*)"
 

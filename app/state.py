@@ -1,6 +1,6 @@
 """The workbench's document state, free of Qt: the open project, the draft defect scenario and the undo stack.
 
-Panels read this state and change it only through :class:`~core.commands.Command` s pushed on
+Panels read this state and change it only through :class:`~core.session.undo.Command` s pushed on
 :attr:`WorkbenchState.stack`, so every edit (adding a defect, painting cells, saving a scenario, changing a
 training parameter) undoes the same way. Listeners get a *topic* string:
 
@@ -21,9 +21,9 @@ from typing import Callable, Optional
 import numpy as np
 
 from core import project_io
-from core.commands import Command, CommandStack
-from core.defects import Defect
-from core.project import Project, Scenario
+from core.session.undo import Command, CommandStack
+from core.model.defects import Defect
+from core.model.project import Project, Scenario
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class WorkbenchState:
         p = self.project
         if p.weights is None:
             return
-        from core.network import PRESETS
+        from core.model.network import PRESETS
 
         preset = next((k for k, v in PRESETS.items() if tuple(v) == tuple(p.network.hidden)), "custom")
         self.training = {"preset": preset, "hidden": ",".join(str(h) for h in p.network.hidden),

@@ -20,9 +20,11 @@ def main(argv=None) -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args(argv)
 
-    from core import jobs, nodal
-    from core.devices import DeviceParams
-    from core.spice import simulate
+    from core import jobs
+
+    from core.circuit import nodal
+    from core.model.devices import DeviceParams
+    from core.circuit.spice import simulate
 
     dev = DeviceParams()
     rng = np.random.default_rng(0)

@@ -17,11 +17,13 @@ def main(argv=None) -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
 
-    from core import behavioral, jobs
-    from core.data import DatasetSpec
-    from core.network import NetworkConfig, TrainConfig
-    from core.project import create_project_job
-    from core.spice import simulate
+    from core.circuit import behavioral
+
+    from core import jobs
+    from core.model.data import DatasetSpec
+    from core.model.network import NetworkConfig, TrainConfig
+    from core.ml.new_project import create_project_job
+    from core.circuit.spice import simulate
 
     project = jobs.run(create_project_job(DatasetSpec(seed=0), NetworkConfig.preset("paper"), TrainConfig(seed=0)))
     mapped, X = project.mapped, project.load_dataset().X_test

@@ -1,9 +1,9 @@
 """Benchmark: behavioural defect-sweep throughput on the ``paper`` preset over the 180-image test set.
 
 The full grid of issue 5 — 6 patterns x 2 stuck types x 10 sizes x 4 arrays x 20 seeds = 9,600 defect maps —
-run by :func:`core.sweeps.sweep_job` (vectorized chunks on local threads), side by side with a plain loop that
+run by :func:`core.sweeps.job.sweep_job` (vectorized chunks on local threads), side by side with a plain loop that
 evaluates one map at a time through :func:`core.evaluate.defective_conductances` and
-:func:`core.behavioral.accuracy`. The loop runs on a subset (every ``--loop-every``-th map) and its rate is
+:func:`core.circuit.behavioral.accuracy`. The loop runs on a subset (every ``--loop-every``-th map) and its rate is
 extrapolated; its accuracies are checked against the sweep's for the same maps.
 
 Run: ``.venv/bin/python -m bench.bench_sweeps [--workers 1,2] [--loop-every 10] [--json]``
@@ -25,9 +25,9 @@ SIZES = tuple(float(s) for s in np.round(np.linspace(0.05, 0.5, 10), 3))
 
 def trained_paper_project():
     from core import jobs
-    from core.data import DatasetSpec
-    from core.network import NetworkConfig, TrainConfig
-    from core.project import create_project_job
+    from core.model.data import DatasetSpec
+    from core.model.network import NetworkConfig, TrainConfig
+    from core.ml.new_project import create_project_job
 
     return jobs.run(create_project_job(DatasetSpec(seed=0), NetworkConfig.preset("paper"), TrainConfig(seed=0)))
 
@@ -41,10 +41,12 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
 
-    from core import behavioral, jobs
-    from core.evaluate import defective_conductances
-    from core.sweep_spec import SweepSpec, make_defect
-    from core.sweeps import sweep_job
+    from core.circuit import behavioral
+
+    from core import jobs
+    from core.circuit.fidelity import defective_conductances
+    from core.sweeps.spec import SweepSpec, make_defect
+    from core.sweeps.job import sweep_job
 
     t0 = time.perf_counter()
     project = trained_paper_project()
@@ -60,7 +62,7 @@ def main(argv=None) -> int:
         best = None
         for _ in range(max(1, args.repeat)):
             t = time.perf_counter()
-            result = jobs.run(sweep_job(project, spec, store=False, workers=w))
+            result = jobs.run(sweep_job(project, spec, workers=w))
             dt = time.perf_counter() - t
             best = dt if best is None else min(best, dt)
         runs.append({"workers": w, "seconds": best, "maps_per_s": n_maps / best})

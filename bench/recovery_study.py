@@ -16,9 +16,10 @@ import sys
 import time
 
 from core import jobs
-from core.defects import parse_spec
+from core.model.defects import parse_spec
 from core.errors import WorkbenchError
-from core.recovery import METHODS, recover_job
+from core.recovery.common import METHODS
+from core.recovery.recover import recover_job
 from core.recovery.compare import compare_job, generalization_study_job, markdown_table, table_rows
 
 SHOW_SPEC = "ring:array=4,cx=0.5,cy=0.5,r_in=0.2,r_out=0.35,stuck=on"
@@ -29,9 +30,9 @@ COMMAND = ".venv/bin/python -m bench.recovery_study"
 
 
 def _project():
-    from core.data import DatasetSpec
-    from core.network import NetworkConfig, TrainConfig
-    from core.project import create_project_job
+    from core.model.data import DatasetSpec
+    from core.model.network import NetworkConfig, TrainConfig
+    from core.ml.new_project import create_project_job
 
     return jobs.run(create_project_job(DatasetSpec(seed=0), NetworkConfig.preset("paper"), TrainConfig(seed=0)))
 
@@ -42,7 +43,7 @@ def _show(project, spice: bool) -> list[str]:
     fids = ["behavioral"] + (["spice"] if spice else [])
     for fid in fids:
         try:
-            r = jobs.run(recover_job(project, defects, "correction", fid, store=False))
+            r = jobs.run(recover_job(project, defects, "correction", fid))
             lines.append(f"| {fid} | {r.before:.3f} | {r.after:.3f} | {r.params['calibration_accuracy']:.3f} |")
         except WorkbenchError as e:
             lines.append(f"| {fid} | failed | {str(e)[:140]} | |")
@@ -70,7 +71,7 @@ def _generalization(project) -> list[str]:
 def _dead_neurons(project) -> list:
     import numpy as np
 
-    from core.network import forward
+    from core.model.network import forward
 
     ds = project.load_dataset()
     _, acts = forward(project.weights.weights, project.weights.biases, ds.X_train, return_hidden=True)
@@ -81,7 +82,7 @@ def build_report(spice: bool = True) -> str:
     t0 = time.perf_counter()
     project = _project()
     ds = project.load_dataset()
-    from core import behavioral
+    from core.circuit import behavioral
 
     clean = behavioral.accuracy(project.mapped, ds.X_test, ds.y_test)
     spice = spice and shutil.which("ngspice") is not None

@@ -28,8 +28,8 @@ def _mean_by(rows, keys):
 
 def main(argv=None) -> int:
     from core import jobs, project_io
-    from core.sweep_spec import SweepSpec
-    from core.sweeps import sweep_job
+    from core.sweeps.spec import SweepSpec
+    from core.sweeps.job import sweep_job
 
     argv = sys.argv[1:] if argv is None else argv
     path = argv[0] if argv else os.path.join(os.path.dirname(__file__), "..", "projects", "digits-paper.h5")
@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     sizes = tuple(round(0.05 * k, 2) for k in range(1, 11))
     spec = SweepSpec(patterns=PATTERNS, sizes=sizes, stuck=("on", "off"), arrays=(), n_seeds=20, fidelity="behavioral")
     t0 = time.perf_counter()
-    res = jobs.run(sweep_job(project, spec, store=False))
+    res = jobs.run(sweep_job(project, spec))
     seconds = time.perf_counter() - t0
     rows = res.rows
     clean = project.weights.history["test_accuracy"][-1]

@@ -3,6 +3,7 @@
 Every error a user can cause carries a message that names the offending field and what is allowed, so
 front ends (CLI, GUI) can show it as one line without a traceback.
 """
+import math
 
 
 class WorkbenchError(Exception):
@@ -44,6 +45,15 @@ class SimulationError(WorkbenchError, RuntimeError):
     """A circuit simulation failed (ngspice missing, non-convergence, crash, unreadable output)."""
 
 
+def describe_error(err: BaseException, limit: int = 300) -> str:
+    """One line for a failure: the message of a :class:`WorkbenchError`, else ``Type: message``.
+
+    The one error-to-text function of the workbench (queue rows, sweep failures, CLI, GUI dialogs).
+    """
+    text = str(err) if isinstance(err, WorkbenchError) else f"{type(err).__name__}: {err}"
+    return " ".join(text.split())[:limit] or type(err).__name__
+
+
 def check_range(field: str, value, lo=None, hi=None, *, integer: bool = False, lo_open: bool = False):
     """Validate a scalar parameter and return it converted to int or float.
 
@@ -52,8 +62,6 @@ def check_range(field: str, value, lo=None, hi=None, *, integer: bool = False, l
     ParameterError
         Naming ``field`` and the allowed range.
     """
-    import math
-
     rng = _describe_range(lo, hi, lo_open)
     try:
         if integer:

@@ -14,7 +14,7 @@ A job function is written as a plain generator::
 :func:`run` drives it synchronously (tests, CLI). Cancellation is cooperative: the driver checks the
 cancel flag after each yield and closes the generator, so its ``finally`` blocks kill child processes and
 remove temp files. Jobs that wait on something slow (an ngspice child) poll and yield while waiting.
-:class:`JobQueue` (in :mod:`core.queue`) runs many jobs on worker threads with priorities.
+:class:`~core.session.job_queue.JobQueue` runs many jobs on worker threads with priorities.
 """
 from __future__ import annotations
 
@@ -43,9 +43,16 @@ class Progress:
 class Cancelled(WorkbenchError):
     """Raised by :func:`run` when a job was cancelled; ``partial`` holds the last partial result."""
 
-    def __init__(self, partial: Any = None):
+    def __init__(self, partial: Any = None, message: str = "cancelled"):
         self.partial = partial
-        super().__init__("cancelled")
+        super().__init__(message)
+
+
+class Interrupted(Cancelled):
+    """Raised by :func:`run` instead of ``KeyboardInterrupt`` (Ctrl-C) so the partial result survives."""
+
+    def __init__(self, partial: Any = None):
+        super().__init__(partial, "interrupted")
 
 
 JobGenerator = Generator[Progress, None, Any]
@@ -89,6 +96,8 @@ def run(
     ------
     Cancelled
         If ``cancel`` was set; carries the last partial result.
+    Interrupted
+        On Ctrl-C (``KeyboardInterrupt``) while the job ran; carries the last partial result.
     """
     last_partial = None
     last_emit = 0.0
@@ -114,10 +123,8 @@ def run(
                     pending = None
                 else:
                     pending = p
+    except KeyboardInterrupt:
+        job.close()
+        raise Interrupted(last_partial) from None
     finally:
         job.close()
-
-
-def result_of(job: JobGenerator) -> Any:
-    """Run a job with no progress reporting and return its result."""
-    return run(job)

@@ -13,9 +13,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 @pytest.fixture(scope="session")
 def _trained_paper():
     from core import jobs
-    from core.data import DatasetSpec
-    from core.network import NetworkConfig, TrainConfig
-    from core.project import create_project_job
+    from core.model.data import DatasetSpec
+    from core.model.network import NetworkConfig, TrainConfig
+    from core.ml.new_project import create_project_job
 
     return jobs.run(create_project_job(DatasetSpec(seed=0), NetworkConfig.preset("paper"), TrainConfig(seed=0)))
 

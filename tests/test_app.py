@@ -28,10 +28,11 @@ from app.panels.results import ResultsPanel  # noqa: E402
 from app.panels.training import TrainingPanel  # noqa: E402
 from app.state import DEFAULT_PROJECT, WorkbenchState  # noqa: E402
 from core import jobs, project_io  # noqa: E402
-from core.defects import Defect  # noqa: E402
-from core.evaluate import evaluate_job, with_overrides  # noqa: E402
+from core.model.defects import Defect  # noqa: E402
+from core.evaluate import evaluate_job
+from core.circuit.fidelity import with_overrides  # noqa: E402
 from core.jobs import Progress  # noqa: E402
-from core.project import Project  # noqa: E402
+from core.model.project import Project  # noqa: E402
 
 PANELS = [TrainingPanel, CrossbarPanel, DefectEditorPanel, QueuePanel, ResultsPanel]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -221,7 +222,7 @@ def test_evaluation_through_queue_matches_core(window, qtbot, example):
     n = len(st.project.results)
     info = wait_job(qtbot, window.jobs, lambda: window.queue_panel.controls.evaluate("behavioral"))
     assert info.state == "done"
-    direct = jobs.run(evaluate_job(copy.deepcopy(example), defects, "behavioral", store=False))
+    direct = jobs.run(evaluate_job(copy.deepcopy(example), defects, "behavioral"))
     assert len(st.project.results) == n + 1 and st.project.results[-1] is info.result
     assert info.result.accuracy == direct.accuracy
     assert window.results.sim_accuracies()[-1] == pytest.approx(direct.accuracy)
@@ -390,7 +391,7 @@ def test_circuit_fields_reach_evaluation_sweep_and_recovery(window, qtbot, examp
     assert "wire resistance (ohm)" in c.message.text() and "[0, 10000]" in c.message.text()
     c.r_wire.setText("5")
     info = wait_job(qtbot, window.jobs, lambda: c.evaluate("nodal"))
-    direct = jobs.run(evaluate_job(copy.deepcopy(example), [], "nodal", r_wire_ohm=5.0, store=False))
+    direct = jobs.run(evaluate_job(copy.deepcopy(example), [], "nodal", r_wire_ohm=5.0))
     assert info.result.params["r_wire_ohm"] == 5.0 and info.result.accuracy == direct.accuracy
     assert direct.accuracy != pytest.approx(example.results[0].accuracy)   # the wires do change the outcome
     c.r_wire.setText("0")
@@ -402,13 +403,13 @@ def test_circuit_fields_reach_evaluation_sweep_and_recovery(window, qtbot, examp
     info = wait_job(qtbot, window.jobs, c.sweep)
     sweep = window.state.project.sweeps[-1]
     assert sweep is info.result and sweep.spec["device_model"] == "gap" and sweep.spec["r_wire_ohm"] == 0.0
-    from core.sweep_spec import SweepSpec
-    from core.sweeps import sweep_job
+    from core.sweeps.spec import SweepSpec
+    from core.sweeps.job import sweep_job
 
     gap = copy.deepcopy(example)
     gap.mapped = with_overrides(gap.mapped, 0.0, "gap")
     spec = SweepSpec(patterns=("circle",), sizes=(0.2,), stuck=("on",), arrays=(1,), n_seeds=3)
-    assert sweep.rows[0]["mean_accuracy"] == jobs.run(sweep_job(gap, spec, store=False)).rows[0]["mean_accuracy"]
+    assert sweep.rows[0]["mean_accuracy"] == jobs.run(sweep_job(gap, spec)).rows[0]["mean_accuracy"]
     window.editor.spec_edit.setText("rows:array=2,start=1,count=2,stuck=off")
     window.editor.spec_button.click()
     c.rec_method.setCurrentText("remap")

@@ -1,11 +1,11 @@
-"""The Qt-free undo stack (core.commands) and the app's document commands (app.state, no Qt needed)."""
+"""The Qt-free undo stack (core.session.undo) and the app's document commands (app.state, no Qt needed)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.commands import Command, CommandStack, FunctionCommand
-from core.defects import parse_spec
+from core.session.undo import Command, CommandStack, FunctionCommand
+from core.model.defects import parse_spec
 
 
 class Append(Command):

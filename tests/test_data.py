@@ -5,7 +5,7 @@ import struct
 import numpy as np
 import pytest
 
-from core import data
+from core.model import data
 from core.errors import DataError
 
 

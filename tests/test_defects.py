@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from core.defects import (Defect, apply_stuck, defect_fractions, parse_resistance, parse_spec, stack_scenarios,
+from core.model.defects import (Defect, apply_stuck, defect_fractions, parse_resistance, parse_spec, stack_scenarios,
                           stuck_maps)
-from core.devices import DeviceParams
+from core.model.devices import DeviceParams
 from core.errors import DefectSpecError
 
 

@@ -9,11 +9,13 @@ import time
 import distributed
 import pytest
 
+from core.session.store import partial_sweep
+
 from core import jobs
 from core.errors import ParameterError
 from core.jobs import CancelToken, Cancelled
-from core.sweep_spec import SweepSpec
-from core.sweeps import sweep_job
+from core.sweeps.spec import SweepSpec
+from core.sweeps.job import sweep_job
 
 
 SPEC = SweepSpec(patterns=("circle", "ring", "columns", "checkerboard"), sizes=(0.1, 0.3), stuck=("on", "off"),
@@ -30,10 +32,10 @@ def cluster():
 
 def test_dask_sweep_equals_local_and_survives_a_killed_worker(trained_project, cluster):
     p = trained_project
-    local = jobs.run(sweep_job(p, SPEC, store=False, workers=2, chunk_maps=8))
-    remote = jobs.run(sweep_job(p, SPEC, store=True, scheduler=cluster.scheduler_address, chunk_maps=8))
+    local = jobs.run(sweep_job(p, SPEC, workers=2, chunk_maps=8))
+    remote = jobs.run(sweep_job(p, SPEC, scheduler=cluster.scheduler_address, chunk_maps=8))
     assert json.dumps(remote.rows) == json.dumps(local.rows)
-    assert len(remote.rows) == 4 * 2 * 2 * 4 and p.sweeps == [remote] and not remote.partial
+    assert len(remote.rows) == 4 * 2 * 2 * 4 and not remote.partial and p.sweeps == []  # jobs never store
 
     # kill one worker process in the middle of a sweep: its tasks are recomputed elsewhere, same numbers
     with distributed.Client(cluster.scheduler_address, set_as_default=False) as client:
@@ -45,7 +47,7 @@ def test_dask_sweep_equals_local_and_survives_a_killed_worker(trained_project, c
                 os.kill(next(iter(pids.values())), signal.SIGKILL)
                 killed.append(time.monotonic())
 
-        again = jobs.run(sweep_job(p, SPEC, store=False, scheduler=client, chunk_maps=2), kill_one)
+        again = jobs.run(sweep_job(p, SPEC, scheduler=client, chunk_maps=2), kill_one)
         assert killed
         assert json.dumps(again.rows) == json.dumps(local.rows)
         assert client.wait_for_workers(2, timeout=30) is None   # the nanny restarted the killed worker
@@ -60,9 +62,9 @@ def test_dask_sweep_cancel_keeps_finished_points(trained_project, cluster):
             token.cancel()
 
     spec = SweepSpec.from_dict({**SPEC.to_dict(), "n_seeds": 20})
-    with pytest.raises(Cancelled):
+    with pytest.raises(Cancelled) as exc:
         jobs.run(sweep_job(p, spec, scheduler=cluster.scheduler_address, chunk_maps=1), on_progress, token)
-    (stored,) = p.sweeps
+    stored = partial_sweep(exc.value.partial)
     assert stored.partial and 2 <= len(stored.rows) < len(spec.with_arrays(4).points())
     assert all(r["n"] == 20 for r in stored.rows)
     with distributed.Client(cluster.scheduler_address, set_as_default=False) as client:
@@ -74,7 +76,7 @@ def test_dask_sweep_cancel_keeps_finished_points(trained_project, cluster):
 
 
 def test_unreachable_scheduler_names_the_field(trained_project):
-    from core.distributed import connect
+    from core.sweeps.dask_backend import connect
 
     with pytest.raises(ParameterError, match="scheduler: cannot connect"):
         connect("tcp://127.0.0.1:9", timeout_s=1)

@@ -4,10 +4,12 @@ import os
 import numpy as np
 import pytest
 
-from core import jobs, network, project_io
-from core.defects import PATTERNS
+from core import jobs, project_io
+
+from core.model import network
+from core.model.defects import PATTERNS
 from core.evaluate import evaluate_job
-from core.example import RECOVERY_SCENARIO
+from tools.build_example import RECOVERY_SCENARIO
 from core.recovery.correction import apply_correction
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "projects", "digits-paper.h5")
@@ -30,7 +32,7 @@ def test_stored_results_reproduce(example):
     for r in example.results:
         if r.fidelity in ("behavioral", "ideal"):
             defects = example.scenarios[r.scenario].defects if r.scenario else []
-            again = jobs.run(evaluate_job(example, defects, r.fidelity, store=False))
+            again = jobs.run(evaluate_job(example, defects, r.fidelity))
             assert again.accuracy == r.accuracy, r.scenario
             np.testing.assert_allclose(again.output_voltages, r.output_voltages, rtol=1e-5, atol=1e-6)
         assert network.accuracy(r.output_voltages, ds.y_test) == pytest.approx(r.accuracy)

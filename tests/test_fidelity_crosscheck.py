@@ -4,10 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import behavioral, jobs, nodal
-from core.defects import parse_spec
-from core.evaluate import defective_conductances, evaluate_job, with_overrides
-from core.spice import simulate
+from core.circuit import behavioral, nodal
+
+from core import jobs
+from core.model.defects import parse_spec
+from core.circuit.fidelity import defective_conductances, with_overrides
+from core.evaluate import evaluate_job
+from core.circuit.spice import simulate
 
 pytestmark = pytest.mark.spice
 

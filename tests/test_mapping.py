@@ -4,12 +4,15 @@ import dataclasses
 import numpy as np
 import pytest
 
-from core import behavioral, network
-from core.defects import apply_stuck, parse_spec, stuck_maps
-from core.devices import CircuitParams, DeviceParams
+from core.circuit import behavioral
+
+from core.model import network
+from core.model.defects import apply_stuck, parse_spec, stuck_maps
+from core.model.devices import CircuitParams, DeviceParams
 from core.errors import ParameterError
-from core.mapping import effective_weights, map_network, physical_shape, split_pairs
-from core.network import Weights
+from core.circuit.mapping import effective_weights, map_network
+from core.model.crossbar import physical_shape, split_pairs
+from core.model.network import Weights
 
 
 def tiny():
@@ -121,7 +124,7 @@ def test_batch_of_defect_maps_equals_one_at_a_time(trained_project):
     ds = trained_project.load_dataset()
     specs = ["circle:array=1,r=0.3,stuck=on", "columns:array=2,start=0,count=2,stuck=off", "random:array=4,fraction=0.2,seed=1,stuck=on"]
     singles = [behavioral.accuracy(m, ds.X_test, ds.y_test, apply_stuck(m.conductances(), stuck_maps(m.shapes, [parse_spec(s)], m.device))) for s in specs]
-    from core.defects import stack_scenarios
+    from core.model.defects import stack_scenarios
 
     st = stack_scenarios(m.shapes, [[parse_spec(s)] for s in specs], m.device)
     batch = behavioral.batch_accuracy(m, ds.X_test, ds.y_test, apply_stuck(m.conductances(), st), chunk=2)

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import behavioral, nodal
-from core.defects import parse_spec
-from core.devices import DeviceParams
+from core.circuit import behavioral, nodal
+from core.model.defects import parse_spec
+from core.model.devices import DeviceParams
 from core.errors import ParameterError
-from core.evaluate import defective_conductances, with_overrides
+from core.circuit.fidelity import defective_conductances, with_overrides
 
 
 @pytest.mark.parametrize("model", ["linear", "gap"])
@@ -43,7 +43,7 @@ def test_wire_topology_against_paper():
 @pytest.mark.spice
 @pytest.mark.parametrize("n_images", [10, 40], ids=["direct", "transfer-matrix"])
 def test_column_currents_match_ngspice(ngspice_path, n_images):
-    from core.spice import simulate
+    from core.circuit.spice import simulate
 
     rng = np.random.default_rng(1)
     dev = DeviceParams()
@@ -58,7 +58,7 @@ def test_column_currents_match_ngspice(ngspice_path, n_images):
 
 @pytest.mark.spice
 def test_gap_column_currents_match_ngspice(ngspice_path):
-    from core.spice import simulate
+    from core.circuit.spice import simulate
 
     rng = np.random.default_rng(2)
     dev = DeviceParams(model="gap")

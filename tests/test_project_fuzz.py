@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 from core import jobs, project_io
-from core.defects import Defect, parse_spec
+from core.model.defects import Defect, parse_spec
 from core.errors import ProjectFormatError
 from core.evaluate import evaluate_job
-from core.mapping import physical_shape
-from core.project import Project, RecoveryResult, Scenario, SweepResult
+from core.model.crossbar import physical_shape
+from core.model.project import Project, Scenario
+from core.model.results import RecoveryResult, SweepResult
 
 SLOW_LOAD_S = 5.0
 

@@ -17,14 +17,17 @@ import h5py
 import numpy as np
 import pytest
 
-from core import jobs, project_io, project_schema
-from core.data import spec_from_npz
-from core.defects import Defect, parse_spec
+from core import jobs, project_io
+
+from core.project_io import schema
+from core.model.data import spec_from_npz
+from core.model.defects import Defect, parse_spec
 from core.errors import ProjectFormatError, WorkbenchError
 from core.evaluate import evaluate_job
-from core.mapping import physical_shape
-from core.network import forward
-from core.project import Project, RecoveryResult, Scenario, SweepResult
+from core.model.crossbar import physical_shape
+from core.model.network import forward
+from core.model.project import Project, Scenario
+from core.model.results import RecoveryResult, SweepResult
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 V1_FILE = os.path.join(ROOT, "tests", "data", "project_v1.h5")
@@ -100,7 +103,7 @@ def test_round_trip_every_part(trained_project, tmp_path):
     assert_same(p, q)
     assert q.created == created and q.modified == p.modified
     # the loaded project computes the same thing: same accuracy and output voltages under the same defects
-    again = jobs.run(evaluate_job(q, q.scenarios[ODD_NAME].defects, "behavioral", store=False))
+    again = jobs.run(evaluate_job(q, q.scenarios[ODD_NAME].defects, "behavioral"))
     assert again.accuracy == p.results[1].accuracy
     np.testing.assert_array_equal(again.output_voltages, p.results[1].output_voltages)
     assert os.listdir(tmp_path) == ["p.h5"]  # no temp file left
@@ -409,7 +412,7 @@ import sys
 sys.path.insert(0, sys.argv[1])
 import numpy as np
 from core import project_io
-from core.project import RecoveryResult
+from core.model.results import RecoveryResult
 p = project_io.load(sys.argv[2])
 big = np.random.default_rng(0).random(3_000_000)   # ~24 MB of incompressible data: a slow save
 p.recoveries.append(RecoveryResult("rec-big", "retrain", [], "behavioral", 0.5, 0.6, {"big": big}))
@@ -446,8 +449,8 @@ def test_sigkill_during_save_leaves_previous_file_loadable(trained_project, tmp_
 
 
 def test_real_sweep_table_round_trips(trained_project, tmp_path):
-    from core import sweeps
-    from core.sweep_spec import SweepSpec
+    from core.sweeps.job import job
+    from core.sweeps.spec import SweepSpec
 
     p = trained_project
     # one seed per point: the confidence interval is NaN, which a table must carry through

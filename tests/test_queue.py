@@ -8,7 +8,8 @@ import pytest
 
 from core.errors import ParameterError
 from core.jobs import Progress
-from core.queue import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobQueue, store_in_project
+from core.session.job_queue import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobQueue
+from core.session.store import partial_sweep, store_result
 
 TIMEOUT = 20
 
@@ -161,8 +162,9 @@ def test_one_failure_does_not_stop_others_and_listeners_run_on_worker_threads():
     def bad_listener(info):
         raise RuntimeError("listener bug")
 
-    q = JobQueue(max_workers=2, on_finished=finished.append, progress_interval_s=0.0)
+    q = JobQueue(max_workers=2, progress_interval_s=0.0)
     q.on_update(bad_listener)
+    q.on_update(lambda info: info.finished and finished.append(info))
     unsubscribe = q.on_update(listener)
     bad = q.submit(failing_job, "bad")
     good = q.submit(lambda: counting_job(3, [], "good", 0.01), "good")
@@ -184,29 +186,33 @@ def test_one_failure_does_not_stop_others_and_listeners_run_on_worker_threads():
         q.submit(lambda: counting_job(1, [], "y"))
 
 
-def test_store_in_project_keeps_sweeps_and_partial_sweeps(trained_project):
-    from core.sweep_spec import SweepSpec
-    from core.sweeps import sweep_job
+def test_results_stored_on_the_callers_thread_keep_sweeps_and_partial_sweeps(trained_project):
+    from core.sweeps.job import sweep_job
+    from core.sweeps.spec import SweepSpec
 
     p = trained_project
-    q = JobQueue(max_workers=2, on_finished=store_in_project(p))
+    q = JobQueue(max_workers=2)
     spec = SweepSpec(patterns=("circle", "rows"), sizes=(0.1, 0.3), stuck=("on",), arrays=(1, 4), n_seeds=4)
-    a = q.submit(lambda: sweep_job(p, spec, store=False), "sweep a")
-    b = q.submit(lambda: sweep_job(p, spec, store=False), "sweep b")
+    a = q.submit(lambda: sweep_job(p, spec), "sweep a")
+    b = q.submit(lambda: sweep_job(p, spec), "sweep b")
     assert q.wait(timeout=60)
     assert q.get(a).state == DONE and q.get(b).state == DONE
-    assert len(p.sweeps) == 2 and len({s.id for s in p.sweeps}) == 2     # ids renumbered, not clashing
+    assert p.sweeps == []                                   # jobs never write into the project
+    for job_id in (a, b):
+        store_result(p, q.get(job_id).result)
+    assert len(p.sweeps) == 2 and len({s.id for s in p.sweeps}) == 2     # ids given on storing, not clashing
     assert p.sweeps[0].rows == p.sweeps[1].rows and not p.sweeps[0].partial
 
     # a cancelled sweep keeps its finished points, marked partial
     big = SweepSpec(patterns=("circle", "ring"), sizes=(0.1, 0.2, 0.3), stuck=("on", "off"), n_seeds=50)
     has_rows = threading.Event()
     q.on_update(lambda info: info.partial is not None and info.partial.rows and has_rows.set())
-    c = q.submit(lambda: sweep_job(p, big, store=False, workers=1, chunk_maps=5), "big sweep")
+    c = q.submit(lambda: sweep_job(p, big, workers=1, chunk_maps=5), "big sweep")
     assert has_rows.wait(60)
     q.cancel(c)
     assert q.wait([c], timeout=60)
     assert q.get(c).state == CANCELLED
+    store_result(p, partial_sweep(q.get(c).partial))
     assert len(p.sweeps) == 3 and p.sweeps[2].partial
     assert 1 <= len(p.sweeps[2].rows) < len(big.with_arrays(4).points())
     assert all(r["n"] == 50 for r in p.sweeps[2].rows)

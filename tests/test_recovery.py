@@ -6,13 +6,15 @@ import json
 import numpy as np
 import pytest
 
-from core import behavioral, jobs
-from core.defects import parse_spec
+from core.circuit import behavioral
+
+from core import jobs
+from core.model.defects import parse_spec
 from core.errors import ParameterError
-from core.evaluate import defective_conductances
-from core.mapping import map_network
-from core.network import forward
-from core.recovery import recover_job
+from core.circuit.fidelity import defective_conductances
+from core.circuit.mapping import map_network
+from core.model.network import forward
+from core.recovery.recover import recover_job
 
 # the recovery demonstration (docs/recovery.md): the paper network drops to 0.178, the correction net lifts it
 SHOW_SPEC = "ring:array=4,cx=0.5,cy=0.5,r_in=0.2,r_out=0.35,stuck=on"
@@ -21,7 +23,7 @@ REMAP_SPEC = "columns:array=2,start=6,count=4,stuck=off"
 
 
 def _run(project, spec, method, **kw):
-    return jobs.run(recover_job(project, [parse_spec(spec)], method, store=False, **kw))
+    return jobs.run(recover_job(project, [parse_spec(spec)], method, **kw))
 
 
 def _scramble_test_labels(project):
@@ -65,7 +67,7 @@ def test_correction_lifts_the_show_scenario(trained_project):
 
 def test_retrain_improves_and_keeps_stuck_devices(trained_project):
     defects = [parse_spec(RETRAIN_SPEC)]
-    res = jobs.run(recover_job(trained_project, defects, "retrain", store=False))
+    res = jobs.run(recover_job(trained_project, defects, "retrain"))
     assert res.before <= 0.40 and res.after >= res.before + 0.3
     mapped = trained_project.mapped
     mask = defects[0].cells(mapped.shapes[0])
@@ -148,7 +150,7 @@ def test_compare_table(trained_project):
 
 def test_cli_recover(trained_project, tmp_path, capsys):
     from core import project_io
-    from core.cli import main
+    from core.cli.main import main
 
     path = str(tmp_path / "p.h5")
     project_io.save(trained_project, path)

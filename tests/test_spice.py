@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from core import jobs
-from core.defects import parse_spec
-from core.devices import CircuitParams, DeviceParams
+from core.model.defects import parse_spec
+from core.model.devices import CircuitParams, DeviceParams
 from core.errors import ParameterError, SimulationError
-from core.evaluate import defective_conductances
-from core.mapping import ArrayMap, MappedNetwork
-from core.project import Scenario
-from core.spice import netlist, runner, simulate
+from core.circuit.fidelity import defective_conductances
+from core.model.crossbar import ArrayMap, MappedNetwork
+from core.model.project import Scenario
+from core.circuit.spice import netlist, runner, simulate
 
 pytestmark = pytest.mark.spice
 

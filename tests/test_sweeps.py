@@ -7,12 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from core import behavioral, jobs
+from core.session.store import partial_sweep
+
+from core.circuit import behavioral
+
+from core import jobs
 from core.errors import ParameterError, SimulationError
 from core.evaluate import evaluate_job
 from core.jobs import CancelToken, Cancelled
-from core.sweep_spec import SweepSpec, make_defect, sizes_from_text
-from core.sweeps import default_map_evaluator, sweep_job
+from core.sweeps.spec import SweepSpec, make_defect, sizes_from_text
+from core.sweeps.chunks import default_map_evaluator
+from core.sweeps.job import sweep_job
 
 ROW_KEYS = {"pattern", "size", "stuck", "array", "fidelity", "n", "mean_accuracy", "std", "ci95_low", "ci95_high",
             "failures", "failure_reasons", "status", "defect_fraction", "accuracies"}
@@ -36,7 +41,7 @@ def test_table_shape_statistics_and_independent_recomputation(trained_project):
         accs = []
         for k in range(6):
             d = make_defect(row["pattern"], row["size"], row["stuck"], row["array"], k, p.mapped.shapes[row["array"] - 1])
-            accs.append(jobs.run(evaluate_job(p, [d], "behavioral", store=False)).accuracy)
+            accs.append(jobs.run(evaluate_job(p, [d], "behavioral")).accuracy)
         np.testing.assert_allclose(row["accuracies"], accs, rtol=0, atol=1e-12)
         assert row["mean_accuracy"] == pytest.approx(np.mean(accs), abs=1e-12)
         assert row["std"] == pytest.approx(np.std(accs, ddof=1), abs=1e-12)
@@ -70,7 +75,7 @@ def test_sizes_mean_more_defects_and_placements_are_nested(trained_project):
     # a resistance stuck type and the table: stuck-on circles cover more of the array as the radius grows
     p = trained_project
     spec = SweepSpec(patterns=("circle",), sizes=(0.1, 0.2, 0.4), stuck=("on", "20k"), arrays=(2,), n_seeds=5)
-    rows = jobs.run(sweep_job(p, spec, store=False)).rows
+    rows = jobs.run(sweep_job(p, spec)).rows
     for stuck in ("on", "20000"):
         fr = [r["defect_fraction"] for r in rows if r["stuck"] == stuck]
         assert len(fr) == 3 and fr[0] < fr[1] < fr[2]
@@ -79,11 +84,11 @@ def test_sizes_mean_more_defects_and_placements_are_nested(trained_project):
 def test_same_seeds_same_table_whatever_the_threads_and_chunks(trained_project):
     p = trained_project
     spec = SweepSpec(patterns=ALL_PATTERNS, sizes=(0.15, 0.4), stuck=("on", "off"), n_seeds=5, base_seed=7)
-    a = jobs.run(sweep_job(p, spec, store=False, workers=1))
-    b = jobs.run(sweep_job(p, spec, store=False, workers=2, chunk_maps=7))
+    a = jobs.run(sweep_job(p, spec, workers=1))
+    b = jobs.run(sweep_job(p, spec, workers=2, chunk_maps=7))
     assert json.dumps(a.rows) == json.dumps(b.rows)
     assert len(a.rows) == 7 * 2 * 2 * 4
-    other = jobs.run(sweep_job(p, SweepSpec.from_dict({**spec.to_dict(), "base_seed": 8}), store=False))
+    other = jobs.run(sweep_job(p, SweepSpec.from_dict({**spec.to_dict(), "base_seed": 8})))
     assert [r["accuracies"] for r in other.rows] != [r["accuracies"] for r in a.rows]
     assert SweepSpec.from_dict(a.spec) == spec.with_arrays(4)
 
@@ -100,13 +105,13 @@ def test_cancel_keeps_finished_points_marked_partial(trained_project):
     with pytest.raises(Cancelled) as exc:
         jobs.run(sweep_job(p, spec, workers=1, chunk_maps=4), on_progress, token)
     total = len(spec.with_arrays(4).points())
-    assert len(p.sweeps) == 1
-    stored = p.sweeps[0]
+    assert p.sweeps == []   # the job only reports; the caller stores
+    stored = partial_sweep(exc.value.partial)
     assert stored.partial and 3 <= len(stored.rows) < total
     assert all(r["n"] == 8 and r["status"] == "ok" for r in stored.rows)
     assert exc.value.partial.partial and len(exc.value.partial.rows) >= 3
     # the finished points equal the same points of a complete run
-    full = {(r["pattern"], r["size"], r["stuck"], r["array"]): r for r in jobs.run(sweep_job(p, spec, store=False)).rows}
+    full = {(r["pattern"], r["size"], r["stuck"], r["array"]): r for r in jobs.run(sweep_job(p, spec)).rows}
     for r in stored.rows:
         assert r == full[(r["pattern"], r["size"], r["stuck"], r["array"])]
 
@@ -121,13 +126,13 @@ def failing_on_array_2(mapped, X, g_list, fidelity):
 def test_failing_point_is_marked_and_others_continue(trained_project):
     p = trained_project
     spec = SweepSpec(patterns=("circle",), sizes=(0.2,), stuck=("on",), arrays=(1, 2, 3), n_seeds=3, fidelity="nodal")
-    res = jobs.run(sweep_job(p, spec, store=False, workers=2, map_evaluator=failing_on_array_2))
+    res = jobs.run(sweep_job(p, spec, workers=2, map_evaluator=failing_on_array_2))
     by_array = {r["array"]: r for r in res.rows}
     bad = by_array[2]
     assert bad["status"] == "failed" and bad["n"] == 0 and bad["failures"] == 3 and math.isnan(bad["mean_accuracy"])
     assert bad["failure_reasons"] == ["ngspice run 0: the circuit did not converge (injected for array 2)"]
     # the nodal solve with ideal wires equals the behavioural model, map by map
-    ref = jobs.run(sweep_job(p, SweepSpec.from_dict({**spec.to_dict(), "fidelity": "behavioral"}), store=False))
+    ref = jobs.run(sweep_job(p, SweepSpec.from_dict({**spec.to_dict(), "fidelity": "behavioral"})))
     for a in (1, 3):
         assert by_array[a]["status"] == "ok" and by_array[a]["n"] == 3
         np.testing.assert_allclose(by_array[a]["accuracies"], ref.rows[a - 1]["accuracies"], atol=1e-12)
@@ -136,7 +141,7 @@ def test_failing_point_is_marked_and_others_continue(trained_project):
 def test_spice_map_over_its_time_limit_is_marked_failed(trained_project, ngspice_path):
     spec = SweepSpec(patterns=("rows",), sizes=(0.1,), stuck=("off",), arrays=(4,), n_seeds=2, fidelity="spice",
                      timeout_s=0.02)
-    res = jobs.run(sweep_job(trained_project, spec, store=False, workers=1))
+    res = jobs.run(sweep_job(trained_project, spec, workers=1))
     (row,) = res.rows
     assert row["failures"] == 2 and row["failure_reasons"] == ["timed out after 0.02 s"] and row["status"] == "failed"
 
@@ -162,7 +167,7 @@ def test_bad_specs_name_the_field(trained_project):
 
 def test_cli_sweep_json_rows_and_stored_in_project(trained_project, tmp_path, capsys):
     from core import project_io
-    from core.cli import main
+    from core.cli.main import main
 
     path = str(tmp_path / "p.h5")
     project_io.save(trained_project, path)

@@ -2,9 +2,11 @@
 import numpy as np
 import pytest
 
-from core import data, jobs, network
+from core.model import data, network
+
+from core import jobs
 from core.jobs import CancelToken, Cancelled
-from core.training import train_job
+from core.ml.training import train_job
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Panel 3, defect pattern editor: build the draft scenario from patterns and painted cells, save it.
 
-Fields per pattern come from :data:`core.defects.PATTERNS`. Every edit is a command on the state's undo
-stack; errors from :class:`core.defects.Defect` / :func:`core.defects.parse_spec` appear in the panel.
+Fields per pattern come from :data:`core.model.defects.PATTERNS`. Every edit is a command on the state's undo
+stack; errors from :class:`core.model.defects.Defect` / :func:`core.model.defects.parse_spec` appear in the panel.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from app import forms
 from app.panels.crossbar import ERASE, PAINT, PAINT_OFF
 from app.state import WorkbenchState
 from app.widgets import MessageLabel
-from core.defects import PATTERNS, parse_spec
+from core.model.defects import PATTERNS, parse_spec
 from core.errors import WorkbenchError
 
 STUCK_CHOICES = [("on (LRS)", "on"), ("off (HRS)", "off"), ("resistance", "ohm")]

@@ -12,8 +12,8 @@ from app.panels.run_controls import RunControls
 from app.state import WorkbenchState
 from app.widgets import MessageLabel
 from core.errors import WorkbenchError
-from core.project import SweepResult
-from core.queue import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobInfo
+from core.model.results import SweepResult
+from core.session.job_queue import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobInfo
 
 COLUMNS = ("Job", "State", "Progress", "Message")
 PROGRESS_WIDTH = 64

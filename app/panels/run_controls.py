@@ -2,8 +2,8 @@
 
 A shared "Circuit" group sets the wire resistance and device model for all three (defaults: the project's).
 Each button validates its fields (errors shown here, naming the field), then submits a core job to the
-:class:`~app.jobs_qt.QtJobQueue` with the open project as the target of its result (``store=False`` in
-the job: the queue's ``store_in_project`` hook stores it, one job at a time).
+:class:`~app.jobs_qt.QtJobQueue` with the open project as the target of its result (the queue stores it on the
+GUI thread with :func:`core.session.store.store_result`).
 """
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from app.jobs_qt import QtJobQueue
 from app.state import WorkbenchState
 from app.widgets import MessageLabel
 from core.errors import ParameterError, WorkbenchError
-from core.devices import DEVICE_MODELS
+from core.model.devices import DEVICE_MODELS
 from core.evaluate import FIDELITIES
-from core.recovery import METHODS, RECOVERY_FIDELITIES
-from core.sweep_spec import SWEEP_FIDELITIES, parse_list
+from core.recovery.common import METHODS, RECOVERY_FIDELITIES
+from core.sweeps.spec import SWEEP_FIDELITIES, parse_list
 
 
 class RunControls(QWidget):
@@ -164,11 +164,11 @@ class RunControls(QWidget):
         note = self._circuit_note(r_wire, model)
         self._queued(f"queued: evaluate {what} at {fidelity}{note}", r_wire, fidelity)
         return self.jobs.submit(lambda: evaluate_job(project, defects, fidelity, r_wire_ohm=r_wire,
-                                                     device_model=model, scenario=name, store=False),
+                                                     device_model=model, scenario=name),
                                 name=f"evaluate {what} ({fidelity}{note})", project=project)
 
     def sweep(self) -> Optional[int]:
-        from core.sweeps import sweep_job
+        from core.sweeps.job import sweep_job
 
         if not self._ok() or (circuit := self.circuit()) is None:
             return None
@@ -190,13 +190,13 @@ class RunControls(QWidget):
         n_maps = len(spec.points()) * spec.n_seeds
         note = self._circuit_note(r_wire, model) + (f", on {scheduler}" if scheduler else "")
         self._queued(f"queued: sweep of {n_maps} defect maps at {spec.fidelity}{note}", r_wire, spec.fidelity)
-        return self.jobs.submit(lambda: sweep_job(project, spec, store=False, scheduler=scheduler,
+        return self.jobs.submit(lambda: sweep_job(project, spec, scheduler=scheduler,
                                                   r_wire_ohm=r_wire, device_model=model),
                                 name=f"sweep {','.join(spec.patterns)} ({n_maps} maps, {spec.fidelity}{note})",
                                 project=project)
 
     def recover(self) -> Optional[int]:
-        from core.recovery import recover_job
+        from core.recovery.recover import recover_job
 
         if not self._ok() or (circuit := self.circuit()) is None:
             return None
@@ -210,6 +210,6 @@ class RunControls(QWidget):
         note = self._circuit_note(r_wire, model)
         self._queued(f"queued: {method} recovery at {fidelity}{note}", r_wire, fidelity)
         return self.jobs.submit(
-            lambda: recover_job(project, defects, method, fidelity, scenario=name, store=False,
+            lambda: recover_job(project, defects, method, fidelity, scenario=name,
                                 r_wire_ohm=r_wire, device_model=model),
             name=f"recover {name or 'draft'} ({method}, {fidelity}{note})", project=project)

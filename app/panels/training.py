@@ -12,9 +12,9 @@ from app.jobs_qt import QtJobQueue
 from app.state import WorkbenchState
 from app.widgets import MessageLabel, color, plot_widget
 from core.errors import WorkbenchError
-from core.network import PRESETS
-from core.project import Project
-from core.queue import DONE, JobInfo
+from core.model.network import PRESETS
+from core.model.project import Project
+from core.session.job_queue import DONE, JobInfo
 
 FIELD_HELP = {
     "hidden": "three hidden-layer sizes, e.g. 8,8,8 (each 1-4096; preset 'custom' only)",
@@ -168,7 +168,7 @@ class TrainingPanel(QWidget):
         configs = self.validate()
         if configs is None or not self.before_train():
             return None
-        from core.project import create_project_job
+        from core.ml.new_project import create_project_job
 
         ds, net, tr = configs
         sizes = "-".join(str(s) for s in net.layer_sizes)

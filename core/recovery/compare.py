@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from core.defects import Defect, parse_spec
-from core.errors import ParameterError
-from core.jobs import Progress
-from core.project import Project, RecoveryResult
-from core.recovery import METHODS, recover_job
+from core.model.defects import STUDY_PATTERNS, Defect, parse_spec
+import numpy as np
 
-PATTERNS6 = ("circle", "ring", "rows", "columns", "circle_complement", "checkerboard")
+from core.errors import ParameterError, check_range
+from core.jobs import Progress
+from core.model.project import Project
+from core.model.results import RecoveryResult
+from core.recovery.common import METHODS
+from core.recovery.correction import CorrectionConfig, generalization_job
+from core.recovery.recover import recover_job
+
 STUCK = ("on", "off")
 
 
@@ -33,7 +37,7 @@ def standard_spec(pattern: str, array: int, stuck: str, shape: tuple[int, int]) 
         return f"{head},start={(n - count) // 2},count={count}"
     if pattern == "checkerboard":
         return f"{head},period=2,phase=0"
-    raise ParameterError("pattern", f"must be one of {', '.join(PATTERNS6)}; got {pattern!r}")
+    raise ParameterError("pattern", f"must be one of {', '.join(STUDY_PATTERNS)}; got {pattern!r}")
 
 
 def random_spec(pattern: str, array: int, stuck: str, shape: tuple[int, int], rng) -> str:
@@ -54,10 +58,10 @@ def random_spec(pattern: str, array: int, stuck: str, shape: tuple[int, int], rn
         return f"{head},start={int(rng.integers(0, n - count + 1))},count={count}"
     if pattern == "checkerboard":
         return f"{head},period={int(rng.integers(1, 4))},phase={int(rng.integers(0, 2))}"
-    raise ParameterError("pattern", f"must be one of {', '.join(PATTERNS6)}; got {pattern!r}")
+    raise ParameterError("pattern", f"must be one of {', '.join(STUDY_PATTERNS)}; got {pattern!r}")
 
 
-def standard_scenarios(project: Project, array: int, patterns: Sequence[str] = PATTERNS6,
+def standard_scenarios(project: Project, array: int, patterns: Sequence[str] = STUDY_PATTERNS,
                        stuck: Sequence[str] = STUCK) -> dict[str, list[Defect]]:
     """Named scenarios ``PATTERN-STUCK`` (one defect each) on one array of the project's network."""
     shapes = project.require_mapped().shapes
@@ -67,13 +71,13 @@ def standard_scenarios(project: Project, array: int, patterns: Sequence[str] = P
 
 
 def compare_job(project: Project, arrays: Sequence[int] = (1,), methods: Sequence[str] = METHODS,
-                fidelity: str = "behavioral", *, patterns: Sequence[str] = PATTERNS6, stuck: Sequence[str] = STUCK,
-                seed: int = 0, store: bool = False, options: Optional[dict] = None):
+                fidelity: str = "behavioral", *, patterns: Sequence[str] = STUDY_PATTERNS, stuck: Sequence[str] = STUCK,
+                seed: int = 0, options: Optional[dict] = None):
     """Job: every method on every standard scenario of the given arrays.
 
     Returns
     -------
-    list of core.project.RecoveryResult
+    list of core.model.project.RecoveryResult
         One per (array, pattern, stuck, method), ``scenario`` named ``arrayA-PATTERN-STUCK``; turn them into a
         table with :func:`table_rows`.
     """
@@ -85,7 +89,7 @@ def compare_job(project: Project, arrays: Sequence[int] = (1,), methods: Sequenc
         for m in methods:
             yield Progress(len(out), total, f"array {a}, {name}: {m}")
             out.append((yield from recover_job(project, defs, m, fidelity, seed=seed, scenario=f"array{a}-{name}",
-                                               store=store, **options.get(m, {}))))
+                                               **options.get(m, {}))))
     yield Progress(total, total, "comparison done")
     return out
 
@@ -103,20 +107,15 @@ def table_rows(results: Sequence[RecoveryResult]) -> list[dict]:
 
 def generalization_study_job(project: Project, array: int, train_patterns: Sequence[str],
                              test_patterns: Sequence[str], fidelity: str = "behavioral", *, seed: int = 0,
-                             variants: int = 0, store: bool = False, **options):
+                             variants: int = 0, **options):
     """Job: a correction net trained on ``train_patterns`` (stuck on and off) and tested on ``test_patterns``.
 
     The training set holds each training pattern's standard geometry plus ``variants`` randomly placed and
     sized copies per pattern and stuck value (seeded by ``seed``); the held-out scenarios are the test
     patterns' standard geometries.
 
-    Returns the :class:`core.project.RecoveryResult` of :func:`core.recovery.correction.generalization_job`.
+    Returns the :class:`core.model.project.RecoveryResult` of :func:`core.recovery.correction.generalization_job`.
     """
-    import numpy as np
-
-    from core.errors import check_range
-    from core.recovery.correction import CorrectionConfig, generalization_job
-
     if set(train_patterns) & set(test_patterns):
         raise ParameterError("patterns", "a held-out pattern must not also be a training pattern")
     variants = check_range("variants", variants, 0, 1000, integer=True)
@@ -128,8 +127,7 @@ def generalization_study_job(project: Project, array: int, train_patterns: Seque
             for i in range(variants):
                 train[f"{p}-{s}-v{i + 1}"] = [parse_spec(random_spec(p, array, s, shape, rng))]
     test = standard_scenarios(project, array, test_patterns)
-    return (yield from generalization_job(project, train, test, fidelity, CorrectionConfig(seed=seed, **options),
-                                          store=store))
+    return (yield from generalization_job(project, train, test, fidelity, CorrectionConfig(seed=seed, **options)))
 
 
 def markdown_table(rows: Sequence[dict], methods: Sequence[str] = METHODS) -> str:

@@ -14,13 +14,16 @@ from typing import Sequence
 
 import numpy as np
 
-from core.defects import Defect
+from core.model.defects import Defect
 from core.errors import ParameterError, check_range
-from core.evaluate import defective_conductances
+from core.circuit.fidelity import defective_conductances
 from core.jobs import Progress
-from core.project import Project, RecoveryResult
-from core.recovery import check_fidelity, voltages_job
-from core.torch_env import seeded_init, torch_module
+from core.model.project import Project
+from core.model.results import RecoveryResult
+from core.circuit.fidelity import check_fidelity, circuit_params
+from core.recovery.common import voltages_job
+from core.model.network import accuracy
+from core.ml.torch_env import seeded_init, torch_module
 
 
 @dataclass
@@ -90,12 +93,8 @@ def apply_correction(arrays: dict, V: np.ndarray) -> np.ndarray:
     return h @ arrays["w2"] + arrays["b2"]
 
 
-def _accuracy(scores: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(np.argmax(scores, axis=-1) == y))
-
-
 def correction_job(project: Project, defects: Sequence[Defect], fidelity: str = "behavioral",
-                   config: CorrectionConfig | None = None, *, scenario: str = "", store: bool = True):
+                   config: CorrectionConfig | None = None, *, scenario: str = ""):
     """Job: train a correction net for one defect scenario and report test accuracy before and after.
 
     Parameters
@@ -111,7 +110,7 @@ def correction_job(project: Project, defects: Sequence[Defect], fidelity: str = 
 
     Returns
     -------
-    core.project.RecoveryResult
+    core.model.project.RecoveryResult
         ``arrays`` holds the trained net (see :func:`fit_correction_job`).
     """
     config = config or CorrectionConfig()
@@ -127,24 +126,21 @@ def correction_job(project: Project, defects: Sequence[Defect], fidelity: str = 
     arrays = yield from fit_correction_job(v_cal, ds.y_cal, _n_classes(project, ds), config)
     yield Progress(2, 3, f"circuit voltages on the test split ({fidelity})")
     v_test = yield from voltages_job(mapped, ds.X_test, g_list, fidelity)
-    before = _accuracy(v_test, ds.y_test)
-    after = _accuracy(apply_correction(arrays, v_test), ds.y_test)
+    before = accuracy(v_test, ds.y_test)
+    after = accuracy(apply_correction(arrays, v_test), ds.y_test)
     res = RecoveryResult(
-        id=project.next_id("recovery"), method="correction", defect_specs=[d.to_spec() for d in defects],
+        id="", method="correction", defect_specs=[d.to_spec() for d in defects],
         fidelity=fidelity, before=before, after=after, arrays=arrays, scenario=scenario,
         params={**config.as_dict(), "defect_fraction": fractions, "n_calibration": int(len(ds.y_cal)),
-                "n_test": int(len(ds.y_test)), "calibration_accuracy": _accuracy(apply_correction(arrays, v_cal), ds.y_cal),
-                "seconds": time.perf_counter() - t0})
-    if store:
-        project.recoveries.append(res)
+                "n_test": int(len(ds.y_test)), "calibration_accuracy": accuracy(apply_correction(arrays, v_cal), ds.y_cal),
+                "seconds": time.perf_counter() - t0, **circuit_params(mapped)})
     yield Progress(3, 3, f"correction: {before:.3f} -> {after:.3f}")
     return res
 
 
 def generalization_job(project: Project, train_scenarios: dict[str, Sequence[Defect]],
                        test_scenarios: dict[str, Sequence[Defect]], fidelity: str = "behavioral",
-                       config: CorrectionConfig | None = None, *, include_healthy: bool = True,
-                       store: bool = True):
+                       config: CorrectionConfig | None = None, *, include_healthy: bool = True):
     """Job: one correction net trained on several scenarios, tested on scenarios left out of training.
 
     The calibration split is pushed through the circuit once per training scenario (and once defect-free
@@ -152,7 +148,7 @@ def generalization_job(project: Project, train_scenarios: dict[str, Sequence[Def
 
     Returns
     -------
-    core.project.RecoveryResult
+    core.model.project.RecoveryResult
         ``before``/``after`` are the mean test accuracies over the held-out scenarios; ``params['held_out']``
         lists per scenario ``{"name", "specs", "before", "after"}``, ``params['trained_on']`` the training
         scenarios with the net's accuracy on each one's test split.
@@ -182,20 +178,18 @@ def generalization_job(project: Project, train_scenarios: dict[str, Sequence[Def
         yield Progress(len(train_items) + len(held_out), n_steps, f"testing on held-out scenario {name}")
         g_list, _ = defective_conductances(mapped, defs)
         v = yield from voltages_job(mapped, ds.X_test, g_list, fidelity)
-        held_out.append({"name": name, "specs": [d.to_spec() for d in defs], "before": _accuracy(v, ds.y_test),
-                         "after": _accuracy(apply_correction(arrays, v), ds.y_test)})
-    trained_on = [{"name": n, "specs": [d.to_spec() for d in defs], "before": _accuracy(v_train_test[n], ds.y_test),
-                   "after": _accuracy(apply_correction(arrays, v_train_test[n]), ds.y_test)}
+        held_out.append({"name": name, "specs": [d.to_spec() for d in defs], "before": accuracy(v, ds.y_test),
+                         "after": accuracy(apply_correction(arrays, v), ds.y_test)})
+    trained_on = [{"name": n, "specs": [d.to_spec() for d in defs], "before": accuracy(v_train_test[n], ds.y_test),
+                   "after": accuracy(apply_correction(arrays, v_train_test[n]), ds.y_test)}
                   for n, defs in train_items]
     res = RecoveryResult(
-        id=project.next_id("recovery"), method="correction",
+        id="", method="correction",
         defect_specs=[s for h in held_out for s in h["specs"]], fidelity=fidelity,
         before=float(np.mean([h["before"] for h in held_out])), after=float(np.mean([h["after"] for h in held_out])),
         arrays=arrays, scenario="generalization",
         params={**config.as_dict(), "held_out": held_out, "trained_on": trained_on,
-                "include_healthy": include_healthy, "seconds": time.perf_counter() - t0})
-    if store:
-        project.recoveries.append(res)
+                "include_healthy": include_healthy, "seconds": time.perf_counter() - t0, **circuit_params(mapped)})
     yield Progress(n_steps, n_steps, f"generalization: {res.before:.3f} -> {res.after:.3f} on held-out scenarios")
     return res
 

@@ -22,14 +22,18 @@ from typing import Sequence
 
 import numpy as np
 
-from core import behavioral, defects as defects_mod
-from core.defects import Defect
+from core.circuit import behavioral
+
+from core.model import defects as defects_mod
+from core.model.defects import Defect
 from core.errors import ParameterError, check_range
 from core.jobs import Progress
-from core.mapping import MappedNetwork, effective_weights, join_pairs, split_pairs
-from core.network import Weights, forward
-from core.project import Project, RecoveryResult
-from core.recovery import check_fidelity, circuit_accuracy_job
+from core.model.crossbar import MappedNetwork, join_pairs, split_pairs
+from core.circuit.mapping import effective_weights
+from core.model.network import Weights, forward
+from core.model.project import Project
+from core.model.results import RecoveryResult
+from core.circuit.fidelity import check_fidelity, circuit_accuracy_job, circuit_params
 
 
 def identity_perms(mapped: MappedNetwork) -> list[np.ndarray]:
@@ -140,7 +144,7 @@ def find_perms(mapped: MappedNetwork, stuck: Sequence[np.ndarray], X: np.ndarray
     mapped
         The defect-free mapped network (logical placement).
     stuck
-        Per array the stuck conductance of each physical cell, NaN where healthy (:func:`core.defects.stuck_maps`).
+        Per array the stuck conductance of each physical cell, NaN where healthy (:func:`core.model.defects.stuck_maps`).
     X
         Inputs whose mean activations weight the damage (the train split); ignored when not ``weighted``.
     weighted
@@ -169,7 +173,7 @@ def find_perms(mapped: MappedNetwork, stuck: Sequence[np.ndarray], X: np.ndarray
 
 
 def remap_job(project: Project, defects: Sequence[Defect], fidelity: str = "behavioral", *, sweeps: int = 3,
-              scenario: str = "", store: bool = True):
+              scenario: str = ""):
     """Job: choose a hidden-neuron permutation for the defect map; returns a :class:`RecoveryResult`.
 
     ``before``/``after`` are test accuracies at ``fidelity`` of the defective circuit as mapped and after
@@ -205,12 +209,10 @@ def remap_job(project: Project, defects: Sequence[Defect], fidelity: str = "beha
     arrays = {f"perm_hidden{h + 1}": p for h, p in enumerate(perms)}
     arrays.update({f"g_array{i + 1}": g for i, g in enumerate(g_new)})
     res = RecoveryResult(
-        id=project.next_id("recovery"), method="remap", defect_specs=[d.to_spec() for d in defects],
+        id="", method="remap", defect_specs=[d.to_spec() for d in defects],
         fidelity=fidelity, before=before, after=after, arrays=arrays, scenario=scenario,
         params={"sweeps": sweeps, "chosen": chosen, "calibration_accuracy": cal_acc,
                 "moved_neurons": int(sum(np.sum(p != np.arange(len(p))) for p in perms)),
-                "defect_fraction": fractions, "seconds": time.perf_counter() - t0})
-    if store:
-        project.recoveries.append(res)
+                "defect_fraction": fractions, "seconds": time.perf_counter() - t0, **circuit_params(mapped)})
     yield Progress(3, 3, f"remap: {before:.3f} -> {after:.3f}")
     return res

@@ -5,7 +5,7 @@ The defect map is known. Every device of every crossbar is a parameter: its norm
 fixed at the stuck value for stuck ones. So each weight ``(G+ - G-) * w_max / dG`` stays within
 [-w_max, w_max] where both devices are healthy, and a weight with one stuck side is re-programmed through
 its healthy side. The loss is computed through a torch port of the behavioural circuit model
-(:mod:`core.behavioral`: TIA gain with finite op-amp gain, rail clipping, stage 2, analog ReLU), so training
+(:mod:`core.circuit.behavioral`: TIA gain with finite op-amp gain, rail clipping, stage 2, analog ReLU), so training
 sees the same circuit it is evaluated on; ``w_max``, bias scale, TIA feedback and stage-2 gains of every
 array stay as mapped (the same circuit). After training the healthy devices are programmed again
 (quantized to the device's levels) and the stuck cells overwritten, and the real defective circuit is
@@ -20,14 +20,17 @@ from typing import Sequence
 
 import numpy as np
 
-from core import defects as defects_mod
-from core.defects import Defect
+from core.model import defects as defects_mod
+from core.model.defects import Defect
 from core.errors import check_range
 from core.jobs import Progress
-from core.mapping import MappedNetwork, row_voltages
-from core.project import Project, RecoveryResult
-from core.recovery import check_fidelity, circuit_accuracy_job
-from core.torch_env import torch_module
+from core.model.crossbar import MappedNetwork
+from core.circuit import neuron
+from core.circuit.mapping import row_voltages
+from core.model.project import Project
+from core.model.results import RecoveryResult
+from core.circuit.fidelity import check_fidelity, circuit_accuracy_job, circuit_params
+from core.ml.torch_env import torch_module
 
 
 @dataclass
@@ -60,7 +63,7 @@ def _row_affine(mapped: MappedNetwork, layer: int) -> tuple[np.ndarray, np.ndarr
 
 
 class TorchCircuit:
-    """Differentiable copy of :func:`core.behavioral.forward_voltages` for fixed neuron parameters."""
+    """Differentiable copy of :func:`core.circuit.behavioral.forward_voltages` for fixed neuron parameters."""
 
     def __init__(self, mapped: MappedNetwork):
         import torch
@@ -73,7 +76,6 @@ class TorchCircuit:
         import torch
 
         dev, cir = self.mapped.device, self.mapped.circuit
-        rail = cir.v_rail_volt
         v = X * dev.v_read_volt
         for l, (a, g) in enumerate(zip(self.mapped.arrays, g_list)):
             A, c = self.rows[l]
@@ -84,15 +86,8 @@ class TorchCircuit:
             else:
                 drive = v_rows
                 g_sum = g.sum(dim=0)
-            v_tia = torch.clamp(-(drive @ g) * cir.tia_factor(a.r_tia_ohm, g_sum), -rail, rail)
-            gain2 = cir.stage2_factor(a.k_stage2)
-            if self.mapped.scheme == "differential-columns":
-                v = gain2 * (v_tia[:, 1::2] - v_tia[:, 0::2])
-            else:
-                v = -gain2 * v_tia
-            v = torch.clamp(v, -rail, rail)
-            if a.relu:
-                v = torch.relu(v)
+            v_tia = neuron.tia_outputs(drive @ g, g_sum, a, cir, xp=torch)
+            v = neuron.neuron_outputs(v_tia, a, self.mapped.scheme, cir, xp=torch)
         return v
 
 
@@ -105,7 +100,7 @@ def program(mapped: MappedNetwork, theta: Sequence[np.ndarray], stuck: Sequence[
 
 
 def retrain_job(project: Project, defects: Sequence[Defect], fidelity: str = "behavioral",
-                config: RetrainConfig | None = None, *, scenario: str = "", store: bool = True):
+                config: RetrainConfig | None = None, *, scenario: str = ""):
     """Job: fault-aware fine-tuning of the healthy devices; returns a :class:`RecoveryResult`.
 
     ``before``/``after`` are test accuracies of the defective circuit at ``fidelity`` before and after
@@ -159,11 +154,9 @@ def retrain_job(project: Project, defects: Sequence[Defect], fidelity: str = "be
     after = yield from circuit_accuracy_job(mapped, ds.X_test, ds.y_test, g_new, fidelity)
     arrays = {f"g_array{i + 1}": g for i, g in enumerate(g_new)}
     res = RecoveryResult(
-        id=project.next_id("recovery"), method="retrain", defect_specs=[d.to_spec() for d in defects],
+        id="", method="retrain", defect_specs=[d.to_spec() for d in defects],
         fidelity=fidelity, before=before, after=after, arrays=arrays, scenario=scenario,
         params={**config.as_dict(), "defect_fraction": fractions, "n_train": int(n),
-                "seconds": time.perf_counter() - t0})
-    if store:
-        project.recoveries.append(res)
+                "seconds": time.perf_counter() - t0, **circuit_params(mapped)})
     yield Progress(total, total, f"retrain: {before:.3f} -> {after:.3f}")
     return res

@@ -26,11 +26,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 
 from core import jobs, project_io  # noqa: E402
-from core.data import spec_from_npz  # noqa: E402
-from core.defects import Defect, parse_spec  # noqa: E402
+from core.model.data import spec_from_npz  # noqa: E402
+from core.model.defects import Defect, parse_spec  # noqa: E402
 from core.evaluate import evaluate_job  # noqa: E402
-from core.network import NetworkConfig, TrainConfig  # noqa: E402
-from core.project import RecoveryResult, Scenario, SweepResult, create_project_job  # noqa: E402
+from core.model.network import NetworkConfig, TrainConfig  # noqa: E402
+from core.model.results import RecoveryResult, SweepResult
+from core.model.project import Scenario
+from core.ml.new_project import create_project_job  # noqa: E402
 
 OUT = os.path.join(ROOT, "tests", "data", "project_v1.h5")
 

@@ -1,0 +1,44 @@
+"""The neuron stage shared by every fidelity: TIA output, difference / inverting stage 2, analog ReLU, rails.
+
+Each crossbar column feeds a transimpedance amplifier (TIA) with feedback ``R_f`` and open-loop gain ``A``:
+``v_tia = -I / (1/R_f + (G_sum + 1/R_f)/A)`` (:meth:`core.model.devices.CircuitParams.tia_factor`), clipped to
+the rails. Stage 2 takes ``v_tia(G+) - v_tia(G-)`` for ``differential-columns`` (a difference amplifier) or
+``-v_tia`` for ``differential-rows`` (an inverting amplifier), with gain ``k`` reduced by the finite open-loop gain
+(:meth:`~core.model.devices.CircuitParams.stage2_factor`), clipped to the rails; hidden layers end in a ReLU.
+
+The functions take an array namespace ``xp`` (``numpy`` by default, ``torch`` for fault-aware retraining) and
+use only ``xp.clip`` and slicing, so the behavioural model, the nodal solver and the differentiable circuit
+of :mod:`core.recovery.retrain` compute the very same neuron.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from core.model.crossbar import ArrayMap
+from core.model.devices import CircuitParams
+
+
+def tia_outputs(i_cols: Any, g_sum: Any, array: ArrayMap, circuit: CircuitParams, xp: Any = np) -> Any:
+    """TIA output voltages (..., cols) for column currents ``i_cols`` (A) into virtual grounds.
+
+    ``g_sum`` (S) is the conductance each TIA input sees to ground (the column's devices); broadcastable.
+    Saturated TIAs sit at the rail, as the SPICE macro-model's clamp does.
+    """
+    rail = circuit.v_rail_volt
+    return xp.clip(-i_cols * circuit.tia_factor(array.r_tia_ohm, g_sum), -rail, rail)
+
+
+def neuron_outputs(v_tia: Any, array: ArrayMap, scheme: str, circuit: CircuitParams, xp: Any = np) -> Any:
+    """Neuron output voltages (..., n_out) from the TIA outputs (..., cols) of one crossbar."""
+    rail = circuit.v_rail_volt
+    gain2 = circuit.stage2_factor(array.k_stage2)
+    if scheme == "differential-columns":
+        v = gain2 * (v_tia[..., 1::2] - v_tia[..., 0::2])
+    else:
+        v = -gain2 * v_tia
+    v = xp.clip(v, -rail, rail)
+    if array.relu:
+        v = xp.clip(v, 0.0, None)
+    return v

@@ -1,0 +1,205 @@
+"""ngspice netlists of mapped crossbar networks, built with PySpice's ``Circuit`` API.
+
+Nothing a user typed reaches a netlist: the title and every node and element name are generated here from
+integer indices, and every number is formatted by :func:`num` (``repr`` of a finite float, which round-trips
+exactly).
+
+Circuit of one crossbar layer ``l`` (``rows x cols`` devices), shared with :mod:`core.circuit.nodal`:
+
+* Row ``i`` is driven by an ideal source at node ``d{l}_{i}``: the layer input (a staircase source for layer 0,
+  the previous layer's ReLU output otherwise), the bias reference ``vbp`` (+v_read) or, for
+  ``differential-rows``, a unity-gain inverting op-amp (``-V`` rows) or the ideal reference ``vbn`` (-v_read).
+* Wire resistance ``r`` (``circuit.r_wire_ohm > 0``): row ``i`` runs driver -r- cell (i,0) -r- cell (i,1) ...
+  -r- cell (i,cols-1) (open at the far end); column ``j`` runs cell (0,j) -r- cell (1,j) ... -r- cell (rows-1,j)
+  -r- TIA input ``n{l}_{j}``. So a row has ``cols`` segments and a column ``rows`` segments. Device (i,j) sits
+  between its row node ``a{l}_{i}_{j}`` and its column node ``b{l}_{i}_{j}``. With ``r = 0`` the devices connect
+  the driver node directly to ``n{l}_{j}``.
+* Devices: a resistor of the cell's conductance (``linear``) or a behavioural current source
+  ``I = I0 exp(-gap/g0) sinh(V/V0)`` with ``gap = DeviceParams.gap_from_conductance(g)`` (``gap``).
+* Op-amps are B sources ``V = clamp(A (V+ - V-), -rail, +rail)``. Column ``j`` has a TIA (V+ grounded,
+  feedback ``r_tia``) with output ``t{l}_{j}``; stage 2 (``s{l}_{j}``) is a difference amplifier of TIA
+  ``2j+1`` minus TIA ``2j`` (``differential-columns``; resistors R, kR on both inputs) or an inverting amplifier
+  of gain k (``differential-rows``), with R = ``r_stage2_ohm``. Hidden layers end in an analog ReLU
+  ``h{l}_{j} = max(s{l}_{j}, 0)`` that drives the next crossbar.
+
+Many inputs go through one ``.tran``: input k holds its value from t = k s to k + 0.98 s and ramps to the next
+one by k + 1 s (behavioural ``pwl`` sources, which set no breakpoints); the circuit has no reactive element, so
+every time point on a plateau is the exact operating point of that input.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from core.model.devices import DeviceParams
+from core.errors import ParameterError
+from core.model.crossbar import MappedNetwork
+
+HOLD_S = 0.98          # plateau length of each input in the staircase
+MAX_STEP_S = 0.9       # < HOLD_S, so every plateau holds at least one time point
+TITLE = "reram-workbench circuit"
+
+
+def num(x, field: str = "value") -> str:
+    """A finite number as SPICE text (exact round trip)."""
+    v = float(x)
+    if not math.isfinite(v):
+        raise ParameterError(field, f"must be a finite number to enter a netlist, got {x!r}")
+    return repr(v)
+
+
+def _circuit():
+    from PySpice.Spice.Netlist import Circuit
+
+    return Circuit(TITLE)
+
+
+def staircase(values: np.ndarray, field: str = "input") -> str:
+    """``pwl(time, ...)`` expression holding ``values[k]`` on [k, k + HOLD_S]; equal neighbours merge."""
+    values = np.asarray(values, dtype=np.float64)
+    pts = []
+    for k, v in enumerate(values):
+        pts.append((float(k), v))
+        pts.append((k + HOLD_S, v))
+    # a point between two equal values changes nothing: drop it to keep the lines short
+    keep = [pts[0]] + [p for q, p, r in zip(pts, pts[1:], pts[2:]) if not (q[1] == p[1] == r[1])] + [pts[-1]]
+    return "pwl(time, " + ", ".join(f"{num(t)}, {num(v, field)}" for t, v in keep) + ")"
+
+
+def _clamp(expr: str, a: float, rail: float) -> str:
+    return f"max(min({num(a, 'opamp_gain')}*({expr}), {num(rail)}), {num(-rail)})"
+
+
+def add_source(c, name: str, node: str, values: np.ndarray, field: str = "input") -> None:
+    """An ideal source at ``node``: DC if all ``values`` are equal, else a staircase B source."""
+    values = np.asarray(values, dtype=np.float64)
+    if np.all(values == values[0]):
+        c.V(name, node, c.gnd, num(values[0], field))
+    else:
+        c.B(name, node, c.gnd, voltage_expression=staircase(values, field))
+
+
+def add_crossbar(c, l: int, g: np.ndarray, drivers: list[str], ends: list[str], r_wire_ohm: float,
+                 device: DeviceParams) -> None:
+    """Devices (and wire segments) of crossbar ``l`` between row driver nodes and column end nodes."""
+    rows, cols = g.shape
+    if len(drivers) != rows or len(ends) != cols:
+        raise ParameterError("g_list", f"array {l + 1} has shape {g.shape}, expected {len(drivers)} x {len(ends)}")
+    if np.any(~np.isfinite(g)) or np.any(g <= 0):
+        raise ParameterError("g_list", f"array {l + 1}: conductances must be finite and > 0 S")
+    wired = r_wire_ohm > 0
+    rw = num(r_wire_ohm, "r_wire_ohm")
+    gap = device.gap_from_conductance(g) if device.model == "gap" else None
+    for i in range(rows):
+        for j in range(cols):
+            a = f"a{l}_{i}_{j}" if wired else drivers[i]
+            b = f"b{l}_{i}_{j}" if wired else ends[j]
+            if wired:
+                c.R(f"wr{l}_{i}_{j}", drivers[i] if j == 0 else f"a{l}_{i}_{j - 1}", a, rw)
+                c.R(f"wc{l}_{i}_{j}", b, ends[j] if i == rows - 1 else f"b{l}_{i + 1}_{j}", rw)
+            if gap is None:
+                c.R(f"g{l}_{i}_{j}", a, b, num(1.0 / g[i, j], "conductance"))
+            else:
+                c.B(f"g{l}_{i}_{j}", a, b, current_expression=(
+                    f"{num(device.i0_amp)}*exp(-({num(gap[i, j])})/{num(device.g0_m)})"
+                    f"*sinh(v({a},{b})/{num(device.v0_volt)})"))
+
+
+def add_network(c, mapped: MappedNetwork, inputs: list[str], g_list) -> list[str]:
+    """Every crossbar and neuron of ``mapped``, fed from nodes ``inputs``; returns the output nodes."""
+    dev, cir = mapped.device, mapped.circuit
+    a_gain, rail, r2 = cir.opamp_gain, cir.v_rail_volt, cir.r_stage2_ohm
+    c.V("bp", "vbp", c.gnd, num(dev.v_read_volt, "v_read_volt"))
+    if mapped.scheme == "differential-rows":
+        c.V("bn", "vbn", c.gnd, num(-dev.v_read_volt, "v_read_volt"))
+    signal = list(inputs)
+    for l, arr in enumerate(mapped.arrays):
+        g = np.asarray(g_list[l], dtype=np.float64)
+        if g.ndim != 2:
+            raise ParameterError("g_list", f"array {l + 1}: expected one (rows, cols) conductance array, got shape {g.shape}")
+        if mapped.scheme == "differential-columns":
+            drivers = signal + ["vbp"]
+        else:
+            drivers = []
+            for i, node in enumerate(signal):
+                # unity-gain inverting amplifier makes the -V row
+                c.R(f"ui{l}_{i}", node, f"ui{l}_{i}", num(r2))
+                c.R(f"uf{l}_{i}", f"ui{l}_{i}", f"u{l}_{i}", num(r2))
+                c.B(f"u{l}_{i}", f"u{l}_{i}", c.gnd, voltage_expression=_clamp(f"0-v(ui{l}_{i})", a_gain, rail))
+                drivers += [node, f"u{l}_{i}"]
+            drivers += ["vbp", "vbn"]
+        cols = g.shape[1]
+        ends = [f"n{l}_{j}" for j in range(cols)]
+        add_crossbar(c, l, g, drivers, ends, cir.r_wire_ohm, dev)
+        for j in range(cols):
+            c.R(f"f{l}_{j}", f"n{l}_{j}", f"t{l}_{j}", num(arr.r_tia_ohm, "r_tia_ohm"))
+            c.B(f"t{l}_{j}", f"t{l}_{j}", c.gnd, voltage_expression=_clamp(f"0-v(n{l}_{j})", a_gain, rail))
+        rk = num(arr.k_stage2 * r2, "k_stage2")
+        outs = []
+        for j in range(arr.n_out):
+            m, s = f"m{l}_{j}", f"s{l}_{j}"
+            if mapped.scheme == "differential-columns":
+                p = f"p{l}_{j}"
+                c.R(f"sa{l}_{j}", f"t{l}_{2 * j}", m, num(r2))
+                c.R(f"sf{l}_{j}", m, s, rk)
+                c.R(f"sb{l}_{j}", f"t{l}_{2 * j + 1}", p, num(r2))
+                c.R(f"sg{l}_{j}", p, c.gnd, rk)
+                c.B(f"s{l}_{j}", s, c.gnd, voltage_expression=_clamp(f"v({p})-v({m})", a_gain, rail))
+            else:
+                c.R(f"sa{l}_{j}", f"t{l}_{j}", m, num(r2))
+                c.R(f"sf{l}_{j}", m, s, rk)
+                c.B(f"s{l}_{j}", s, c.gnd, voltage_expression=_clamp(f"0-v({m})", a_gain, rail))
+            if arr.relu:
+                c.B(f"h{l}_{j}", f"h{l}_{j}", c.gnd, voltage_expression=f"max(v({s}), 0)")
+                outs.append(f"h{l}_{j}")
+            else:
+                outs.append(s)
+        signal = outs
+    return signal
+
+
+def control_lines(saves: list[str], n_steps: int, klu: bool) -> str:
+    """Options, saved vectors and the staircase ``.tran`` for ``n_steps`` inputs."""
+    opts = ".options noinit reltol=1e-6 vntol=1e-9 abstol=1e-15" + (" klu" if klu else "")
+    lines = [opts]
+    for k in range(0, len(saves), 8):
+        lines.append(".save " + " ".join(saves[k:k + 8]))
+    lines.append(f".tran {num(MAX_STEP_S)} {num(float(max(n_steps, 1)))} 0 {num(MAX_STEP_S)}")
+    lines.append(".end")
+    return "\n".join(lines) + "\n"
+
+
+def network_netlist(mapped: MappedNetwork, X: np.ndarray, g_list, klu: bool) -> tuple[str, list[str]]:
+    """Netlist text for inputs ``X`` (N, n_in) in [0, 1] and the names of the saved output vectors."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != mapped.n_inputs or len(X) == 0:
+        raise ParameterError("X", f"must be (N >= 1, {mapped.n_inputs}) inputs, got shape {X.shape}")
+    c = _circuit()
+    inputs = []
+    for i in range(X.shape[1]):
+        add_source(c, f"x{i}", f"x{i}", X[:, i] * mapped.device.v_read_volt, "X")
+        inputs.append(f"x{i}")
+    outs = add_network(c, mapped, inputs, g_list)
+    saves = [f"v({o})" for o in outs]
+    return str(c) + control_lines(saves, len(X), klu), saves
+
+
+def crossbar_netlist(g: np.ndarray, v_rows: np.ndarray, r_wire_ohm: float, device: DeviceParams,
+                     klu: bool) -> tuple[str, list[str]]:
+    """One crossbar driven by ``v_rows`` (N, rows), each column ending in a 0 V ammeter to ground."""
+    g = np.asarray(g, dtype=np.float64)
+    v_rows = np.asarray(v_rows, dtype=np.float64)
+    if g.ndim != 2 or v_rows.ndim != 2 or v_rows.shape[1] != g.shape[0] or len(v_rows) == 0:
+        raise ParameterError("v_rows", f"must be (N >= 1, {g.shape[0] if g.ndim == 2 else '?'}), got {v_rows.shape}")
+    c = _circuit()
+    drivers = []
+    for i in range(g.shape[0]):
+        add_source(c, f"d{i}", f"d{i}", v_rows[:, i], "v_rows")
+        drivers.append(f"d{i}")
+    ends = [f"n0_{j}" for j in range(g.shape[1])]
+    add_crossbar(c, 0, g, drivers, ends, r_wire_ohm, device)
+    for j, e in enumerate(ends):
+        c.V(f"m{j}", e, c.gnd, "0")
+    saves = [f"i(vm{j})" for j in range(g.shape[1])]
+    return str(c) + control_lines(saves, len(v_rows), klu), saves

@@ -1,0 +1,70 @@
+"""The in-memory project: everything one study holds. Persistence lives in :mod:`core.project_io`.
+
+Results are appended by :func:`core.session.store.store_result` only; jobs return them.
+
+Plain dataclasses and numpy arrays only, so front ends receive no live torch or PySpice objects.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from core.model import data as data_mod
+from core.model.data import Dataset, DatasetSpec
+from core.model.defects import Defect
+from core.model.devices import CircuitParams, DeviceParams
+from core.errors import ParameterError
+from core.model.crossbar import MappedNetwork
+from core.model.network import NetworkConfig, TrainConfig, Weights
+from core.model.results import RecoveryResult, SimulationResult, SweepResult, now_iso
+
+
+@dataclass
+class Scenario:
+    """A named list of defects (a 'defect scenario')."""
+
+    name: str
+    defects: list[Defect]
+    description: str = ""
+
+
+@dataclass
+class Project:
+    """One study: dataset, network, devices, mapping, defect scenarios and every result."""
+
+    dataset: DatasetSpec = field(default_factory=DatasetSpec)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    training: TrainConfig = field(default_factory=TrainConfig)
+    device: DeviceParams = field(default_factory=DeviceParams)
+    circuit: CircuitParams = field(default_factory=CircuitParams)
+    scheme: str = "differential-columns"
+    weights: Optional[Weights] = None
+    mapped: Optional[MappedNetwork] = None
+    scenarios: dict[str, Scenario] = field(default_factory=dict)
+    results: list[SimulationResult] = field(default_factory=list)
+    sweeps: list[SweepResult] = field(default_factory=list)
+    recoveries: list[RecoveryResult] = field(default_factory=list)
+    created: str = field(default_factory=now_iso)
+    modified: str = field(default_factory=now_iso)
+    _dataset_cache: Any = field(default=None, repr=False, compare=False)
+
+    def load_dataset(self) -> Dataset:
+        """The split dataset (cached)."""
+        if self._dataset_cache is None:
+            self._dataset_cache = data_mod.load(self.dataset)
+        return self._dataset_cache
+
+    def require_mapped(self) -> MappedNetwork:
+        if self.mapped is None:
+            raise ParameterError("project", "has no trained and mapped network; run 'new' (training) first")
+        return self.mapped
+
+    def next_id(self, prefix: str) -> str:
+        """The first free result id ``prefix-0001``, ``prefix-0002``... over results, sweeps and recoveries."""
+        taken = {r.id for r in (*self.results, *self.sweeps, *self.recoveries)}
+        i = 1
+        while f"{prefix}-{i:04d}" in taken:
+            i += 1
+        return f"{prefix}-{i:04d}"

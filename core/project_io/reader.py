@@ -1,0 +1,253 @@
+"""Rebuilding a :class:`core.model.project.Project` from a project file checked by :mod:`core.project_io.schema`.
+
+Every value is read through :class:`core.project_io.schema.Reader` (links, filters, dtypes, shapes and limits
+checked before any data is read); this module adds what only the project model knows: the shapes that
+follow from the network configuration, the ranges of each field, and the validating constructors
+(:class:`core.model.devices.DeviceParams`, :class:`core.model.defects.Defect`, ...) whose errors become
+:class:`core.errors.ProjectFormatError` naming the HDF5 path.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Optional
+
+import h5py
+
+from core.model.data import DatasetSpec, validate_arrays
+from core.model.defects import Defect
+from core.model.devices import SCHEMES, CircuitParams, DeviceParams
+from core.errors import DataError, DefectSpecError, ParameterError, ProjectFormatError
+from core.model.crossbar import ArrayMap, MappedNetwork, physical_shape
+from core.model.network import NetworkConfig, TrainConfig, Weights
+from core.model.project import Project, Scenario
+from core.model.results import RecoveryResult, SimulationResult, SweepResult
+from core.project_io.schema import MAX_ELEMENTS, Reader, parse_json
+
+_MAX_ROWS = 1_000_000
+_MAX_COUNT = 100_000
+
+
+def _convert(path: str, build: Callable, *args):
+    """Run a validating constructor; its ParameterError/DefectSpecError/DataError name the HDF5 path."""
+    try:
+        return build(*args)
+    except (ParameterError, DefectSpecError, DataError) as e:
+        raise ProjectFormatError(path, str(e)) from None
+
+
+def _params(r: Reader, g: h5py.Group, cls):
+    """A parameter dataclass from attributes named like its fields; ranges checked by its __post_init__."""
+    values = {}
+    for fld in dataclasses.fields(cls):
+        default = fld.default
+        kind = ("str" if isinstance(default, str) else "bool" if isinstance(default, bool)
+                else "int" if isinstance(default, int) else "float")
+        values[fld.name] = r.attr(g, fld.name, kind)
+    return _convert(g.name, lambda: cls(**values))
+
+
+def _common(r: Reader, g: h5py.Group) -> dict:
+    return {k: r.attr(g, k, "str") for k in ("id", "software_version", "created")}
+
+
+def read_project(f: h5py.File, r: Reader) -> Project:
+    """Build a :class:`Project` from an open file whose header was checked (see :func:`check_header`)."""
+    r.children(f)
+    created, modified = r.attr(f, "created", "str"), r.attr(f, "modified", "str")
+    network, training, weights = _read_network(f, r)
+    dataset = _read_dataset(f, r)
+    device = _params(r, r.group(f, "device", "device_params"), DeviceParams)
+    cg = r.group(f, "circuit", "circuit_params")
+    circuit = _params(r, cg, CircuitParams)
+    scheme = r.attr(cg, "scheme", "str")
+    _convert(cg.name, physical_shape, scheme, 1, 1)
+    mapped = _read_mapping(f, r, network)
+    if (weights is not None or mapped is not None):
+        n_features = 64 if dataset.X is None else dataset.X.shape[1]
+        if n_features != network.n_inputs:
+            raise ProjectFormatError("/network", f"n_inputs ({network.n_inputs}) differs from the dataset's "
+                                                 f"{n_features} features")
+    scenarios = _read_scenarios(f, r, network)
+    results, sweeps, recoveries = _read_results(f, r, network)
+    return Project(dataset=dataset, network=network, training=training, device=device, circuit=circuit,
+                   scheme=scheme, weights=weights, mapped=mapped, scenarios=scenarios, results=results,
+                   sweeps=sweeps, recoveries=recoveries, created=created, modified=modified)
+
+
+def _read_dataset(f: h5py.File, r: Reader) -> DatasetSpec:
+    g = r.group(f, "dataset", "dataset")
+    source = r.attr(g, "source", "str")
+    if source not in ("digits", "npz", "idx"):
+        raise ProjectFormatError(g.name, f"attribute 'source' must be digits, npz or idx; got {source!r}")
+    spec = DatasetSpec(source=source, seed=r.attr(g, "seed", "int", lo=0, hi=2**32 - 1),
+                       test_size=r.attr(g, "test_size", "int", lo=1, hi=10**8),
+                       cal_size=r.attr(g, "cal_size", "int", lo=0, hi=10**8),
+                       downsample=r.attr(g, "downsample", "int", lo=1, hi=16), name=r.attr(g, "name", "str"))
+    spec.X = r.array(g, "X", "fiub", ndim=2, required=source != "digits")
+    spec.y = r.array(g, "y", "iu", ndim=1, required=spec.X is not None,
+                     shape=None if spec.X is None else (spec.X.shape[0],))
+    if spec.y is not None and spec.X is None:
+        raise ProjectFormatError(g.name + "/X", "is missing while y is present")
+    if spec.X is not None:
+        _convert(g.name, validate_arrays, spec.X, spec.y)
+    return spec
+
+
+def _read_network(f: h5py.File, r: Reader):
+    g = r.group(f, "network", "network")
+    hidden = r.attr(g, "hidden", "int_list")
+    network = _convert(g.name, NetworkConfig, r.attr(g, "n_inputs", "int"), tuple(hidden),
+                       r.attr(g, "n_outputs", "int"))
+    training = _params(r, r.group(g, "training", "train_config"), TrainConfig)
+    wg = r.group(g, "weights", "weights", required=False)
+    if wg is None:
+        return network, training, None
+    sizes = network.layer_sizes
+    Ws, bs = [], []
+    for l in range(1, len(sizes)):
+        lg = r.group(wg, f"layer_{l}", "layer")
+        Ws.append(r.array(lg, "W", "f", shape=(sizes[l - 1], sizes[l])))
+        bs.append(r.array(lg, "b", "f", shape=(sizes[l],)))
+    hg = r.group(wg, "history", "history")
+    history = {}
+    for name in r.children(hg):
+        # training history is informational: a diverged run may legitimately hold NaN losses
+        arr = r.array(hg, name, "f", ndim=1, max_elements=100_000, finite=False)
+        history[r.attr(hg[name], "name", "str")] = arr
+    return network, training, Weights(Ws, bs, history)
+
+
+def _read_mapping(f: h5py.File, r: Reader, network: NetworkConfig) -> Optional[MappedNetwork]:
+    mg = r.group(f, "mapping", "mapped_network", required=False)
+    if mg is None:
+        return None
+    scheme = r.attr(mg, "scheme", "str")
+    _convert(mg.name, physical_shape, scheme, 1, 1)
+    device = _params(r, r.group(mg, "device", "device_params"), DeviceParams)
+    circuit = _params(r, r.group(mg, "circuit", "circuit_params"), CircuitParams)
+    sizes = network.layer_sizes
+    arrays = []
+    for l in range(1, len(sizes)):
+        ag = r.group(mg, f"array_{l}", "crossbar")
+        layer = r.attr(ag, "layer", "int", lo=l - 1, hi=l - 1)
+        n_in = r.attr(ag, "n_in", "int", lo=sizes[l - 1], hi=sizes[l - 1])
+        n_out = r.attr(ag, "n_out", "int", lo=sizes[l], hi=sizes[l])
+        floats = {k: r.attr(ag, k, "float") for k in ("w_max", "bias_scale", "r_tia_ohm", "k_stage2",
+                                                       "sigma_in", "sigma_out")}
+        for k in ("w_max", "r_tia_ohm"):
+            if floats[k] <= 0:
+                raise ProjectFormatError(ag.name, f"attribute {k!r} must be > 0, got {floats[k]!r}")
+        relu = r.attr(ag, "relu", "bool")
+        # conductances of real devices: at most 1 S (DeviceParams allows r_on_ohm >= 1 Ohm)
+        g = r.array(ag, "g_siemens", "f", shape=physical_shape(scheme, n_in, n_out), lo=0.0, hi=1.0)
+        arrays.append(ArrayMap(layer, g, n_in, n_out, relu=relu, **floats))
+    return MappedNetwork(scheme, device, circuit, arrays)
+
+
+def _read_scenarios(f: h5py.File, r: Reader, network: NetworkConfig) -> dict[str, Scenario]:
+    sg = r.group(f, "scenarios", "scenarios")
+    scenarios: dict[str, Scenario] = {}
+    for name in r.children(sg):
+        g = r.group(sg, name, "scenario")
+        key = r.attr(g, "key", "str")
+        if key in scenarios:
+            raise ProjectFormatError(g.name, f"scenario key {key!r} appears twice")
+        n = r.attr(g, "n_defects", "int", lo=0, hi=_MAX_COUNT)
+        defects = [_read_defect(r, r.group(g, f"defect_{j:02d}", "defect"), network) for j in range(1, n + 1)]
+        scenarios[key] = Scenario(r.attr(g, "name", "str"), defects, r.text(g, "description", required=False) or "")
+    return scenarios
+
+
+def _read_defect(r: Reader, g: h5py.Group, network: NetworkConfig) -> Defect:
+    sizes = network.layer_sizes
+    spec, pattern, stuck = (r.attr(g, k, "str") for k in ("spec", "pattern", "stuck"))
+    array = r.attr(g, "array", "int", lo=1, hi=len(sizes) - 1)
+    stuck_ohm = r.attr(g, "stuck_ohm", "float")
+    params = r.json(g, "params", dict)
+    mask = None
+    if pattern == "mask":
+        # a measured map must fit its crossbar in one of the layouts (the scheme may change after drawing it)
+        fits = [physical_shape(s, sizes[array - 1], sizes[array]) for s in SCHEMES]
+        mask = r.array(g, "mask", "biu", ndim=2, max_elements=max(a * b for a, b in fits), lo=0, hi=1)
+        if mask.shape not in fits:
+            raise ProjectFormatError(r.where, f"shape {mask.shape} fits array {array} in no layout "
+                                              f"(expected one of {', '.join(map(str, fits))})")
+    # built from the exact fields (the spec string rounds floats to 6 digits) and checked against the spec
+    d = _convert(g.name, Defect, pattern, array, stuck, stuck_ohm, params, mask)
+    if d.to_spec() != spec:
+        raise ProjectFormatError(g.name, f"attribute 'spec' ({spec!r}) disagrees with the defect's fields "
+                                         f"({d.to_spec()!r})")
+    return d
+
+
+def _read_results(f: h5py.File, r: Reader, network: NetworkConfig):
+    n_arrays = len(network.layer_sizes) - 1
+    results = []
+    rg = r.group(f, "results", "results")
+    for name in r.children(rg):
+        g = r.group(rg, name, "simulation_result")
+        n_images = r.attr(g, "n_images", "int", lo=0, hi=MAX_ELEMENTS)
+        results.append(SimulationResult(
+            # the accuracy of zero images is NaN (an empty split), anything else must be a real fraction
+            fidelity=r.attr(g, "fidelity", "str"),
+            accuracy=r.attr(g, "accuracy", "float", lo=0, hi=1, finite=n_images > 0),
+            n_images=n_images, defect_specs=r.strings(g, "defect_specs"),
+            defect_fraction=r.array(g, "defect_fraction", "f", ndim=1, max_elements=64 * n_arrays, lo=0,
+                                    hi=1).tolist(),
+            output_voltages=r.array(g, "output_voltages", "f", shape=(n_images, network.n_outputs)),
+            seconds=r.attr(g, "seconds", "float", lo=0), solver=r.attr(g, "solver", "str"),
+            scenario=r.attr(g, "scenario", "str"), params=r.json(g, "params", dict), **_common(r, g)))
+    sweeps = []
+    sw = r.group(f, "sweeps", "sweeps")
+    for name in r.children(sw):
+        g = r.group(sw, name, "sweep")
+        sweeps.append(SweepResult(spec=r.json(g, "spec", dict), rows=_read_table(r, r.group(g, "rows", "table")),
+                                  partial=r.attr(g, "partial", "bool"), seconds=r.attr(g, "seconds", "float", lo=0),
+                                  **_common(r, g)))
+    recoveries = []
+    rec = r.group(f, "recoveries", "recoveries")
+    for name in r.children(rec):
+        g = r.group(rec, name, "recovery")
+        ag = r.group(g, "arrays", "arrays")
+        arrays = {}
+        for an in r.children(ag):
+            # free-form model arrays: NaN is a legitimate marker here (e.g. healthy cells in stuck maps)
+            arr = r.array(ag, an, "fiub", finite=False)
+            arrays[r.attr(ag[an], "name", "str")] = arr
+        recoveries.append(RecoveryResult(
+            method=r.attr(g, "method", "str"), defect_specs=r.strings(g, "defect_specs"),
+            fidelity=r.attr(g, "fidelity", "str"), before=r.attr(g, "before", "float", lo=0, hi=1),
+            after=r.attr(g, "after", "float", lo=0, hi=1), arrays=arrays, params=r.json(g, "params", dict),
+            scenario=r.attr(g, "scenario", "str"), **_common(r, g)))
+    return results, sweeps, recoveries
+
+
+def _read_table(r: Reader, g: h5py.Group) -> list[dict]:
+    """Rows stored one dataset per column (``encoding``: int, float, bool, str or json; '' = absent)."""
+    n = r.attr(g, "n_rows", "int", lo=0, hi=_MAX_ROWS)
+    rows: list[dict] = [{} for _ in range(n)]
+    seen = set()
+    for name in r.children(g):
+        enc, key = r.attr(g[name], "encoding", "str"), r.attr(g[name], "name", "str")
+        if key in seen:
+            raise ProjectFormatError(f"{g.name}/{name}", f"column {key!r} appears twice")
+        seen.add(key)
+        if enc == "int":
+            values = r.array(g, name, "iu", shape=(n,)).tolist()
+        elif enc == "float":
+            values = r.array(g, name, "f", shape=(n,), finite=False).tolist()  # a table may hold NaN cells
+        elif enc == "bool":
+            values = [bool(v) for v in r.array(g, name, "biu", shape=(n,), lo=0, hi=1)]
+        elif enc == "str":
+            values = r.strings(g, name, n=n)
+        elif enc == "json":
+            values = [_ABSENT if c == "" else parse_json(r.where, c, object) for c in r.strings(g, name, n=n)]
+        else:
+            raise ProjectFormatError(f"{g.name}/{name}", f"unknown column encoding {enc!r}")
+        for row, v in zip(rows, values):
+            if v is not _ABSENT:
+                row[key] = v
+    return rows
+
+
+_ABSENT = object()

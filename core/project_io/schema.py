@@ -1,0 +1,330 @@
+"""Schema of the HDF5 project file: format constants, limits, a defensive reader and migrations.
+
+Everything read from a project file goes through :class:`Reader`, which refuses what could harm or stall
+whoever opens a file sent by someone else, *before* reading any data:
+
+- soft and external links, external raw storage and virtual datasets (they point outside the file);
+- filters other than gzip, shuffle and fletcher32 (HDF5 would load unknown filters as plugins);
+- object, variable-length, compound, opaque and array dtypes where plain numbers or strings are expected;
+- datasets larger than the caller's limit (derived from the network configuration where possible), chunks
+  whose decompressed size is absurd, strings longer than :data:`MAX_STRING_BYTES`;
+- NaN and infinite values in arrays that feed computation.
+
+Every refusal is a :class:`core.errors.ProjectFormatError` naming the HDF5 path.
+
+Migrations: ``MIGRATIONS[v]`` upgrades an (in-memory, writable) file of format version ``v`` to ``v + 1`` in
+place with h5py calls. Version 1 is the first format, so the table is empty; a future version 2 adds
+``MIGRATIONS[1] = _v1_to_v2`` and keeps ``tests/data/project_v1.h5`` loading.
+
+This module knows HDF5 and the format's rules but not the :class:`core.model.project.Project` model; turning the
+checked file into a Project is :mod:`core.project_io.reader`'s job.
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+from typing import Any, Callable, Optional
+
+import h5py
+import numpy as np
+
+from core.errors import ProjectFormatError
+
+FORMAT_NAME = "reram-workbench-project"
+FORMAT_VERSION = 1
+
+MAX_ELEMENTS = 64_000_000        # one dataset; 8x8 digits projects hold a few thousand, full MNIST ~55M
+MAX_TOTAL_ELEMENTS = 256_000_000  # the whole file
+MAX_BYTES = 512 * 2**20           # one dataset, in memory
+MAX_CHUNK_BYTES = 64 * 2**20      # one decompressed chunk
+MAX_STRING_BYTES = 2**20          # one string (1 MiB)
+MAX_CHILDREN = 100_000            # entries in one group
+MAX_ATTR_ELEMENTS = 64            # array-valued attributes (layer sizes)
+ALLOWED_FILTERS = {h5py.h5z.FILTER_DEFLATE: "gzip", h5py.h5z.FILTER_SHUFFLE: "shuffle",
+                   h5py.h5z.FILTER_FLETCHER32: "fletcher32"}
+
+# Exceptions that h5py, numpy and json raise on damaged content; load() turns them into ProjectFormatError.
+READ_ERRORS = (OSError, RuntimeError, ValueError, KeyError, TypeError, IndexError, OverflowError,
+               UnicodeError, RecursionError, MemoryError)
+
+Migration = Callable[[h5py.File], None]
+MIGRATIONS: dict[int, Migration] = {}
+
+_KIND_NAMES = {"f": "floating point", "i": "signed integer", "u": "unsigned integer", "b": "boolean",
+               "S": "fixed-length string"}
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+\-]{0,63}")
+
+
+def child_name(text: str, index: int, prefix: str, taken: set) -> str:
+    """An HDF5-safe, unique group/dataset name for user text (the text itself is kept in a ``name`` attr).
+
+    Plain names such as ``run-0001`` are used as they are; anything else becomes ``prefix-0003_sanitized``.
+    """
+    text = str(text)
+    if _SAFE_NAME.fullmatch(text) and text not in taken:
+        name = text
+    else:
+        safe = re.sub(r"[^A-Za-z0-9_.+\-]", "_", text)[:40].strip("._")
+        name = f"{prefix}-{index:04d}" + (f"_{safe}" if safe else "")
+        while name in taken:
+            name += "_"
+    taken.add(name)
+    return name
+
+
+def parse_json(path: str, text: str, expected: type) -> Any:
+    """Parse JSON text (never eval) and check its top-level type."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise ProjectFormatError(path, f"is not valid JSON ({type(e).__name__}: {str(e)[:80]})") from None
+    if not isinstance(value, expected):
+        raise ProjectFormatError(path, f"must hold a JSON {expected.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _range_text(lo, hi) -> str:
+    if lo is not None and hi is not None:
+        return f"in [{lo:g}, {hi:g}]"
+    return f">= {lo:g}" if lo is not None else f"<= {hi:g}"
+
+
+def _describe(kinds: str) -> str:
+    return " or ".join(_KIND_NAMES[k] for k in kinds)
+
+
+class Reader:
+    """Checked access to an open project file; ``where`` is the path being read (for error messages)."""
+
+    def __init__(self) -> None:
+        self.where = "/"
+        self.elements_left = MAX_TOTAL_ELEMENTS
+
+    # --- structure -------------------------------------------------------------------------------------
+    def _child(self, parent: h5py.Group, name: str, required: bool):
+        path = parent.name.rstrip("/") + "/" + name
+        self.where = path
+        link = parent.get(name, getlink=True)
+        if link is None:
+            if required:
+                raise ProjectFormatError(path, "is missing (required by the project format)")
+            return None, path
+        self._check_link(path, link)
+        # indexing, not .get(): .get() turns an unreadable (damaged) object into None, i.e. "absent"
+        return parent[name], path
+
+    @staticmethod
+    def _check_link(path: str, link) -> None:
+        if isinstance(link, h5py.SoftLink):
+            raise ProjectFormatError(path, f"is a soft link (to {link.path!r}); links are refused")
+        if isinstance(link, h5py.ExternalLink):
+            raise ProjectFormatError(path, f"is an external link (to {link.filename!r}); links out of the "
+                                           "file are refused")
+        if not isinstance(link, h5py.HardLink):
+            raise ProjectFormatError(path, "is a link of an unsupported type; refused")
+
+    def children(self, group: h5py.Group) -> list[str]:
+        """Names in ``group`` (creation order when tracked); every entry must be a plain hard link."""
+        self.where = group.name
+        n = len(group)
+        if n > MAX_CHILDREN:
+            raise ProjectFormatError(group.name, f"has {n} entries, more than the limit {MAX_CHILDREN}")
+        names = list(group.keys())
+        for name in names:
+            self._check_link(group.name.rstrip("/") + "/" + name, group.get(name, getlink=True))
+        return names
+
+    def group(self, parent: h5py.Group, name: str, kind: str, required: bool = True) -> Optional[h5py.Group]:
+        """A sub-group whose ``kind`` attribute must equal ``kind``; links inside it are refused."""
+        obj, path = self._child(parent, name, required)
+        if obj is None:
+            return None
+        if not isinstance(obj, h5py.Group):
+            raise ProjectFormatError(path, f"must be a group of kind {kind!r}, found {type(obj).__name__}")
+        self.check_kind(obj, kind)
+        self.children(obj)
+        return obj
+
+    def check_kind(self, group: h5py.Group, kind: str) -> None:
+        found = self.attr(group, "kind", "str")
+        if found != kind:
+            raise ProjectFormatError(group.name, f"attribute 'kind' must be {kind!r}, got {found!r}")
+
+    # --- attributes ------------------------------------------------------------------------------------
+    def attr(self, obj, name: str, kind: str, required: bool = True, default: Any = None,
+             lo: Optional[float] = None, hi: Optional[float] = None, finite: bool = True):
+        """A scalar attribute: ``kind`` is ``str``, ``int``, ``float``, ``bool`` or ``int_list``."""
+        where = f"{obj.name} (attribute {name!r})"
+        self.where = where
+        if name not in obj.attrs:
+            if required:
+                raise ProjectFormatError(obj.name, f"attribute {name!r} is missing (required)")
+            return default
+        aid = obj.attrs.get_id(name)
+        dt, shape = aid.dtype, aid.shape
+        want_shape = 1 if kind == "int_list" else 0
+        if shape is None or len(shape) != want_shape or (shape and shape[0] > MAX_ATTR_ELEMENTS):
+            what = "a short 1-D array" if want_shape else "a scalar"
+            raise ProjectFormatError(where, f"must be {what}, got shape {shape}")
+        if kind == "str":
+            return self._attr_text(obj, name, where, dt)
+        numeric = {"int": "iu", "int_list": "iu", "float": "fiu", "bool": "biu"}[kind]
+        if dt.kind not in numeric or dt.subdtype is not None or h5py.check_vlen_dtype(dt) is not None:
+            raise ProjectFormatError(where, f"must be {_describe(numeric)}, got dtype {dt}")
+        value = obj.attrs[name]
+        if kind == "int_list":
+            return [int(v) for v in np.asarray(value).ravel()]
+        if kind == "bool":
+            if value not in (0, 1):
+                raise ProjectFormatError(where, f"must be 0 or 1 (boolean), got {value!r}")
+            return bool(value)
+        value = int(value) if kind == "int" else float(value)
+        if kind == "float" and finite and not math.isfinite(value):
+            raise ProjectFormatError(where, f"must be a finite number, got {value!r}")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise ProjectFormatError(where, f"must be {_range_text(lo, hi)}, got {value!r}")
+        return value
+
+    def _attr_text(self, obj, name: str, where: str, dt) -> str:
+        if dt.kind == "S":
+            if dt.itemsize > MAX_STRING_BYTES:
+                raise ProjectFormatError(where, f"string of {dt.itemsize} bytes exceeds the {MAX_STRING_BYTES} limit")
+        elif h5py.check_string_dtype(dt) is None:
+            raise ProjectFormatError(where, f"must be a string, got dtype {dt}")
+        raw = obj.attrs[name]
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        return self._decode(where, bytes(raw))
+
+    @staticmethod
+    def _decode(where: str, raw: bytes) -> str:
+        if len(raw) > MAX_STRING_BYTES:
+            raise ProjectFormatError(where, f"string of {len(raw)} bytes exceeds the {MAX_STRING_BYTES} limit")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProjectFormatError(where, "is not valid UTF-8 text") from None
+
+    # --- datasets --------------------------------------------------------------------------------------
+    def array(self, parent: h5py.Group, name: str, kinds: str, *, shape: Optional[tuple] = None,
+              ndim: Optional[int] = None, max_elements: int = MAX_ELEMENTS, finite: bool = True,
+              lo: Optional[float] = None, hi: Optional[float] = None,
+              required: bool = True) -> Optional[np.ndarray]:
+        """A numeric (or fixed-string, kinds ``S``) dataset, checked before and after reading.
+
+        ``shape`` may contain ``None`` for free dimensions; ``lo``/``hi`` bound every value.
+        """
+        obj, path = self._child(parent, name, required)
+        if obj is None:
+            return None
+        if not isinstance(obj, h5py.Dataset):
+            raise ProjectFormatError(path, f"must be a dataset, found {type(obj).__name__}")
+        self._check_storage(obj, path)
+        dt = obj.dtype
+        if dt.kind not in kinds or dt.subdtype is not None or dt.fields is not None \
+                or h5py.check_vlen_dtype(dt) is not None:
+            raise ProjectFormatError(path, f"must have dtype {_describe(kinds)}, got {dt}")
+        if dt.kind == "S" and dt.itemsize > MAX_STRING_BYTES:
+            raise ProjectFormatError(path, f"strings of {dt.itemsize} bytes exceed the {MAX_STRING_BYTES} limit")
+        shp = obj.shape
+        if shp is None:
+            raise ProjectFormatError(path, "has no data (null dataspace)")
+        if ndim is not None and len(shp) != ndim:
+            raise ProjectFormatError(path, f"must be {ndim}-dimensional, got shape {shp}")
+        if shape is not None and (len(shp) != len(shape) or any(w is not None and s != w for s, w in zip(shp, shape))):
+            want = "(" + ", ".join("any" if w is None else str(w) for w in shape) + ")"
+            raise ProjectFormatError(path, f"must have shape {want} (from the project's configuration), got {shp}")
+        n = math.prod(shp)
+        limit = min(max_elements, MAX_ELEMENTS, MAX_BYTES // max(dt.itemsize, 1))
+        if n > limit:
+            raise ProjectFormatError(path, f"claims {n} elements, more than the limit {limit} for this dataset")
+        if n > self.elements_left:
+            raise ProjectFormatError(path, f"the file holds more than {MAX_TOTAL_ELEMENTS} elements in total")
+        self.elements_left -= n
+        arr = np.asarray(obj[()])
+        if arr.dtype.byteorder not in ("=", "|"):
+            arr = arr.astype(arr.dtype.newbyteorder("="))
+        if arr.shape != shp:
+            raise ProjectFormatError(path, f"read shape {arr.shape} differs from its declared shape {shp}")
+        if arr.dtype.kind == "f" and finite and not np.all(np.isfinite(arr)):
+            raise ProjectFormatError(path, "contains NaN or infinite values")
+        if arr.size and ((lo is not None and np.nanmin(arr) < lo) or (hi is not None and np.nanmax(arr) > hi)):
+            raise ProjectFormatError(path, f"values must be {_range_text(lo, hi)}, got "
+                                           f"[{np.nanmin(arr):g}, {np.nanmax(arr):g}]")
+        return arr
+
+    def _check_storage(self, ds: h5py.Dataset, path: str) -> None:
+        if ds.is_virtual:
+            raise ProjectFormatError(path, "is a virtual dataset (maps other files); refused")
+        if ds.external:
+            raise ProjectFormatError(path, "stores its data in external files; refused")
+        plist = ds.id.get_create_plist()
+        for i in range(plist.get_nfilters()):
+            code = plist.get_filter(i)[0]
+            if code not in ALLOWED_FILTERS:
+                raise ProjectFormatError(path, f"uses HDF5 filter {code}; only gzip, shuffle and fletcher32 "
+                                               "are allowed")
+        if ds.chunks is not None and math.prod(ds.chunks) * max(ds.dtype.itemsize, 1) > MAX_CHUNK_BYTES:
+            raise ProjectFormatError(path, f"has an absurd chunk shape {ds.chunks}")
+
+    def strings(self, parent: h5py.Group, name: str, *, n: Optional[int] = None,
+                required: bool = True) -> Optional[list[str]]:
+        """A 1-D fixed-length UTF-8 string dataset as a list of str."""
+        arr = self.array(parent, name, "S", shape=(n,), required=required)
+        if arr is None:
+            return None
+        return [self._decode(self.where, bytes(s)) for s in arr]
+
+    def text(self, parent: h5py.Group, name: str, required: bool = True) -> Optional[str]:
+        """A scalar fixed-length UTF-8 string dataset (long text: JSON, descriptions)."""
+        arr = self.array(parent, name, "S", shape=(), max_elements=1, required=required)
+        if arr is None:
+            return None
+        return self._decode(self.where, bytes(arr[()]))
+
+    def json(self, parent: h5py.Group, name: str, expected: type, required: bool = True):
+        """A JSON text dataset parsed with :func:`json.loads`."""
+        text = self.text(parent, name, required)
+        if text is None:
+            return None
+        return parse_json(self.where, text, expected)
+
+
+def check_header(f: h5py.File, reader: Reader) -> int:
+    """Check the root attributes and return the file's format version (refusing newer ones)."""
+    fmt = reader.attr(f, "format", "str", required=False)
+    if fmt != FORMAT_NAME:
+        raise ProjectFormatError("/", f"not a ReRAM workbench project: root attribute 'format' is {fmt!r}, "
+                                      f"expected {FORMAT_NAME!r}")
+    version = reader.attr(f, "format_version", "int")
+    if version > FORMAT_VERSION:
+        raise ProjectFormatError("/", f"written by a newer version of the workbench (project format_version "
+                                      f"{version}; this version reads up to {FORMAT_VERSION}); update "
+                                      "reram-workbench to open it")
+    if version < 1:
+        raise ProjectFormatError("/", f"attribute 'format_version' must be from 1 to {FORMAT_VERSION}, got {version}")
+    reader.check_kind(f, "project")
+    return version
+
+
+def migrate(path: str, version: int) -> h5py.File:
+    """Open an in-memory copy of an older file and upgrade it step by step to :data:`FORMAT_VERSION`.
+
+    The file on disk is never modified.
+    """
+    with open(path, "rb") as fh:
+        buf = io.BytesIO(fh.read())
+    f = h5py.File(buf, "r+")
+    try:
+        for v in range(version, FORMAT_VERSION):
+            step = MIGRATIONS.get(v)
+            if step is None:
+                raise ProjectFormatError("/", f"format_version {v} cannot be migrated to {v + 1} (no migration)")
+            step(f)
+            f.attrs["format_version"] = np.int64(v + 1)
+    except BaseException:
+        f.close()
+        raise
+    return f

@@ -1,0 +1,309 @@
+"""Saving and loading a :class:`core.model.project.Project` as one shareable HDF5 file.
+
+Layout (every group has a ``kind`` attribute; user text such as scenario names is kept in ``name``
+attributes and only HDF5-safe group names are used)::
+
+    /                       format, format_version, app_version, created, modified
+    /dataset                source, seed, split sizes; X, y when the user's data is embedded
+    /network                n_inputs, hidden, n_outputs
+    /network/training       training hyper-parameters
+    /network/weights/layer_1/W, /b ...      trained parameters;  /network/weights/history/<series>
+    /device, /circuit       device and circuit parameters (``/circuit`` also holds the mapping ``scheme``)
+    /mapping                the mapped network: scheme, its own /device and /circuit, /array_1/g_siemens ...
+    /scenarios/<name>/defect_01             spec string, exact fields, ``mask`` for measured maps
+    /results/run-0001       one evaluation: fidelity, solver, accuracy, output_voltages, ...
+    /sweeps/sweep-0001      spec (JSON) and /rows, a table with one dataset per column
+    /recoveries/rec-0001    method, accuracies, params (JSON) and /arrays
+
+Saving writes a temporary file beside the target, fsyncs it and ``os.replace``-s it over the target, so a
+crash or a kill never leaves a half-written project. Loading validates everything (see
+:mod:`core.project_io.schema` and :mod:`core.project_io.reader`) and never executes anything from the file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import stat
+from typing import Any
+
+import h5py
+import numpy as np
+
+from core.project_io import schema
+from core.project_io.loader import load
+from core.errors import ProjectFormatError, ProjectSaveError
+from core.model.project import Project
+from core.model.serialize import dumps
+from core.model.results import now_iso
+from core.version import __version__
+
+FORMAT_NAME = schema.FORMAT_NAME
+FORMAT_VERSION = schema.FORMAT_VERSION
+COMPRESS_MIN_ELEMENTS = 256   # gzip below this size costs more header than it saves
+_GZIP_LEVEL = 4
+
+
+# --- writing ------------------------------------------------------------------------------------------
+def _text_attr(obj, name: str, text: str) -> None:
+    raw = str(text).encode("utf-8", "surrogateescape")
+    obj.attrs.create(name, np.array(raw, dtype=h5py.string_dtype("utf-8", max(1, len(raw)))))
+
+
+def _set_attrs(obj, **values) -> None:
+    for k, v in values.items():
+        if isinstance(v, str):
+            _text_attr(obj, k, v)
+        elif isinstance(v, (bool, np.bool_)):
+            obj.attrs[k] = np.int8(v)  # plain 0/1: readable by every HDF5 tool
+        elif isinstance(v, (int, np.integer)):
+            obj.attrs[k] = np.int64(v)
+        elif isinstance(v, (tuple, list)):
+            obj.attrs[k] = np.asarray(v, dtype=np.int64)
+        else:
+            obj.attrs[k] = np.float64(v)
+
+
+def _group(parent, gname: str, kind: str, /, **attrs) -> h5py.Group:
+    g = parent.create_group(gname, track_order=True)
+    _set_attrs(g, kind=kind, **attrs)
+    return g
+
+
+def _storage(arr: np.ndarray) -> dict:
+    """Chunked with a fletcher32 checksum (damage is detected, not read as numbers); gzip when large."""
+    if arr.ndim == 0 or arr.size == 0:
+        return {}
+    opts: dict = dict(fletcher32=True, chunks=True)
+    if arr.size >= COMPRESS_MIN_ELEMENTS:
+        opts.update(compression="gzip", compression_opts=_GZIP_LEVEL, shuffle=arr.dtype.itemsize > 1)
+    return opts
+
+
+def _array(parent, dname: str, arr, /, **attrs) -> h5py.Dataset:
+    arr = np.asarray(arr)
+    if arr.dtype.kind not in "fiub":
+        raise ProjectSaveError(f"{parent.name}/{dname}: arrays must be numeric or boolean, got dtype {arr.dtype}")
+    ds = parent.create_dataset(dname, data=arr, **_storage(arr))
+    _set_attrs(ds, **attrs)
+    return ds
+
+
+def _strings(parent, dname: str, texts, /, shape=None, **attrs) -> h5py.Dataset:
+    raws = [str(t).encode("utf-8", "surrogateescape") for t in texts]
+    dt = h5py.string_dtype("utf-8", max([1, *map(len, raws)]))
+    data = np.array(raws, dtype=dt).reshape(shape if shape is not None else (len(raws),))
+    ds = parent.create_dataset(dname, data=data, **_storage(data))
+    _set_attrs(ds, **attrs)
+    return ds
+
+
+def _text(parent, name: str, text: str) -> None:
+    _strings(parent, name, [text], shape=())
+
+
+def _json(parent, name: str, value) -> None:
+    try:
+        text = dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError) as e:
+        raise ProjectSaveError(f"{parent.name}/{name}: cannot be stored as JSON ({e})") from None
+    _text(parent, name, text)
+
+
+def _params_group(parent, name: str, kind: str, obj) -> h5py.Group:
+    return _group(parent, name, kind, **dataclasses.asdict(obj))
+
+
+def _write_table(parent, rows: list[dict]) -> None:
+    g = _group(parent, "rows", "table", n_rows=len(rows))
+    keys: dict[str, None] = {}
+    for r in rows:
+        keys.update(dict.fromkeys(r))
+    taken: set = set()
+    for i, key in enumerate(keys, 1):
+        name = schema.child_name(key, i, "column", taken)
+        vals = [r.get(key) for r in rows]
+        enc = _column_encoding(vals) if all(key in r for r in rows) else "json"
+        if enc == "json":
+            cells = []
+            for r in rows:
+                try:
+                    cells.append(dumps(r[key]) if key in r else "")
+                except (TypeError, ValueError) as e:
+                    raise ProjectSaveError(f"{g.name}: column {key!r} cannot be stored ({e})") from None
+            _strings(g, name, cells, name=str(key), encoding=enc)
+        elif enc == "str":
+            _strings(g, name, vals, name=str(key), encoding=enc)
+        else:
+            dtype = {"int": np.int64, "float": np.float64, "bool": np.int8}[enc]
+            _array(g, name, np.asarray(vals, dtype=dtype).reshape(len(vals)), name=str(key), encoding=enc)
+
+
+def _column_encoding(vals: list) -> str:
+    if all(isinstance(v, (bool, np.bool_)) for v in vals):
+        return "bool"
+    if all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and -2**63 <= v < 2**63
+           for v in vals):
+        return "int"
+    if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+           for v in vals):
+        return "float"
+    if all(isinstance(v, str) for v in vals):
+        return "str"
+    return "json"
+
+
+def _write_project(f: h5py.File, p: Project, modified: str) -> None:
+    _set_attrs(f, kind="project", format=FORMAT_NAME, format_version=FORMAT_VERSION, app_version=__version__,
+               created=p.created, modified=modified)
+    ds = p.dataset
+    g = _group(f, "dataset", "dataset", source=ds.source, seed=ds.seed, test_size=ds.test_size,
+               cal_size=ds.cal_size, downsample=ds.downsample, name=ds.name)
+    if ds.X is not None:
+        _array(g, "X", ds.X)
+    if ds.y is not None:
+        _array(g, "y", ds.y)
+    net = _group(f, "network", "network", n_inputs=p.network.n_inputs, hidden=list(p.network.hidden),
+                 n_outputs=p.network.n_outputs)
+    _params_group(net, "training", "train_config", p.training)
+    if p.weights is not None:
+        wg = _group(net, "weights", "weights", n_layers=p.weights.n_layers)
+        for l, (W, b) in enumerate(zip(p.weights.weights, p.weights.biases), 1):
+            lg = _group(wg, f"layer_{l}", "layer", index=l)
+            _array(lg, "W", W)
+            _array(lg, "b", b)
+        hg = _group(wg, "history", "history")
+        taken: set = set()
+        for i, (k, v) in enumerate(p.weights.history.items(), 1):
+            _array(hg, schema.child_name(k, i, "series", taken), v, name=str(k))
+    _params_group(f, "device", "device_params", p.device)
+    _set_attrs(_params_group(f, "circuit", "circuit_params", p.circuit), scheme=p.scheme)
+    if p.mapped is not None:
+        m = p.mapped
+        mg = _group(f, "mapping", "mapped_network", scheme=m.scheme, n_arrays=len(m.arrays))
+        _params_group(mg, "device", "device_params", m.device)
+        _params_group(mg, "circuit", "circuit_params", m.circuit)
+        for i, a in enumerate(m.arrays, 1):
+            fields = {k: v for k, v in dataclasses.asdict(a).items() if k != "g_siemens"}
+            ag = _group(mg, f"array_{i}", "crossbar", **fields)
+            _array(ag, "g_siemens", a.g_siemens)
+    _write_scenarios(_group(f, "scenarios", "scenarios"), p.scenarios)
+    _write_results(f, p)
+
+
+def _write_scenarios(sg, scenarios: dict) -> None:
+    taken: set = set()
+    for i, (key, sc) in enumerate(scenarios.items(), 1):
+        g = _group(sg, schema.child_name(key, i, "scenario", taken), "scenario", key=str(key), name=sc.name,
+                   n_defects=len(sc.defects))
+        _text(g, "description", sc.description)
+        for j, d in enumerate(sc.defects, 1):
+            dg = _group(g, f"defect_{j:02d}", "defect", spec=d.to_spec(), pattern=d.pattern, array=d.array,
+                        stuck=d.stuck, stuck_ohm=d.stuck_ohm)
+            _json(dg, "params", d.params)   # exact values: the spec string rounds floats to 6 digits
+            if d.mask is not None:
+                _array(dg, "mask", np.asarray(d.mask, dtype=bool))
+
+
+def _write_results(f: h5py.File, p: Project) -> None:
+    rg = _group(f, "results", "results")
+    taken: set = set()
+    for i, r in enumerate(p.results, 1):
+        g = _group(rg, schema.child_name(r.id, i, "run", taken), "simulation_result", id=r.id,
+                   fidelity=r.fidelity, accuracy=r.accuracy, n_images=r.n_images, seconds=r.seconds,
+                   solver=r.solver, scenario=r.scenario, software_version=r.software_version, created=r.created)
+        _array(g, "output_voltages", r.output_voltages)
+        _strings(g, "defect_specs", r.defect_specs)
+        _array(g, "defect_fraction", np.asarray(r.defect_fraction, dtype=np.float64).reshape(-1))
+        _json(g, "params", r.params)
+    sw = _group(f, "sweeps", "sweeps")
+    taken = set()
+    for i, s in enumerate(p.sweeps, 1):
+        g = _group(sw, schema.child_name(s.id, i, "sweep", taken), "sweep", id=s.id, partial=s.partial,
+                   seconds=s.seconds, software_version=s.software_version, created=s.created)
+        _json(g, "spec", s.spec)
+        _write_table(g, s.rows)
+    rec = _group(f, "recoveries", "recoveries")
+    taken = set()
+    for i, r in enumerate(p.recoveries, 1):
+        g = _group(rec, schema.child_name(r.id, i, "recovery", taken), "recovery", id=r.id, method=r.method,
+                   fidelity=r.fidelity, before=r.before, after=r.after, scenario=r.scenario,
+                   software_version=r.software_version, created=r.created)
+        _strings(g, "defect_specs", r.defect_specs)
+        _json(g, "params", r.params)
+        ag = _group(g, "arrays", "arrays")
+        names: set = set()
+        for j, (k, v) in enumerate(r.arrays.items(), 1):
+            _array(ag, schema.child_name(k, j, "array", names), v, name=str(k))
+
+
+def save(project: Project, path: str) -> None:
+    """Write ``project`` to ``path`` atomically and set ``project.modified``.
+
+    A temporary file is written beside the target, flushed, fsynced, read back with :func:`load` and then
+    ``os.replace``-d over it, so the old file stays intact if anything fails or the process is killed, and
+    a saved file always opens. Files use the HDF5 1.10 format (readable by HDF5 >= 1.10, h5py >= 2.8).
+
+    Raises
+    ------
+    ProjectSaveError
+        The file cannot be written (folder missing or read-only, disk full) or holds unsupported content;
+        the in-memory project and any existing file are unchanged.
+    """
+    target = os.path.realpath(os.fspath(path))
+    folder, base = os.path.split(target)
+    tmp = os.path.join(folder, f".{base}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    stamp = now_iso()
+    try:
+        old_mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        old_mode = None
+    # a file without write bits is read-only to the user even where root could replace it: respect that
+    if old_mode is not None and (old_mode & 0o222 == 0 or not os.access(target, os.W_OK)):
+        raise ProjectSaveError(f"cannot save project to {target!r}: the file is read-only (use Save As)")
+    try:
+        # O_EXCL: never clobber someone else's file; mode 0o666 lets the umask decide as for a normal file
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as e:
+        raise ProjectSaveError(f"cannot save project to {target!r}: {e.strerror or e}") from None
+    try:
+        with h5py.File(tmp, "w", libver=("v110", "v110")) as f:
+            _write_project(f, project, stamp)
+            f.flush()
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            # never replace a good file by one that would not open: read the new file back first
+            load(tmp)
+        except ProjectFormatError as e:
+            raise ProjectSaveError(f"cannot save project to {target!r}: it would not load back ({e})") from None
+        if old_mode is not None:
+            os.chmod(tmp, old_mode)  # the replacement keeps the permissions of the file it replaces
+        os.replace(tmp, target)
+    except BaseException as e:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        if isinstance(e, OSError) and not isinstance(e, ProjectSaveError):
+            raise ProjectSaveError(f"cannot save project to {target!r}: {e.strerror or e}") from None
+        raise
+    _fsync_folder(folder)
+    project.modified = stamp
+
+
+def _fsync_folder(folder: str) -> None:
+    # make the rename itself durable; not supported on every platform/file system, hence best effort
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

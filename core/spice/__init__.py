@@ -1,5 +1,0 @@
-"""The ``spice`` fidelity: netlists built with PySpice's ``Circuit`` API, run by ngspice child processes.
-
-:mod:`core.spice.netlist` builds the circuit text, :mod:`core.spice.runner` runs ``ngspice -b`` and reads its
-binary raw files, :mod:`core.spice.simulate` is the public entry (jobs for whole networks and single crossbars).
-"""

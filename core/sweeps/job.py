@@ -1,0 +1,89 @@
+"""The sweep job: accuracy against defect size for every pattern, stuck type and array.
+
+The grid of a :class:`~core.sweeps.spec.SweepSpec` is cut into chunks (:mod:`core.sweeps.chunks`) that run on
+local threads (:mod:`core.sweeps.local`) or a Dask cluster (:mod:`core.sweeps.dask_backend`); finished
+chunks fill the table (:mod:`core.sweeps.table`). A cancelled sweep's last partial result holds the rows of
+the points whose maps had all finished, marked ``partial``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Callable, Optional
+
+from core.circuit.fidelity import circuit_params
+from core.circuit.spice.runner import find_ngspice
+from core.errors import check_range
+from core.evaluate import project_view
+from core.jobs import Progress
+from core.model.project import Project
+from core.model.results import SweepResult
+from core.sweeps.chunks import plan_chunks
+from core.sweeps.dask_backend import dask_backend
+from core.sweeps.local import local_backend
+from core.sweeps.spec import SweepSpec
+from core.sweeps.table import SweepTable
+
+
+def sweep_job(project: Project, spec: SweepSpec, *, workers: Optional[int] = None, scheduler=None,
+              chunk_maps: Optional[int] = None, map_evaluator: Optional[Callable] = None,
+              r_wire_ohm: Optional[float] = None, device_model: Optional[str] = None):
+    """Job: run a defect sweep and return a :class:`~core.model.results.SweepResult`.
+
+    Parameters
+    ----------
+    project
+        A project with a mapped network (only read).
+    spec
+        The sweep; ``arrays=()`` means every array.
+    workers
+        Local worker threads (default: the number of CPUs). Ignored with ``scheduler``.
+    scheduler
+        A Dask scheduler address (``tcp://host:port``) or a ``distributed.Client``: run the chunks there.
+    chunk_maps
+        Defect maps per chunk (default 256 behavioural, 1 nodal/SPICE).
+    map_evaluator
+        Override of the per-map evaluation job (see :func:`core.sweeps.chunks.evaluate_chunk`); module-level
+        for Dask.
+    r_wire_ohm, device_model
+        Circuit overrides for this sweep (default: the project's); recorded in the result's ``spec``.
+
+    Yields
+    ------
+    Progress
+        ``done``/``total`` in defect maps; ``partial`` is a SweepResult of the finished points (marked
+        ``partial``), which a cancelled run leaves in :class:`core.jobs.Cancelled`.
+    """
+    project = project_view(project, r_wire_ohm, device_model)
+    mapped = project.require_mapped()
+    spec = spec.with_arrays(len(mapped.arrays))
+    X, y = project.load_dataset().split(spec.split)
+    tasks = plan_chunks(spec, chunk_maps)
+    if scheduler is not None:
+        backend = dask_backend(scheduler, mapped, X, y, tasks, map_evaluator)
+        where = "Dask"
+    else:
+        n = check_range("workers", workers if workers is not None else (os.cpu_count() or 1), 1, 256, integer=True)
+        if spec.fidelity == "spice" and map_evaluator is None:
+            find_ngspice()  # fail the whole sweep up front, not every point, when ngspice is missing
+        backend = local_backend(mapped, X, y, tasks, n, map_evaluator)
+        where = f"{n} local thread{'s' if n > 1 else ''}"
+    table = SweepTable(spec)
+    result = SweepResult(id="", spec={**spec.to_dict(), **circuit_params(mapped)}, rows=[], partial=True)
+    t0 = time.perf_counter()
+    try:
+        yield Progress(0, table.total_maps, f"sweep: {table.total_maps} maps on {where}")
+        for event in backend:
+            if event is not None:
+                table.add(*event)
+                result.rows = table.rows()
+                result.seconds = time.perf_counter() - t0
+            msg = f"sweep: {table.done_maps}/{table.total_maps} maps, {len(result.rows)} points done"
+            yield Progress(table.done_maps, table.total_maps, msg, partial=dataclasses.replace(result))
+    finally:
+        backend.close()
+    result.rows = table.rows()
+    result.seconds = time.perf_counter() - t0
+    result.partial = False
+    return result
