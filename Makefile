@@ -22,7 +22,7 @@ screenshots: install
 	QT_QPA_PLATFORM=offscreen $(PY) -m app.screenshots docs/screenshots
 
 test: install
-	QT_QPA_PLATFORM=offscreen $(VENV)/bin/lint-imports --config pyproject.toml
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider tests
 
 install: system $(STAMP)

@@ -4,6 +4,7 @@
 runs one behavioural evaluation through the job queue, checks that its result was stored in the project and
 exits 0; any failure exits non-zero.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,11 @@ from app.state import DEFAULT_PROJECT
 def _parse(argv):
     p = argparse.ArgumentParser(prog="python -m app", description="ReRAM Fault Workbench (desktop)")
     p.add_argument("--project", default=DEFAULT_PROJECT, help="project file to open (default: the bundled example)")
-    p.add_argument("--smoke-test", action="store_true",
-                   help="start, load the project, run one short job through the queue and exit (0 = fine)")
+    p.add_argument(
+        "--smoke-test",
+        action="store_true",
+        help="start, load the project, run one short job through the queue and exit (0 = fine)",
+    )
     p.add_argument("--timeout", type=float, default=120.0, help="smoke test time limit in seconds (default 120)")
     return p.parse_args(argv)
 
@@ -51,8 +55,10 @@ def smoke_test(window, app, timeout_s: float) -> int:
         print("smoke test: the result was not stored in the project", file=sys.stderr)
         return 1
     window.grab()  # renders every visible panel once
-    print(f"smoke test ok: {os.path.basename(state.path or '')} evaluated at behavioral fidelity, "
-          f"accuracy {info.result.accuracy:.4f} in {info.seconds:.2f} s")
+    print(
+        f"smoke test ok: {os.path.basename(state.path or '')} evaluated at behavioral fidelity, "
+        f"accuracy {info.result.accuracy:.4f} in {info.seconds:.2f} s"
+    )
     return 0
 
 

@@ -3,6 +3,7 @@
 Every function raises a :class:`core.errors.WorkbenchError` whose message names the field and its allowed
 range; the panels show that message and never a traceback.
 """
+
 from __future__ import annotations
 
 import math
@@ -11,9 +12,9 @@ from typing import Optional
 
 import numpy as np
 
+from core.errors import DefectSpecError, ParameterError, check_range
 from core.model.data import DatasetSpec
 from core.model.defects import PATTERNS, Defect, parse_resistance
-from core.errors import DefectSpecError, ParameterError, check_range
 from core.model.network import PRESETS, NetworkConfig, TrainConfig, parse_hidden
 from core.sweeps.spec import SweepSpec, normalize_stuck, parse_list, sizes_from_text
 
@@ -39,8 +40,9 @@ def pattern_fields(pattern: str) -> list[tuple[str, str, str]]:
         if kind == "path":
             out.append((key, "path to .npy or .csv of 0/1", "a measured defect map, rows x columns"))
         elif kind == "indices":
-            out.append((key, "e.g. 0+3+5 (optional)", f"cell indices in [{lo}, {hi}] joined by '+'; "
-                                                     "overrides start/count"))
+            out.append(
+                (key, "e.g. 0+3+5 (optional)", f"cell indices in [{lo}, {hi}] joined by '+'; overrides start/count")
+            )
         else:
             what = "integer" if kind == "int" else "number"
             ph = "required" if default is None else f"default {default:g}"
@@ -59,8 +61,15 @@ def stuck_value(kind: str, resistance_text: str = "") -> tuple[str, float]:
     raise DefectSpecError(f"stuck: must be on, off or a resistance; got {kind!r}")
 
 
-def build_defect(pattern: str, array: int, stuck: str, resistance_text: str, values: dict,
-                 shape: Optional[tuple[int, int]] = None, n_arrays: Optional[int] = None) -> Defect:
+def build_defect(
+    pattern: str,
+    array: int,
+    stuck: str,
+    resistance_text: str,
+    values: dict,
+    shape: Optional[tuple[int, int]] = None,
+    n_arrays: Optional[int] = None,
+) -> Defect:
     """A :class:`Defect` from the editor's fields; empty fields take the pattern's defaults.
 
     With ``shape`` the defect's cells are computed once so errors such as a row index outside the array
@@ -87,16 +96,22 @@ def overlay_codes(defects, array: int, shape: tuple[int, int]) -> np.ndarray:
     return codes
 
 
-def sweep_spec(patterns, sizes_text: str, stuck_text: str, arrays_text: str, seeds_text: str,
-               fidelity: str) -> SweepSpec:
+def sweep_spec(
+    patterns, sizes_text: str, stuck_text: str, arrays_text: str, seeds_text: str, fidelity: str
+) -> SweepSpec:
     """A :class:`SweepSpec` from the queue panel's sweep fields (``arrays`` may be ``all``)."""
     if not patterns:
         raise ParameterError("patterns", "tick at least one pattern")
     arrays = () if arrays_text.strip().lower() in ("", "all") else parse_list("arrays", arrays_text, int)
     seeds = check_range("seeds", seeds_text.strip(), 1, 100_000, integer=True)
-    return SweepSpec(patterns=tuple(patterns), sizes=sizes_from_text(sizes_text),
-                     stuck=tuple(normalize_stuck(s) for s in parse_list("stuck", stuck_text)),
-                     arrays=arrays, n_seeds=seeds, fidelity=fidelity)
+    return SweepSpec(
+        patterns=tuple(patterns),
+        sizes=sizes_from_text(sizes_text),
+        stuck=tuple(normalize_stuck(s) for s in parse_list("stuck", stuck_text)),
+        arrays=arrays,
+        n_seeds=seeds,
+        fidelity=fidelity,
+    )
 
 
 def sweep_curves(rows: list[dict], array: Optional[int] = None) -> dict:
@@ -115,12 +130,14 @@ def sweep_curves(rows: list[dict], array: Optional[int] = None) -> dict:
     out = {}
     for key, rs in sorted(groups.items()):
         rs.sort(key=lambda r: float(r["size"]))
-        col = lambda k: np.array([np.nan if r[k] is None else float(r[k]) for r in rs])  # noqa: E731
-        out[key] = (col("size"), col("mean_accuracy"), col("ci95_low"), col("ci95_high"))
+        out[key] = tuple(
+            np.array([np.nan if r[k] is None else float(r[k]) for r in rs])
+            for k in ("size", "mean_accuracy", "ci95_low", "ci95_high")
+        )
     return out
 
 
-R_WIRE_MAX_OHM = 1e4   # core.model.devices.CircuitParams accepts wire segments up to 10 kohm
+R_WIRE_MAX_OHM = 1e4  # core.model.devices.CircuitParams accepts wire segments up to 10 kohm
 
 
 def circuit_overrides(r_wire_text: str, device_model: str) -> tuple[float, str]:

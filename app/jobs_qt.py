@@ -5,11 +5,13 @@ The queue calls its listeners on worker threads. :class:`QtJobQueue` only record
 thread then emits :attr:`QtJobQueue.job_updated` (throttled to a few updates per second; state changes
 are delivered at once) and :attr:`QtJobQueue.job_finished`. No other app code touches threads.
 """
+
 from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
@@ -74,7 +76,7 @@ class QtJobQueue(QObject):
         self._pending: dict[int, JobInfo] = {}
         self._finished: list[JobInfo] = []
         self._states: dict[int, str] = {}
-        self._targets: dict[int, object] = {}          # job id -> project that receives its result
+        self._targets: dict[int, object] = {}  # job id -> project that receives its result
         self._callbacks: dict[int, Callable[[JobInfo], None]] = {}
         self._last_flush = 0.0
         self._urgent = False
@@ -91,7 +93,7 @@ class QtJobQueue(QObject):
         with self._lock:
             self._pending[info.id] = info
             if self._states.get(info.id) != info.state:
-                self._urgent = True   # state changes are shown at once, progress is throttled
+                self._urgent = True  # state changes are shown at once, progress is throttled
             self._states[info.id] = info.state
             if info.finished:
                 self._finished.append(info)
@@ -134,8 +136,9 @@ class QtJobQueue(QObject):
             store_result(target, item)
 
     # ---- public API (GUI thread) ---------------------------------------------------------------------
-    def submit(self, factory, name: str, project=None, on_done: Optional[Callable[[JobInfo], None]] = None,
-               priority: int = 0) -> int:
+    def submit(
+        self, factory, name: str, project=None, on_done: Optional[Callable[[JobInfo], None]] = None, priority: int = 0
+    ) -> int:
         """Queue ``factory`` (zero-argument callable returning a core job).
 
         Parameters

@@ -1,4 +1,5 @@
 """The main window: menus, the five panels (a dock for the defect editor, tabs for the rest), file handling."""
+
 from __future__ import annotations
 
 import os
@@ -40,10 +41,11 @@ class MainWindow(QMainWindow):
         self.jobs = jobs or QtJobQueue(parent=self)
         self.interactive = interactive
         self.last_error = ""
-        self.last_replace_note = ""   # what replacing the project did to running jobs (for the status bar)
+        self.last_replace_note = ""  # what replacing the project did to running jobs (for the status bar)
 
-        self.training = TrainingPanel(state, self.jobs, before_train=self._before_training,
-                                      accept_trained=self._accept_trained)
+        self.training = TrainingPanel(
+            state, self.jobs, before_train=self._before_training, accept_trained=self._accept_trained
+        )
         self.crossbar = CrossbarPanel(state, self.jobs)
         self.editor = DefectEditorPanel(state, self.jobs)
         self.queue_panel = QueuePanel(state, self.jobs)
@@ -57,9 +59,11 @@ class MainWindow(QMainWindow):
         self.editor_dock = QDockWidget(self.editor.title, self)
         self.editor_dock.setObjectName("defect-editor")
         self.editor_dock.setWidget(self.editor)
-        self.editor_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                                     | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-                                     | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.editor_dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.editor_dock)
 
         self.editor.paint_mode_changed.connect(self._paint_mode)
@@ -119,9 +123,10 @@ class MainWindow(QMainWindow):
 
     def _job_finished(self, info: JobInfo) -> None:
         if info.state == DONE and isinstance(info.result, Project):
-            return   # a finished training: _accept_trained has said what became of it
-        stored = (info.state == DONE and isinstance(info.result, (SimulationResult, SweepResult, RecoveryResult))) \
-            or (info.state == CANCELLED and isinstance(info.partial, SweepResult) and info.partial.rows)
+            return  # a finished training: _accept_trained has said what became of it
+        stored = (info.state == DONE and isinstance(info.result, (SimulationResult, SweepResult, RecoveryResult))) or (
+            info.state == CANCELLED and isinstance(info.partial, SweepResult) and info.partial.rows
+        )
         target = self.jobs.target(info.id)
         elsewhere = target is not None and target is not self.state.project
         if stored and not elsewhere:
@@ -146,9 +151,12 @@ class MainWindow(QMainWindow):
         if not self.state.dirty or not self.interactive:
             return True
         answer = QMessageBox.question(
-            self, "Unsaved changes", "The project has unsaved changes. Save them first?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+            self,
+            "Unsaved changes",
+            "The project has unsaved changes. Save them first?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
         if answer == QMessageBox.StandardButton.Save:
             return self.save()
         return answer == QMessageBox.StandardButton.Discard
@@ -163,10 +171,14 @@ class MainWindow(QMainWindow):
         if not pending or not self.interactive:
             return [j.id for j in pending]
         names = "\n".join(f"  • {j.name} ({j.state})" for j in pending[:8]) + ("\n  …" if len(pending) > 8 else "")
-        box = QMessageBox(QMessageBox.Icon.Question, "Jobs still running",
-                          f"{len(pending)} job(s) of the open project are queued or running:\n{names}\n\n"
-                          f"Their results belong to this project and would be lost if you {action}. "
-                          "Cancel them?", parent=self)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Jobs still running",
+            f"{len(pending)} job(s) of the open project are queued or running:\n{names}\n\n"
+            f"Their results belong to this project and would be lost if you {action}. "
+            "Cancel them?",
+            parent=self,
+        )
         cancel_jobs = box.addButton("Cancel jobs and continue", QMessageBox.ButtonRole.AcceptRole)
         box.addButton(f"Don't {action}", QMessageBox.ButtonRole.RejectRole)
         box.exec()
@@ -184,8 +196,9 @@ class MainWindow(QMainWindow):
                 n += 1
         return f"cancelled {n} job{'s' if n != 1 else ''} of the previous project" if n else ""
 
-    def replace_project(self, project: Project, path: Optional[str], action: str, *, dirty: bool = False,
-                        keep_dirty: bool = False) -> bool:
+    def replace_project(
+        self, project: Project, path: Optional[str], action: str, *, dirty: bool = False, keep_dirty: bool = False
+    ) -> bool:
         """Make ``project`` the open one after asking about running jobs and unsaved changes.
 
         Parameters
@@ -224,17 +237,19 @@ class MainWindow(QMainWindow):
         """Open a freshly trained project, unless that would lose unsaved changes (see TrainingPanel)."""
         if not self.replace_project(project, None, "open the trained project", dirty=True, keep_dirty=True):
             why = " has unsaved changes and" if self.state.dirty else ""
-            self.statusBar().showMessage(f"training finished; the open project{why} was kept "
-                                         "(use 'Open trained project' in the training panel)", 15000)
+            self.statusBar().showMessage(
+                f"training finished; the open project{why} was kept (use 'Open trained project' in the training panel)",
+                15000,
+            )
             return False
         note = self.last_replace_note
-        self.statusBar().showMessage("training finished; the new project is open (unsaved)"
-                                     + (f"; {note}" if note else ""), 8000)
+        self.statusBar().showMessage(
+            "training finished; the new project is open (unsaved)" + (f"; {note}" if note else ""), 8000
+        )
         return True
 
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", os.path.dirname(self.state.path or ""),
-                                              FILE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", os.path.dirname(self.state.path or ""), FILE_FILTER)
         if path:
             self.open_path(path)
 

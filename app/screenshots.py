@@ -3,6 +3,7 @@
 The example project is loaded, a circle defect is added to the draft scenario, a small behavioural sweep
 and one evaluation run through the real job queue, then each panel is grabbed (default ``docs/screenshots``).
 """
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,7 @@ def _wait(app, jobs, job_id: int, timeout_s: float = 120.0) -> None:
     while time.monotonic() < deadline:
         app.processEvents()
         if jobs.queue.get(job_id).finished:
-            for _ in range(20):   # let the throttled adapter deliver the final state
+            for _ in range(20):  # let the throttled adapter deliver the final state
                 app.processEvents()
                 time.sleep(0.02)
             return
@@ -54,10 +55,16 @@ def main(argv=None) -> int:
     _wait(app, w.jobs, c.sweep())
     _wait(app, w.jobs, c.evaluate("behavioral"))
     os.makedirs(out, exist_ok=True)
-    shots = {"main-window": (w, None), "crossbar": (w.crossbar, None), "training": (w.training, None),
-             "queue": (w.queue_panel, None), "defect-editor": (w.editor, None),
-             "results-sweep": (w.results, 0), "results-simulations": (w.results, 1),
-             "results-recovery": (w.results, 2)}
+    shots = {
+        "main-window": (w, None),
+        "crossbar": (w.crossbar, None),
+        "training": (w.training, None),
+        "queue": (w.queue_panel, None),
+        "defect-editor": (w.editor, None),
+        "results-sweep": (w.results, 0),
+        "results-simulations": (w.results, 1),
+        "results-recovery": (w.results, 2),
+    }
     for name, (widget, tab) in shots.items():
         if widget is not w and widget is not w.editor:
             w.tabs.setCurrentWidget(widget)

@@ -11,24 +11,27 @@ training parameter) undoes the same way. Listeners get a *topic* string:
 ``params``     a training-form field changed
 ``dirty``      the unsaved-changes flag may have changed
 """
+
 from __future__ import annotations
 
 import copy
 import logging
 import os
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 import numpy as np
 
 from core import project_io
-from core.session.undo import Command, CommandStack
 from core.model.defects import Defect
 from core.model.project import Project, Scenario
+from core.session.undo import Command, CommandStack
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PROJECT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "projects",
-                               "digits-paper.h5")
+DEFAULT_PROJECT = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "projects", "digits-paper.h5"
+)
 TRAINING_FIELDS = {"preset": "paper", "hidden": "8,8,8", "epochs": "150", "seed": "0"}
 
 
@@ -66,7 +69,7 @@ class WorkbenchState:
         for cb in list(self._listeners):
             try:
                 cb(topic)
-            except Exception:  # noqa: BLE001 - one broken panel must not break the others
+            except Exception:
                 log.exception("state listener failed for %s", topic)
 
     # ---- document ------------------------------------------------------------------------------------
@@ -141,8 +144,12 @@ class WorkbenchState:
         from core.model.network import PRESETS
 
         preset = next((k for k, v in PRESETS.items() if tuple(v) == tuple(p.network.hidden)), "custom")
-        self.training = {"preset": preset, "hidden": ",".join(str(h) for h in p.network.hidden),
-                         "epochs": str(p.training.epochs), "seed": str(p.training.seed)}
+        self.training = {
+            "preset": preset,
+            "hidden": ",".join(str(h) for h in p.network.hidden),
+            "epochs": str(p.training.epochs),
+            "seed": str(p.training.seed),
+        }
 
     # ---- edits (each one command) --------------------------------------------------------------------
     def set_draft(self, defects, text: str) -> None:
@@ -154,7 +161,7 @@ class WorkbenchState:
 
     def remove_defect(self, index: int) -> None:
         if 0 <= index < len(self.draft):
-            self.set_draft(self.draft[:index] + self.draft[index + 1:], "remove defect")
+            self.set_draft(self.draft[:index] + self.draft[index + 1 :], "remove defect")
 
     def paint(self, array: int, cells: np.ndarray, erase: bool, stuck: str = "on", stuck_ohm: float = 0.0) -> None:
         """Paint (or erase) ``cells`` (bool, the array's shape) into the draft as a ``mask`` defect.
@@ -174,8 +181,17 @@ class WorkbenchState:
             new = [d for d in new if d.pattern != "mask" or d.mask.any()]
             self.set_draft(new, "erase cells")
             return
-        target = next((d for d in reversed(new) if d.pattern == "mask" and d.array == array and d.stuck == stuck
-                       and (stuck != "ohm" or d.stuck_ohm == stuck_ohm)), None)
+        target = next(
+            (
+                d
+                for d in reversed(new)
+                if d.pattern == "mask"
+                and d.array == array
+                and d.stuck == stuck
+                and (stuck != "ohm" or d.stuck_ohm == stuck_ohm)
+            ),
+            None,
+        )
         if target is None:
             new.append(Defect("mask", array, stuck, stuck_ohm, {}, mask=cells.copy()))
         else:

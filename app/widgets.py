@@ -1,4 +1,5 @@
 """Small Qt helpers shared by the panels: pyqtgraph set-up, colours, a message label, a labelled form."""
+
 from __future__ import annotations
 
 import pyqtgraph as pg
@@ -7,8 +8,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy
 # light plots read better in screenshots and papers; set once before any plot widget exists
 pg.setConfigOptions(background="w", foreground="k", antialias=True)
 
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf"]
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 # overlay colours (RGBA) by code of app.forms.overlay_codes: healthy, stuck on, stuck off, stuck at R
 OVERLAY_RGBA = [(0, 0, 0, 0), (230, 30, 30, 200), (30, 90, 230, 200), (255, 150, 0, 200)]
 OVERLAY_NAMES = ["healthy", "stuck on", "stuck off", "stuck at R"]
@@ -64,6 +64,6 @@ def outside_legend(plot: pg.PlotWidget, label_size: str = "8pt") -> pg.LegendIte
     # fixed size and top-aligned: otherwise the layout stretches the entries over the full plot height
     legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
     layout = plot.getPlotItem().layout
-    layout.addItem(legend, 2, 3)   # row 2 holds the left axis, the view box and the right axis
+    layout.addItem(legend, 2, 3)  # row 2 holds the left axis, the view box and the right axis
     layout.setAlignment(legend, Qt.AlignmentFlag.AlignTop)
     return legend

@@ -2,6 +2,7 @@
 
 Run: ``.venv/bin/python -m bench.bench_nodal [--rows 64] [--cols 128] [--inputs 500] [--workers N]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,17 +22,18 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
 
     from core import jobs
-
     from core.circuit import nodal
-    from core.model.devices import DeviceParams
     from core.circuit.spice import simulate
+    from core.model.devices import DeviceParams
 
     dev = DeviceParams()
     rng = np.random.default_rng(0)
     g = rng.uniform(dev.g_off_siemens, dev.g_on_siemens, (args.rows, args.cols))
     v = rng.uniform(0.0, dev.v_read_volt, (args.inputs, args.rows))
-    print(f"array {args.rows}x{args.cols}, r_wire {args.r_wire:g} ohm, {args.inputs} inputs, "
-          f"solver {simulate.solver_info()['solver']}")
+    print(
+        f"array {args.rows}x{args.cols}, r_wire {args.r_wire:g} ohm, {args.inputs} inputs, "
+        f"solver {simulate.solver_info()['solver']}"
+    )
 
     times = []
     for _ in range(3):
@@ -47,8 +49,10 @@ def main(argv=None) -> None:
         i_spice, solver = jobs.run(simulate.run_circuit_job(g, v, args.r_wire, dev, workers=workers))
         results[workers] = time.perf_counter() - t0
         rel = np.max(np.abs(i_nodal - i_spice) / np.abs(i_spice))
-        print(f"ngspice ({solver}, {workers} worker(s)): {results[workers]:.2f} s, "
-              f"max relative column-current difference {rel:.2e}, speed-up {results[workers] / t_nodal:.0f}x")
+        print(
+            f"ngspice ({solver}, {workers} worker(s)): {results[workers]:.2f} s, "
+            f"max relative column-current difference {rel:.2e}, speed-up {results[workers] / t_nodal:.0f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ extrapolated; its accuracies are checked against the sweep's for the same maps.
 Run: ``.venv/bin/python -m bench.bench_sweeps [--workers 1,2] [--loop-every 10] [--json]``
 Goal: >= 2,000 maps/s on 2 cores and the full grid in < 10 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,9 +26,9 @@ SIZES = tuple(float(s) for s in np.round(np.linspace(0.05, 0.5, 10), 3))
 
 def trained_paper_project():
     from core import jobs
+    from core.ml.new_project import create_project_job
     from core.model.data import DatasetSpec
     from core.model.network import NetworkConfig, TrainConfig
-    from core.ml.new_project import create_project_job
 
     return jobs.run(create_project_job(DatasetSpec(seed=0), NetworkConfig.preset("paper"), TrainConfig(seed=0)))
 
@@ -41,19 +42,20 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
 
-    from core.circuit import behavioral
-
     from core import jobs
+    from core.circuit import behavioral
     from core.circuit.fidelity import defective_conductances
-    from core.sweeps.spec import SweepSpec, make_defect
     from core.sweeps.job import sweep_job
+    from core.sweeps.spec import SweepSpec, make_defect
 
     t0 = time.perf_counter()
     project = trained_paper_project()
     train_s = time.perf_counter() - t0
     ds = project.load_dataset()
     mapped = project.mapped
-    spec = SweepSpec(patterns=PATTERNS, sizes=SIZES, stuck=("on", "off"), n_seeds=args.seeds).with_arrays(len(mapped.arrays))
+    spec = SweepSpec(patterns=PATTERNS, sizes=SIZES, stuck=("on", "off"), n_seeds=args.seeds).with_arrays(
+        len(mapped.arrays)
+    )
     n_maps = len(spec.points()) * spec.n_seeds
 
     runs = []
@@ -69,7 +71,7 @@ def main(argv=None) -> int:
 
     # the plain loop: one map, one full forward pass, no batching
     per_map = {(r["pattern"], r["size"], r["stuck"], r["array"]): r["accuracies"] for r in result.rows}
-    items = [(pt, k) for pt in spec.points() for k in range(spec.n_seeds)][::max(1, args.loop_every)]
+    items = [(pt, k) for pt in spec.points() for k in range(spec.n_seeds)][:: max(1, args.loop_every)]
     t = time.perf_counter()
     loop_acc = []
     for (pattern, size, stuck, array), k in items:
@@ -81,22 +83,37 @@ def main(argv=None) -> int:
     loop_rate = len(items) / loop_s
 
     out = {
-        "preset": "paper", "array_shapes": [list(s) for s in mapped.shapes], "test_images": int(len(ds.y_test)),
+        "preset": "paper",
+        "array_shapes": [list(s) for s in mapped.shapes],
+        "test_images": int(len(ds.y_test)),
         "grid": f"{len(PATTERNS)} patterns x 2 stuck x {len(SIZES)} sizes x {len(spec.arrays)} arrays x "
-                f"{spec.n_seeds} seeds", "maps": n_maps, "sweep": runs,
-        "plain_loop": {"maps_timed": len(items), "seconds": loop_s, "maps_per_s": loop_rate,
-                       "full_grid_seconds_extrapolated": n_maps / loop_rate, "accuracies_equal_sweep": same},
-        "cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+        f"{spec.n_seeds} seeds",
+        "maps": n_maps,
+        "sweep": runs,
+        "plain_loop": {
+            "maps_timed": len(items),
+            "seconds": loop_s,
+            "maps_per_s": loop_rate,
+            "full_grid_seconds_extrapolated": n_maps / loop_rate,
+            "accuracies_equal_sweep": same,
+        },
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
         "training_seconds": train_s,
     }
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"behavioural sweep, paper preset {out['array_shapes']}, {out['test_images']} test images, "
-              f"{out['grid']} = {n_maps} maps ({out['cpus']} CPUs)")
+        print(
+            f"behavioural sweep, paper preset {out['array_shapes']}, {out['test_images']} test images, "
+            f"{out['grid']} = {n_maps} maps ({out['cpus']} CPUs)"
+        )
         print(f"{'method':<34} {'seconds':>9} {'maps/s':>9}")
         for r in runs:
-            print(f"{'sweep_job, ' + str(r['workers']) + ' thread(s)':<34} {r['seconds']:>9.2f} {r['maps_per_s']:>9.0f}")
+            print(
+                f"{'sweep_job, ' + str(r['workers']) + ' thread(s)':<34} {r['seconds']:>9.2f} {r['maps_per_s']:>9.0f}"
+            )
         print(f"{'plain loop (extrapolated)':<34} {n_maps / loop_rate:>9.2f} {loop_rate:>9.0f}")
         print(f"plain loop timed on {len(items)} maps; per-map accuracies equal the sweep's: {same}")
     return 0 if same else 1

@@ -6,6 +6,7 @@
 Trains the ``paper`` network (seed 0) exactly as the example project does, then measures everything at
 behavioural fidelity, and the recovery demonstration also in ngspice when it is installed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,11 +17,11 @@ import sys
 import time
 
 from core import jobs
-from core.model.defects import parse_spec
 from core.errors import WorkbenchError
+from core.model.defects import parse_spec
 from core.recovery.common import METHODS
-from core.recovery.recover import recover_job
 from core.recovery.compare import compare_job, generalization_study_job, markdown_table, table_rows
+from core.recovery.recover import recover_job
 
 SHOW_SPEC = "ring:array=4,cx=0.5,cy=0.5,r_in=0.2,r_out=0.35,stuck=on"
 TRAIN_PATTERNS = ("circle", "rows", "checkerboard")
@@ -30,9 +31,9 @@ COMMAND = ".venv/bin/python -m bench.recovery_study"
 
 
 def _project():
+    from core.ml.new_project import create_project_job
     from core.model.data import DatasetSpec
     from core.model.network import NetworkConfig, TrainConfig
-    from core.ml.new_project import create_project_job
 
     return jobs.run(create_project_job(DatasetSpec(seed=0), NetworkConfig.preset("paper"), TrainConfig(seed=0)))
 
@@ -59,12 +60,17 @@ def _generalization(project) -> list[str]:
             lines.append(f"| {a} | {h['name']} | {h['before']:.3f} | {h['after']:.3f} |")
         healthy = next(t for t in r.params["trained_on"] if t["name"] == "healthy")
         trained = [t for t in r.params["trained_on"] if t["name"] != "healthy"]
-        summary.append(f"| {a} | {r.before:.3f} | {r.after:.3f} | "
-                       f"{sum(t['before'] for t in trained) / len(trained):.3f} -> "
-                       f"{sum(t['after'] for t in trained) / len(trained):.3f} | "
-                       f"{healthy['before']:.3f} -> {healthy['after']:.3f} |")
-    head = ["| array | held-out mean before | held-out mean after | trained-on scenarios (test split) | "
-            "defect-free circuit |", "|---|---|---|---|---|"]
+        summary.append(
+            f"| {a} | {r.before:.3f} | {r.after:.3f} | "
+            f"{sum(t['before'] for t in trained) / len(trained):.3f} -> "
+            f"{sum(t['after'] for t in trained) / len(trained):.3f} | "
+            f"{healthy['before']:.3f} -> {healthy['after']:.3f} |"
+        )
+    head = [
+        "| array | held-out mean before | held-out mean after | trained-on scenarios (test split) | "
+        "defect-free circuit |",
+        "|---|---|---|---|---|",
+    ]
     return head + summary + [""] + lines
 
 
@@ -116,8 +122,7 @@ def build_report(spice: bool = True) -> str:
         "",
         *show,
         "",
-        "CLI: `reram-workbench recover PROJECT.h5 --defect "
-        f"\"{SHOW_SPEC}\" --method all --json`.",
+        f'CLI: `reram-workbench recover PROJECT.h5 --defect "{SHOW_SPEC}" --method all --json`.',
         "",
         "## The three methods across the six patterns",
         "",
@@ -130,7 +135,8 @@ def build_report(spice: bool = True) -> str:
         "",
         f"Mean over the {len(rows)} scenarios: before {mean['before']:.3f}, correction {mean['correction']:.3f}, "
         f"retrain {mean['retrain']:.3f}, remap {mean['remap']:.3f}. Best (ties counted for each): "
-        + ", ".join(f"{m} {wins[m]}" for m in METHODS) + ".",
+        + ", ".join(f"{m} {wins[m]}" for m in METHODS)
+        + ".",
         "",
         "## Generalization of the correction network to unseen patterns",
         "",
@@ -145,7 +151,8 @@ def build_report(spice: bool = True) -> str:
         "- Only the correction network works without knowing the defect map: it sees nothing but the circuit's "
         "output voltages. Retraining and remapping need the map (a measured mask, `mask:` defects).",
         "- Hidden neurons that never fire on the train split (dead ReLUs) of this network: "
-        + "; ".join(f"hidden layer {h + 1}: {list(d)}" for h, d in enumerate(dead)) + ". "
+        + "; ".join(f"hidden layer {h + 1}: {list(d)}" for h, d in enumerate(dead))
+        + ". "
         "Defects that only touch them cost nothing (the rows at 0.917 before recovery), and they are free spare "
         "positions for remapping, which is why remapping restores the full 0.917 on many array-2 and array-3 "
         "scenarios. Remapping cannot help where a defect covers more positions than there are spares, or in "

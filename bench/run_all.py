@@ -1,15 +1,22 @@
 """Run every benchmark in turn (``make bench``); each prints its figures, recorded by hand in docs/benchmarks.md.
 
-The recovery study and the study findings rewrite docs/recovery.md and docs/findings.md themselves. Expect about 8 minutes on 2 cores.
+The recovery study and the study findings rewrite docs/recovery.md and docs/findings.md themselves.
+Expect about 8 minutes on 2 cores.
 """
+
 from __future__ import annotations
 
 import importlib
 import sys
 import time
 
-BENCHMARKS = ("bench.bench_sweeps", "bench.bench_spice", "bench.bench_nodal", "bench.recovery_study",
-              "bench.study_findings")
+BENCHMARKS = (
+    "bench.bench_sweeps",
+    "bench.bench_spice",
+    "bench.bench_nodal",
+    "bench.recovery_study",
+    "bench.study_findings",
+)
 
 
 def main() -> int:

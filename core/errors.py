@@ -3,6 +3,7 @@
 Every error a user can cause carries a message that names the offending field and what is allowed, so
 front ends (CLI, GUI) can show it as one line without a traceback.
 """
+
 import math
 
 

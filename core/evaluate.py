@@ -4,20 +4,27 @@
 circuit fidelities of :mod:`core.circuit.fidelity`. The job returns a
 :class:`~core.model.results.SimulationResult`; :func:`core.session.store.store_result` puts it into a project.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 
-from core.circuit.fidelity import (CIRCUIT_FIDELITIES, check_fidelity, circuit_params, defective_conductances,
-                                   output_voltages_job, with_overrides)
+from core.circuit.fidelity import (
+    CIRCUIT_FIDELITIES,
+    check_fidelity,
+    circuit_params,
+    defective_conductances,
+    output_voltages_job,
+    with_overrides,
+)
 from core.circuit.mapping import effective_weights
 from core.jobs import Progress
 from core.model import network
-from core.model.data import SPLITS
 from core.model.defects import Defect
 from core.model.project import Project
 from core.model.results import SimulationResult
@@ -25,8 +32,7 @@ from core.model.results import SimulationResult
 FIDELITIES = ("ideal", *CIRCUIT_FIDELITIES)
 
 
-def project_view(project: Project, r_wire_ohm: Optional[float] = None,
-                 device_model: Optional[str] = None) -> Project:
+def project_view(project: Project, r_wire_ohm: Optional[float] = None, device_model: Optional[str] = None) -> Project:
     """The project itself, or a shallow view whose mapped network carries circuit overrides.
 
     The view shares the dataset cache with ``project``; jobs only read it.
@@ -36,9 +42,17 @@ def project_view(project: Project, r_wire_ohm: Optional[float] = None,
     return dataclasses.replace(project, mapped=with_overrides(project.require_mapped(), r_wire_ohm, device_model))
 
 
-def evaluate_job(project: Project, defects: Sequence[Defect] = (), fidelity: str = "behavioral", *,
-                 split: str = "test", r_wire_ohm: Optional[float] = None, device_model: Optional[str] = None,
-                 workers: Optional[int] = None, scenario: str = ""):
+def evaluate_job(
+    project: Project,
+    defects: Sequence[Defect] = (),
+    fidelity: str = "behavioral",
+    *,
+    split: str = "test",
+    r_wire_ohm: Optional[float] = None,
+    device_model: Optional[str] = None,
+    workers: Optional[int] = None,
+    scenario: str = "",
+):
     """Job: evaluate the project's network on a data split and return a :class:`SimulationResult`.
 
     The result (accuracy, output voltages, solver, timing, circuit settings) has no id yet; store it with
@@ -60,9 +74,17 @@ def evaluate_job(project: Project, defects: Sequence[Defect] = (), fidelity: str
         v, solver = yield from output_voltages_job(mapped, X, g_list, fidelity, workers)
     seconds = time.perf_counter() - t0
     res = SimulationResult(
-        id="", fidelity=fidelity, accuracy=network.accuracy(v, y), n_images=len(y),
-        defect_specs=[d.to_spec() for d in defects], defect_fraction=fractions,
-        output_voltages=np.asarray(v, dtype=np.float32), seconds=seconds, solver=solver, scenario=scenario,
-        params={"split": split, **circuit_params(mapped)})
+        id="",
+        fidelity=fidelity,
+        accuracy=network.accuracy(v, y),
+        n_images=len(y),
+        defect_specs=[d.to_spec() for d in defects],
+        defect_fraction=fractions,
+        output_voltages=np.asarray(v, dtype=np.float32),
+        seconds=seconds,
+        solver=solver,
+        scenario=scenario,
+        params={"split": split, **circuit_params(mapped)},
+    )
     yield Progress(1, 1, f"{fidelity}: accuracy {res.accuracy:.3f}")
     return res

@@ -16,12 +16,14 @@ cancel flag after each yield and closes the generator, so its ``finally`` blocks
 remove temp files. Jobs that wait on something slow (an ngspice child) poll and yield while waiting.
 :class:`~core.session.job_queue.JobQueue` runs many jobs on worker threads with priorities.
 """
+
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any, Callable, Generator, Optional
+from typing import Any, Optional
 
 from core.errors import WorkbenchError
 

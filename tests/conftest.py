@@ -1,4 +1,5 @@
 """Shared fixtures: one real trained project per test session (training is real and takes a few seconds)."""
+
 from __future__ import annotations
 
 import copy
@@ -13,9 +14,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 @pytest.fixture(scope="session")
 def _trained_paper():
     from core import jobs
+    from core.ml.new_project import create_project_job
     from core.model.data import DatasetSpec
     from core.model.network import NetworkConfig, TrainConfig
-    from core.ml.new_project import create_project_job
 
     return jobs.run(create_project_job(DatasetSpec(seed=0), NetworkConfig.preset("paper"), TrainConfig(seed=0)))
 

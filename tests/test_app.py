@@ -2,6 +2,7 @@
 
 Outcomes are asserted from plot data (curve.getData(), ImageItem arrays) and from the project, not pixels.
 """
+
 from __future__ import annotations
 
 import copy
@@ -15,24 +16,22 @@ import time
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QPointF, Qt
 
-
-from PySide6.QtCore import QPointF, Qt  # noqa: E402
-
-from app.jobs_qt import QtJobQueue  # noqa: E402
-from app.main_window import MainWindow  # noqa: E402
-from app.panels.crossbar import PAINT, CrossbarPanel  # noqa: E402
-from app.panels.defects import DefectEditorPanel  # noqa: E402
-from app.panels.queue import QueuePanel  # noqa: E402
-from app.panels.results import ResultsPanel  # noqa: E402
-from app.panels.training import TrainingPanel  # noqa: E402
-from app.state import DEFAULT_PROJECT, WorkbenchState  # noqa: E402
-from core import jobs, project_io  # noqa: E402
-from core.model.defects import Defect  # noqa: E402
+from app.jobs_qt import QtJobQueue
+from app.main_window import MainWindow
+from app.panels.crossbar import PAINT, CrossbarPanel
+from app.panels.defects import DefectEditorPanel
+from app.panels.queue import QueuePanel
+from app.panels.results import ResultsPanel
+from app.panels.training import TrainingPanel
+from app.state import DEFAULT_PROJECT, WorkbenchState
+from core import jobs, project_io
+from core.circuit.fidelity import with_overrides
 from core.evaluate import evaluate_job
-from core.circuit.fidelity import with_overrides  # noqa: E402
-from core.jobs import Progress  # noqa: E402
-from core.model.project import Project  # noqa: E402
+from core.jobs import Progress
+from core.model.defects import Defect
+from core.model.project import Project
 
 PANELS = [TrainingPanel, CrossbarPanel, DefectEditorPanel, QueuePanel, ResultsPanel]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -81,8 +80,9 @@ def window(qtbot, example):
 
 def finished(qtbot, jobs: QtJobQueue, job_id: int, timeout_ms: int = 30_000):
     """Wait for the adapter's finished signal of ``job_id`` and return its JobInfo."""
-    with qtbot.waitSignal(jobs.job_finished, timeout=timeout_ms,
-                          check_params_cb=lambda info: info.id == job_id) as blocker:
+    with qtbot.waitSignal(
+        jobs.job_finished, timeout=timeout_ms, check_params_cb=lambda info: info.id == job_id
+    ) as blocker:
         pass
     return blocker.args[0]
 
@@ -90,8 +90,9 @@ def finished(qtbot, jobs: QtJobQueue, job_id: int, timeout_ms: int = 30_000):
 def wait_job(qtbot, jobs: QtJobQueue, submit, timeout_ms: int = 30_000):
     """Submit (a callable returning the job id) inside waitSignal so a fast job cannot slip past."""
     ids = []
-    with qtbot.waitSignal(jobs.job_finished, timeout=timeout_ms,
-                          check_params_cb=lambda info: bool(ids) and info.id == ids[0]) as blocker:
+    with qtbot.waitSignal(
+        jobs.job_finished, timeout=timeout_ms, check_params_cb=lambda info: bool(ids) and info.id == ids[0]
+    ) as blocker:
         ids.append(submit())
         assert ids[0] is not None
     return blocker.args[0]
@@ -113,7 +114,7 @@ def test_panel_conformance(qtbot, tmp_path, example, panel_cls, full):
     img = panel.grab()
     assert img.save(str(path)) and path.stat().st_size > 1000
     assert img.width() >= ms.width() and img.height() >= ms.height()
-    state.notify("project")   # refreshing must work too
+    state.notify("project")  # refreshing must work too
     jobs_q.shutdown()
 
 
@@ -137,7 +138,7 @@ def test_circle_defect_changes_overlay_exactly_and_undo_restores(window):
     assert not cb.overlay_cells().any() and cb.overlay_cells().shape == shape
     ed.array.setValue(2)
     ed.set_fields("circle", {"cx": "0.4", "cy": "0.6", "r": "0.35"})
-    ed.stuck.setCurrentIndex(1)   # off
+    ed.stuck.setCurrentIndex(1)  # off
     ed.add_button.click()
     expected = Defect("circle", 2, "off", 0.0, {"cx": 0.4, "cy": 0.6, "r": 0.35}).cells(shape)
     assert expected.any() and not expected.all()
@@ -154,7 +155,7 @@ def test_circle_defect_changes_overlay_exactly_and_undo_restores(window):
 def test_mouse_paint_is_one_undoable_mask_edit(window, qtbot):
     ed, cb, st = window.editor, window.crossbar, window.state
     cb.set_array(1)
-    ed.paint_buttons.button(1).click()          # Paint, stuck on
+    ed.paint_buttons.button(1).click()  # Paint, stuck on
     assert cb.paint_mode == PAINT and window.tabs.currentWidget() is cb
     qtbot.waitExposed(window)
     targets = [(3, 5), (10, 2)]
@@ -174,18 +175,21 @@ def test_mouse_paint_is_one_undoable_mask_edit(window, qtbot):
     assert len(st.stack) == n + 1 and cb.overlay_cells()[20, :4].all()
     window.undo_action.trigger()
     assert np.array_equal(cb.overlay_cells(), painted)
-    ed.paint_buttons.button(2).click()          # Erase
+    ed.paint_buttons.button(2).click()  # Erase
     cb.stroke_point(QPointF(5.5, 3.5))
     cb.finish_stroke()
     assert cb.overlay_cells().sum() == 1
 
 
-@pytest.mark.parametrize("pattern, values, words", [
-    ("circle", {"r": "5"}, ["circle", "r must be in [0, 2]"]),
-    ("circle", {"r": ""}, ["missing required key 'r'"]),
-    ("rows", {"start": "70"}, ["rows", "outside array 1"]),
-    ("random", {"fraction": "abc"}, ["fraction must be a number in [0, 1]"]),
-])
+@pytest.mark.parametrize(
+    "pattern, values, words",
+    [
+        ("circle", {"r": "5"}, ["circle", "r must be in [0, 2]"]),
+        ("circle", {"r": ""}, ["missing required key 'r'"]),
+        ("rows", {"start": "70"}, ["rows", "outside array 1"]),
+        ("random", {"fraction": "abc"}, ["fraction must be a number in [0, 1]"]),
+    ],
+)
 def test_bad_defect_parameter_shows_message_naming_field(window, pattern, values, words):
     ed = window.editor
     ed.set_fields(pattern, values)
@@ -202,7 +206,7 @@ def test_bad_training_and_sweep_fields_show_messages(window):
     tr.fields["epochs"].setText("0")
     assert tr.train() is None
     assert tr.message.is_error and "epochs" in tr.message.text() and "[1, 100000]" in tr.message.text()
-    window.undo_action.trigger()                 # the parameter edit is undoable
+    window.undo_action.trigger()  # the parameter edit is undoable
     assert window.state.training["epochs"] == "150" and tr.fields["epochs"].text() == "150"
     c = window.queue_panel.controls
     c.sweep_fields["seeds"].setText("many")
@@ -258,12 +262,13 @@ def test_cancel_running_job_shows_cancelled(window, qtbot):
     c.sweep_fields["arrays"].setText("all")
     c.sweep_fields["seeds"].setText("2000")
     job = c.sweep()
-    qtbot.waitUntil(lambda: qp.row_state(job) == "running"
-                    and bool(getattr(window.jobs.queue.get(job).partial, "rows", None)), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: qp.row_state(job) == "running" and bool(getattr(window.jobs.queue.get(job).partial, "rows", None)),
+        timeout=10_000,
+    )
     qp.select_job(job)
     assert qp.cancel_button.isEnabled()
-    with qtbot.waitSignal(window.jobs.job_finished, timeout=20_000,
-                          check_params_cb=lambda i: i.id == job) as blocker:
+    with qtbot.waitSignal(window.jobs.job_finished, timeout=20_000, check_params_cb=lambda i: i.id == job) as blocker:
         qp.cancel_button.click()
     assert blocker.args[0].state == "cancelled"
     assert qp.row_state(job) == "cancelled" and qp.retry_button.isEnabled()
@@ -297,7 +302,7 @@ def test_adapter_throttles_progress_and_reports_failures(qtbot):
     info = wait_job(qtbot, q, lambda: q.submit(chatty, "chatty"))
     assert info.state == "done" and info.result > 100
     progress_updates = [u for u in updates if u.id == info.id and u.state == "running"]
-    assert 2 <= len(progress_updates) <= 8   # ~4 per second, not hundreds
+    assert 2 <= len(progress_updates) <= 8  # ~4 per second, not hundreds
     info = wait_job(qtbot, q, lambda: q.submit(bad, "bad"))
     assert info.state == "failed" and "ValueError: broken" in info.error
     q.shutdown()
@@ -315,8 +320,9 @@ def test_train_button_draws_live_curves_and_opens_new_project(window, qtbot):
     _tiny_training_form(tr)
     assert "Trained network" in tr.summary.text() and "0.917" in tr.summary.text()
     ids = []
-    with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000,
-                          check_params_cb=lambda info: bool(ids) and info.id == ids[0]) as blocker:
+    with qtbot.waitSignal(
+        window.jobs.job_finished, timeout=60_000, check_params_cb=lambda info: bool(ids) and info.id == ids[0]
+    ) as blocker:
         ids.append(window.new_project())
         # while it runs the old project's summary and curves are gone, and one training runs at a time
         assert tr.message.text().startswith("queued: training")
@@ -339,19 +345,20 @@ def test_finished_training_never_replaces_unsaved_project(window, qtbot, tmp_pat
     tr, st = window.training, window.state
     _tiny_training_form(tr)
     old = st.project
-    assert not st.dirty                       # training-form edits are not document changes
+    assert not st.dirty  # training-form edits are not document changes
     ids = []
-    with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000,
-                          check_params_cb=lambda info: bool(ids) and info.id == ids[0]) as blocker:
+    with qtbot.waitSignal(
+        window.jobs.job_finished, timeout=60_000, check_params_cb=lambda info: bool(ids) and info.id == ids[0]
+    ) as blocker:
         ids.append(tr.train())
         window.editor.spec_edit.setText("rows:array=2,start=1,count=2,stuck=off")
-        window.editor.spec_button.click()     # an unsaved edit made while the training runs
+        window.editor.spec_button.click()  # an unsaved edit made while the training runs
         assert st.dirty
     trained = blocker.args[0].result
     assert st.project is old and st.dirty and len(st.draft) == 1
     assert tr.open_trained_button.isVisibleTo(tr) and "unsaved changes" in tr.message.text()
     assert "kept" in window.statusBar().currentMessage()
-    assert not tr.open_trained()              # still unsaved: still refused
+    assert not tr.open_trained()  # still unsaved: still refused
     assert window.save_to(str(tmp_path / "kept.h5")) and not st.dirty
     tr.open_trained_button.click()
     assert st.project is trained and st.path is None and st.dirty
@@ -368,8 +375,7 @@ def test_open_during_job_cancels_it_and_keeps_new_project_clean(window, qtbot, t
     c.sweep_fields["seeds"].setText("2000")
     job = c.sweep()
     qtbot.waitUntil(lambda: qp.row_state(job) == "running", timeout=10_000)
-    with qtbot.waitSignal(window.jobs.job_finished, timeout=20_000,
-                          check_params_cb=lambda i: i.id == job) as blocker:
+    with qtbot.waitSignal(window.jobs.job_finished, timeout=20_000, check_params_cb=lambda i: i.id == job) as blocker:
         assert window.open_path(str(other))
         assert "cancelled 1 job of the previous project" in window.statusBar().currentMessage()
     assert blocker.args[0].state == "cancelled"
@@ -378,14 +384,14 @@ def test_open_during_job_cancels_it_and_keeps_new_project_clean(window, qtbot, t
     assert [s.id for s in new.sweeps] == [s.id for s in project_io.load(str(other)).sweeps]
     assert "no longer open" in window.statusBar().currentMessage()
     qp.select_job(job)
-    assert not qp.retry_button.isEnabled()   # a retry would compute into the closed project
+    assert not qp.retry_button.isEnabled()  # a retry would compute into the closed project
     # the editor starts afresh on the opened project
     assert window.editor.name_edit.text() == "scenario-1" and window.editor.message.text() == ""
 
 
 def test_circuit_fields_reach_evaluation_sweep_and_recovery(window, qtbot, example):
     c = window.queue_panel.controls
-    assert c.r_wire.text() == "0" and c.device_model.currentText() == "linear"   # the project's circuit
+    assert c.r_wire.text() == "0" and c.device_model.currentText() == "linear"  # the project's circuit
     c.r_wire.setText("-1")
     assert c.evaluate("nodal") is None and c.message.is_error
     assert "wire resistance (ohm)" in c.message.text() and "[0, 10000]" in c.message.text()
@@ -393,7 +399,7 @@ def test_circuit_fields_reach_evaluation_sweep_and_recovery(window, qtbot, examp
     info = wait_job(qtbot, window.jobs, lambda: c.evaluate("nodal"))
     direct = jobs.run(evaluate_job(copy.deepcopy(example), [], "nodal", r_wire_ohm=5.0))
     assert info.result.params["r_wire_ohm"] == 5.0 and info.result.accuracy == direct.accuracy
-    assert direct.accuracy != pytest.approx(example.results[0].accuracy)   # the wires do change the outcome
+    assert direct.accuracy != pytest.approx(example.results[0].accuracy)  # the wires do change the outcome
     c.r_wire.setText("0")
     c.device_model.setCurrentText("gap")
     c.sweep_fields["patterns"].setText("circle")
@@ -403,8 +409,8 @@ def test_circuit_fields_reach_evaluation_sweep_and_recovery(window, qtbot, examp
     info = wait_job(qtbot, window.jobs, c.sweep)
     sweep = window.state.project.sweeps[-1]
     assert sweep is info.result and sweep.spec["device_model"] == "gap" and sweep.spec["r_wire_ohm"] == 0.0
-    from core.sweeps.spec import SweepSpec
     from core.sweeps.job import sweep_job
+    from core.sweeps.spec import SweepSpec
 
     gap = copy.deepcopy(example)
     gap.mapped = with_overrides(gap.mapped, 0.0, "gap")
@@ -430,8 +436,8 @@ def test_queue_table_rows_are_one_readable_line(window, qtbot):
     row = qp.rows[info.id]
     assert not t.wordWrap() and t.rowHeight(row) <= 2 * t.fontMetrics().height()
     widths = [t.columnWidth(i) for i in range(4)]
-    assert sum(widths) <= t.viewport().width() + 2, widths          # nothing off-screen at 1024 x 640
-    assert widths[3] >= widths[0] * 0.8 and widths[2] < 100        # Message gets the room, not Job
+    assert sum(widths) <= t.viewport().width() + 2, widths  # nothing off-screen at 1024 x 640
+    assert widths[3] >= widths[0] * 0.8 and widths[2] < 100  # Message gets the room, not Job
     item = t.item(row, 3)
     assert item.text().startswith("done in") and item.toolTip().startswith(item.text())
 
@@ -444,7 +450,7 @@ def test_queue_rows_say_queued_and_starting_at_once(qtbot):
     gate = threading.Event()
 
     def slow_start():
-        gate.wait(10)                         # like loading data before the first progress report
+        gate.wait(10)  # like loading data before the first progress report
         yield Progress(1, 1, "did it")
         return 1
 
@@ -460,11 +466,11 @@ def test_queue_rows_say_queued_and_starting_at_once(qtbot):
 
 def test_small_fixes_editor_error_clears_and_seconds_keep_digits(window, qtbot):
     ed = window.editor
-    ed.stuck.setCurrentIndex(2)               # resistance, but none given
+    ed.stuck.setCurrentIndex(2)  # resistance, but none given
     ed.paint_buttons.button(1).click()
     assert ed.message.is_error and "resistance is empty" in ed.message.text()
     ed.resistance.setText("20k")
-    ed.resistance.editingFinished.emit()      # fixed: painting works now, so the complaint goes
+    ed.resistance.editingFinished.emit()  # fixed: painting works now, so the complaint goes
     ed.paint_buttons.button(1).click()
     assert window.crossbar.paint_mode == PAINT and not ed.message.is_error
     window.state.project.results[0].seconds = 0.000123
@@ -493,8 +499,9 @@ def test_save_roundtrip_and_failed_save_loses_nothing(window, tmp_path):
 
 def test_smoke_test_subprocess_exits_zero():
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    r = subprocess.run([sys.executable, "-m", "app", "--smoke-test"], cwd=ROOT, env=env, capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "app", "--smoke-test"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "smoke test ok" in r.stdout
 
@@ -517,6 +524,7 @@ def test_qt_signal_emit_keeps_references():
 
 def test_sweep_on_a_dask_scheduler_from_the_gui_equals_the_local_sweep(window, qtbot):
     import distributed
+
     c = window.queue_panel.controls
     c.sweep_fields["patterns"].setText("circle,columns")
     c.sweep_fields["sizes"].setText("0.2")
@@ -525,8 +533,9 @@ def test_sweep_on_a_dask_scheduler_from_the_gui_equals_the_local_sweep(window, q
     assert c.sweep() is None and "Dask scheduler: must be empty" in c.message.text()
     assert wait_job(qtbot, window.jobs, lambda: (c.scheduler.setText(""), c.sweep())[1]).state == "done"
     local = window.state.project.sweeps[-1]
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=40) as cluster:
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, silence_logs=40
+    ) as cluster:
         c.scheduler.setText(cluster.scheduler_address)
         info = wait_job(qtbot, window.jobs, c.sweep, timeout_ms=60_000)
     assert info.state == "done"

@@ -1,4 +1,5 @@
 """The CLI contract, exercised through the installed console script in real subprocesses."""
+
 import json
 import os
 import shutil
@@ -32,8 +33,9 @@ def test_evaluate_clean_and_defective(project_file):
     assert set(clean) >= {"accuracy", "n_images", "fidelity", "defect_fraction", "seconds"}
     assert clean["accuracy"] >= 0.90 and clean["n_images"] == 180 and clean["fidelity"] == "behavioral"
     assert clean["defect_fraction"] == [0.0, 0.0, 0.0, 0.0]
-    bad = json.loads(cli("evaluate", project_file, "--defect", "columns:array=1,start=0,count=4,stuck=off",
-                         "--json").stdout)
+    bad = json.loads(
+        cli("evaluate", project_file, "--defect", "columns:array=1,start=0,count=4,stuck=off", "--json").stdout
+    )
     assert bad["accuracy"] < clean["accuracy"] - 0.1
     assert bad["defect_fraction"] == [0.25, 0.0, 0.0, 0.0]
     ideal = json.loads(cli("evaluate", project_file, "--fidelity", "ideal", "--json").stdout)
@@ -47,19 +49,22 @@ def test_human_output_is_one_line(project_file):
     assert out.count("\n") == 1 and "accuracy" in out
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["evaluate", "{p}", "--defect", "blob:array=1,stuck=on"], "pattern: must be one of"),
-    (["evaluate", "{p}", "--defect", "circle:array=1,r=7,stuck=on"], "r must be in [0, 2]"),
-    (["evaluate", "{p}", "--defect", "circle:array=5,r=0.2,stuck=on"], "array: must be from 1 to 4"),
-    (["evaluate", "{p}", "--fidelity", "quantum"], "fidelity: must be one of"),
-    (["evaluate", "{p}", "--scenario", "nope"], "scenario: 'nope' is not in the project"),
-    (["evaluate", "/nonexistent/p.h5"], "does not exist"),
-    (["new", "{p}"], "already exists"),
-    (["new", "{d}/x.h5", "--hidden", "8,8"], "exactly 3"),
-    (["new", "{d}/x.h5", "--epochs", "0"], "epochs: must be in"),
-    (["new", "{d}/x.h5", "--r-on", "1e6", "--r-off", "1e3"], "r_off_ohm: must be larger"),
-    (["frobnicate"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["evaluate", "{p}", "--defect", "blob:array=1,stuck=on"], "pattern: must be one of"),
+        (["evaluate", "{p}", "--defect", "circle:array=1,r=7,stuck=on"], "r must be in [0, 2]"),
+        (["evaluate", "{p}", "--defect", "circle:array=5,r=0.2,stuck=on"], "array: must be from 1 to 4"),
+        (["evaluate", "{p}", "--fidelity", "quantum"], "fidelity: must be one of"),
+        (["evaluate", "{p}", "--scenario", "nope"], "scenario: 'nope' is not in the project"),
+        (["evaluate", "/nonexistent/p.h5"], "does not exist"),
+        (["new", "{p}"], "already exists"),
+        (["new", "{d}/x.h5", "--hidden", "8,8"], "exactly 3"),
+        (["new", "{d}/x.h5", "--epochs", "0"], "epochs: must be in"),
+        (["new", "{d}/x.h5", "--r-on", "1e6", "--r-off", "1e3"], "r_off_ohm: must be larger"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line_naming_the_field(project_file, args, needle):
     args = [a.format(p=project_file, d=project_file.parent) for a in args]
     p = cli(*args, check=False)
@@ -75,8 +80,11 @@ def test_spice_evaluate_and_exported_netlist(project_file, ngspice_path, tmp_pat
     assert sp["solver"].startswith("ngspice ")
     assert abs(sp["accuracy"] - beh["accuracy"]) <= 1 / 180 + 1e-12
     cir = tmp_path / "circuit.cir"
-    out = json.loads(cli("netlist", project_file, "--defect", "circle:array=1,r=0.3,stuck=on", "--images", "4",
-                         "-o", cir, "--json").stdout)
+    out = json.loads(
+        cli(
+            "netlist", project_file, "--defect", "circle:array=1,r=0.3,stuck=on", "--images", "4", "-o", cir, "--json"
+        ).stdout
+    )
     assert out["n_images"] == 4 and cir.stat().st_size == out["bytes"]
     run = subprocess.run([ngspice_path, "-b", str(cir)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
@@ -87,13 +95,29 @@ def test_recover_generalization_trains_on_some_patterns_and_tests_on_others(tmp_
     example = os.path.join(os.path.dirname(__file__), "..", "projects", "digits-paper.h5")
     path = tmp_path / "ex.h5"
     shutil.copy(example, path)
-    out = json.loads(cli("recover", path, "--method", "correction", "--train-on", "circle-on-array1",
-                         "--train-on", "ring:array=1,r_in=0.1,r_out=0.3,stuck=on",
-                         "--defect", "circle:array=1,cx=0.3,cy=0.4,r=0.2,stuck=on",
-                         "--defect", "rows:array=1,start=10,count=5,stuck=on", "--json").stdout)
+    out = json.loads(
+        cli(
+            "recover",
+            path,
+            "--method",
+            "correction",
+            "--train-on",
+            "circle-on-array1",
+            "--train-on",
+            "ring:array=1,r_in=0.1,r_out=0.3,stuck=on",
+            "--defect",
+            "circle:array=1,cx=0.3,cy=0.4,r=0.2,stuck=on",
+            "--defect",
+            "rows:array=1,start=10,count=5,stuck=on",
+            "--json",
+        ).stdout
+    )
     assert out["trained_on"] == ["circle-on-array1", "ring:array=1,r_in=0.1,r_out=0.3,stuck=on"]
     held = out["held_out"]
-    assert [h["name"] for h in held] == ["circle:array=1,stuck=on,cx=0.3,cy=0.4,r=0.2", "rows:array=1,stuck=on,start=10,count=5"]
+    assert [h["name"] for h in held] == [
+        "circle:array=1,stuck=on,cx=0.3,cy=0.4,r=0.2",
+        "rows:array=1,stuck=on,start=10,count=5",
+    ]
     assert out["before"] == sum(h["before"] for h in held) / 2
     assert out["after"]["correction"] == sum(h["after"] for h in held) / 2
     info = json.loads(cli("info", path, "--json").stdout)

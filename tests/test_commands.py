@@ -1,11 +1,12 @@
 """The Qt-free undo stack (core.session.undo) and the app's document commands (app.state, no Qt needed)."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.session.undo import Command, CommandStack, FunctionCommand
 from core.model.defects import parse_spec
+from core.session.undo import Command, CommandStack, FunctionCommand
 
 
 class Append(Command):
@@ -31,7 +32,7 @@ def test_push_undo_redo_and_listeners():
     assert s.can_redo and s.redo_text == "append 2"
     assert s.redo().value == 2 and doc == [1, 2]
     s.undo()
-    s.push(Append(doc, 3))           # a new edit drops the redo branch
+    s.push(Append(doc, 3))  # a new edit drops the redo branch
     assert doc == [1, 3] and not s.can_redo and s.redo() is None
     assert calls[-1] == (True, False) and len(calls) == 6
     s.undo(), s.undo()
@@ -49,7 +50,7 @@ def test_clean_marker_follows_undo_and_becomes_unreachable():
     assert s.is_clean
     s.undo()
     assert not s.is_clean
-    s.push(Append(doc, 9))            # the saved state [1] can no longer be reached by undo/redo
+    s.push(Append(doc, 9))  # the saved state [1] can no longer be reached by undo/redo
     s.undo()
     assert not s.is_clean
     s.clear()
@@ -88,7 +89,7 @@ def test_state_paint_erase_and_scenario_undo():
     from app.state import DEFAULT_PROJECT, WorkbenchState
     from core import project_io
 
-    project = project_io.load(DEFAULT_PROJECT)   # the bundled example: trained, no training needed here
+    project = project_io.load(DEFAULT_PROJECT)  # the bundled example: trained, no training needed here
     st = WorkbenchState(project, None)
     shape = st.shape(1)
     circle = parse_spec("circle:array=1,r=0.2,stuck=off")
@@ -100,9 +101,9 @@ def test_state_paint_erase_and_scenario_undo():
     assert np.array_equal(st.draft[1].mask, stroke)
     more = np.zeros(shape, dtype=bool)
     more[1, 0] = True
-    st.paint(1, more, erase=False, stuck="on")      # same array and stuck: the same mask grows
+    st.paint(1, more, erase=False, stuck="on")  # same array and stuck: the same mask grows
     assert len(st.draft) == 2 and st.draft[1].mask.sum() == 6
-    st.paint(1, stroke | more, erase=True)           # erasing everything painted removes the mask defect
+    st.paint(1, stroke | more, erase=True)  # erasing everything painted removes the mask defect
     assert [d.pattern for d in st.draft] == ["circle"]
     st.stack.undo()
     assert st.draft[1].mask.sum() == 6

@@ -1,12 +1,13 @@
 """Datasets: the bundled digits split and user files."""
+
 import gzip
 import struct
 
 import numpy as np
 import pytest
 
-from core.model import data
 from core.errors import DataError
+from core.model import data
 
 
 def test_digits_split_sizes_are_stratified_and_disjoint():
@@ -54,14 +55,17 @@ def test_idx_files(tmp_path):
         data.read_idx(str(tmp_path / "bad"))
 
 
-@pytest.mark.parametrize("X,y,message", [
-    (np.zeros((50, 4)), np.zeros(40), "sample counts differ"),
-    (np.zeros((50, 4)), np.full(50, 0.5), "labels must be integers"),
-    (np.full((50, 4), np.nan), np.arange(50) % 2, "NaN"),
-    (np.zeros((50,)), np.arange(50) % 2, "must have shape"),
-    (np.zeros((50, 4)), np.zeros(50), "at least 2 classes"),
-    (np.zeros((5, 4)), np.arange(5) % 2, "at least 20 samples"),
-])
+@pytest.mark.parametrize(
+    "X,y,message",
+    [
+        (np.zeros((50, 4)), np.zeros(40), "sample counts differ"),
+        (np.zeros((50, 4)), np.full(50, 0.5), "labels must be integers"),
+        (np.full((50, 4), np.nan), np.arange(50) % 2, "NaN"),
+        (np.zeros((50,)), np.arange(50) % 2, "must have shape"),
+        (np.zeros((50, 4)), np.zeros(50), "at least 2 classes"),
+        (np.zeros((5, 4)), np.arange(5) % 2, "at least 20 samples"),
+    ],
+)
 def test_bad_user_data_gives_one_clear_error(X, y, message):
     with pytest.raises(DataError, match=message):
         data.validate_arrays(X, y)

@@ -1,13 +1,21 @@
 """Defect patterns on the physical grid and the spec grammar."""
+
 import math
 
 import numpy as np
 import pytest
 
-from core.model.defects import (Defect, apply_stuck, defect_fractions, parse_resistance, parse_spec, stack_scenarios,
-                          stuck_maps)
-from core.model.devices import DeviceParams
 from core.errors import DefectSpecError
+from core.model.defects import (
+    Defect,
+    apply_stuck,
+    defect_fractions,
+    parse_resistance,
+    parse_spec,
+    stack_scenarios,
+    stuck_maps,
+)
+from core.model.devices import DeviceParams
 
 
 @pytest.mark.parametrize("shape", [(65, 16), (100, 100), (40, 80)])
@@ -110,15 +118,18 @@ def test_resistance_parsing(text, ohm):
     assert parse_resistance(text) == pytest.approx(ohm)
 
 
-@pytest.mark.parametrize("spec", [
-    "circle:array=1,cx=0.5,cy=0.5,r=0.3,stuck=on",
-    "columns:array=2,start=0,count=2,stuck=off",
-    "random:array=1,fraction=0.1,seed=3,stuck=on",
-    "ring:array=3,cx=0.2,cy=0.7,r_in=0.1,r_out=0.3,stuck=20k",
-    "rows:array=4,indices=1+3,stuck=off",
-    "checkerboard:array=1,period=2,stuck=on",
-    "circle_complement:array=1,r=0.4,stuck=1meg",
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "circle:array=1,cx=0.5,cy=0.5,r=0.3,stuck=on",
+        "columns:array=2,start=0,count=2,stuck=off",
+        "random:array=1,fraction=0.1,seed=3,stuck=on",
+        "ring:array=3,cx=0.2,cy=0.7,r_in=0.1,r_out=0.3,stuck=20k",
+        "rows:array=4,indices=1+3,stuck=off",
+        "checkerboard:array=1,period=2,stuck=on",
+        "circle_complement:array=1,r=0.4,stuck=1meg",
+    ],
+)
 def test_documented_forms_round_trip(spec):
     d = parse_spec(spec)
     again = parse_spec(d.to_spec())
@@ -126,26 +137,29 @@ def test_documented_forms_round_trip(spec):
     assert np.array_equal(again.cells((20, 30)), d.cells((20, 30)))
 
 
-@pytest.mark.parametrize("spec,message", [
-    ("blob:array=1,stuck=on", "pattern: must be one of circle, ring"),
-    ("circle:array=1,r=0.3", "missing required key 'stuck'"),
-    ("circle:r=0.3,stuck=on", "missing required key 'array'"),
-    ("circle:array=1,r=3,stuck=on", r"circle: r must be in \[0, 2\]"),
-    ("circle:array=1,r=0.3,stuck=sideways", "stuck: must be on, off or a resistance"),
-    ("circle:array=1,r=0.3,stuck=5m", "ambiguous"),
-    ("circle:array=1,r=0.3,stuck=0.1", r"resistance must be in \[1, 1e12\] ohm"),
-    ("circle:array=0,r=0.3,stuck=on", "array: must be an integer from 1"),
-    ("circle:array=1,radius=0.3,stuck=on", "unknown key 'radius'"),
-    ("circle:array=1,r=0.1,foo=1", "unknown key 'foo'"),
-    ("rows:array=1,count=2.5,stuck=on", "count must be an integer"),
-    ("ring:array=1,r_in=0.3,r_out=0.2,stuck=on", "r_out must be larger than r_in"),
-    ("random:array=1,fraction=1.5,stuck=on", r"fraction must be in \[0, 1\]"),
-    ("circle array=1", "must look like PATTERN:key=value"),
-    ("circle:array=1,r,stuck=on", "expected key=value"),
-    ("mask:array=1,file=/nonexistent.npy,stuck=on", "does not exist"),
-    ("rows:array=1,indices=,stuck=on", "indices must be non-negative integers"),
-    ("circle:array=1.5,r=0.2,stuck=on", "array: must be an integer from 1 to the number of arrays; got '1.5'$"),
-])
+@pytest.mark.parametrize(
+    "spec,message",
+    [
+        ("blob:array=1,stuck=on", "pattern: must be one of circle, ring"),
+        ("circle:array=1,r=0.3", "missing required key 'stuck'"),
+        ("circle:r=0.3,stuck=on", "missing required key 'array'"),
+        ("circle:array=1,r=3,stuck=on", r"circle: r must be in \[0, 2\]"),
+        ("circle:array=1,r=0.3,stuck=sideways", "stuck: must be on, off or a resistance"),
+        ("circle:array=1,r=0.3,stuck=5m", "ambiguous"),
+        ("circle:array=1,r=0.3,stuck=0.1", r"resistance must be in \[1, 1e12\] ohm"),
+        ("circle:array=0,r=0.3,stuck=on", "array: must be an integer from 1"),
+        ("circle:array=1,radius=0.3,stuck=on", "unknown key 'radius'"),
+        ("circle:array=1,r=0.1,foo=1", "unknown key 'foo'"),
+        ("rows:array=1,count=2.5,stuck=on", "count must be an integer"),
+        ("ring:array=1,r_in=0.3,r_out=0.2,stuck=on", "r_out must be larger than r_in"),
+        ("random:array=1,fraction=1.5,stuck=on", r"fraction must be in \[0, 1\]"),
+        ("circle array=1", "must look like PATTERN:key=value"),
+        ("circle:array=1,r,stuck=on", "expected key=value"),
+        ("mask:array=1,file=/nonexistent.npy,stuck=on", "does not exist"),
+        ("rows:array=1,indices=,stuck=on", "indices must be non-negative integers"),
+        ("circle:array=1.5,r=0.2,stuck=on", "array: must be an integer from 1 to the number of arrays; got '1.5'$"),
+    ],
+)
 def test_bad_specs_are_rejected_with_the_documented_message(spec, message):
     with pytest.raises(DefectSpecError, match=message):
         parse_spec(spec)

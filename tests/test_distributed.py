@@ -1,4 +1,5 @@
 """Sweeps on a real dask.distributed LocalCluster (2 worker processes on 127.0.0.1) equal the local run."""
+
 from __future__ import annotations
 
 import json
@@ -9,24 +10,28 @@ import time
 import distributed
 import pytest
 
-from core.session.store import partial_sweep
-
 from core import jobs
 from core.errors import ParameterError
-from core.jobs import CancelToken, Cancelled
-from core.sweeps.spec import SweepSpec
+from core.jobs import Cancelled, CancelToken
+from core.session.store import partial_sweep
 from core.sweeps.job import sweep_job
+from core.sweeps.spec import SweepSpec
 
-
-SPEC = SweepSpec(patterns=("circle", "ring", "columns", "checkerboard"), sizes=(0.1, 0.3), stuck=("on", "off"),
-                 n_seeds=5, base_seed=3)
+SPEC = SweepSpec(
+    patterns=("circle", "ring", "columns", "checkerboard"),
+    sizes=(0.1, 0.3),
+    stuck=("on", "off"),
+    n_seeds=5,
+    base_seed=3,
+)
 
 
 @pytest.fixture(scope="module")
 def cluster():
     # worker processes: the data really crosses the wire (serialization as on a remote cluster)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=40) as c:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, silence_logs=40
+    ) as c:
         yield c
 
 
@@ -50,7 +55,7 @@ def test_dask_sweep_equals_local_and_survives_a_killed_worker(trained_project, c
         again = jobs.run(sweep_job(p, SPEC, scheduler=client, chunk_maps=2), kill_one)
         assert killed
         assert json.dumps(again.rows) == json.dumps(local.rows)
-        assert client.wait_for_workers(2, timeout=30) is None   # the nanny restarted the killed worker
+        assert client.wait_for_workers(2, timeout=30) is None  # the nanny restarted the killed worker
 
 
 def test_dask_sweep_cancel_keeps_finished_points(trained_project, cluster):

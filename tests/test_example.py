@@ -1,16 +1,16 @@
 """The bundled example project: it loads, holds what README promises, and its stored claims re-check."""
+
 import os
 
 import numpy as np
 import pytest
 
 from core import jobs, project_io
-
+from core.evaluate import evaluate_job
 from core.model import network
 from core.model.defects import PATTERNS
-from core.evaluate import evaluate_job
-from tools.build_example import RECOVERY_SCENARIO
 from core.recovery.correction import apply_correction
+from tools.build_example import RECOVERY_SCENARIO
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "projects", "digits-paper.h5")
 

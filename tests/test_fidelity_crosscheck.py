@@ -1,16 +1,17 @@
 """Cross-checks of the physics: behavioural model, nodal solver and ngspice on the same `paper` network."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.circuit import behavioral, nodal
-
 from core import jobs
-from core.model.defects import parse_spec
+from core.circuit import behavioral, nodal
 from core.circuit.fidelity import defective_conductances, with_overrides
-from core.evaluate import evaluate_job
+from core.circuit.mapping import map_project
 from core.circuit.spice import simulate
+from core.evaluate import evaluate_job
+from core.model.defects import parse_spec
 
 pytestmark = pytest.mark.spice
 
@@ -67,7 +68,7 @@ def test_nodal_and_spice_agree_with_wire_resistance_and_saturated_tias(trained_p
 @pytest.mark.parametrize("scheme,model", [("differential-rows", "linear"), ("differential-columns", "gap")])
 def test_spice_matches_behavioural_other_scheme_and_gap_model(trained_project, ngspice_path, scheme, model):
     trained_project.scheme = scheme
-    mapped = with_overrides(trained_project.remap(), device_model=model)
+    mapped = with_overrides(map_project(trained_project), device_model=model)
     X = trained_project.load_dataset().X_test[:40]
     v_ref = behavioral.forward_voltages(mapped, X)
     v_spice, _ = jobs.run(simulate.output_voltages_job(mapped, X, workers=2))

@@ -1,17 +1,17 @@
 """Weight-to-conductance mapping and the behavioural crossbar model, checked by hand and against software."""
+
 import dataclasses
 
 import numpy as np
 import pytest
 
 from core.circuit import behavioral
-
+from core.circuit.mapping import effective_weights, map_network
+from core.errors import ParameterError
 from core.model import network
+from core.model.crossbar import physical_shape, split_pairs
 from core.model.defects import apply_stuck, parse_spec, stuck_maps
 from core.model.devices import CircuitParams, DeviceParams
-from core.errors import ParameterError
-from core.circuit.mapping import effective_weights, map_network
-from core.model.crossbar import physical_shape, split_pairs
 from core.model.network import Weights
 
 
@@ -31,11 +31,13 @@ def test_tiny_network_conductances_by_hand():
     dg = g_on - g_off
     assert a.w_max == 2.0  # largest |w| of layer 1 (bias row scaled by sigma_0 / v_read = 1)
     # w = 1.0 at (0, 0): G+ = g_off + 0.5 dG, G- = g_off;  w = -0.5 at (0, 1): G+ = g_off, G- = g_off + 0.25 dG
-    expect = np.array([
-        [g_off + 0.5 * dg, g_off, g_off, g_off + 0.25 * dg],
-        [g_off + 0.125 * dg, g_off, g_off + dg, g_off],
-        [g_off + 0.25 * dg, g_off, g_off, g_off],
-    ])
+    expect = np.array(
+        [
+            [g_off + 0.5 * dg, g_off, g_off, g_off + 0.25 * dg],
+            [g_off + 0.125 * dg, g_off, g_off + dg, g_off],
+            [g_off + 0.25 * dg, g_off, g_off, g_off],
+        ]
+    )
     np.testing.assert_allclose(a.g_siemens, expect, rtol=1e-12)
 
 
@@ -49,8 +51,9 @@ def test_stuck_on_shifts_effective_weight_by_exactly_the_computed_amount():
     # weight (0, 0) = 1.0 sits on column 0 (G+) and its partner G- is column 1; stick G- (row 0, col 1) on
     mask = np.zeros((3, 4), bool)
     mask[0, 1] = True
-    st = stuck_maps(m.shapes, [parse_spec("rows:array=1,start=0,stuck=on").__class__(
-        "mask", 1, "on", 0.0, {}, mask)], dev)
+    st = stuck_maps(
+        m.shapes, [parse_spec("rows:array=1,start=0,stuck=on").__class__("mask", 1, "on", 0.0, {}, mask)], dev
+    )
     W1, _ = effective_weights(m, apply_stuck(g, st))
     a = m.arrays[0]
     dg = dev.g_on_siemens - dev.g_off_siemens
@@ -99,7 +102,9 @@ def test_clean_mapped_network_classifies_like_software(trained_project, scheme):
     p = trained_project
     ds = p.load_dataset()
     m = map_network(p.weights, p.device, p.circuit, ds.X_train, scheme)
-    assert m.shapes == [physical_shape(scheme, i, o) for i, o in zip(p.network.layer_sizes[:-1], p.network.layer_sizes[1:])]
+    assert m.shapes == [
+        physical_shape(scheme, i, o) for i, o in zip(p.network.layer_sizes[:-1], p.network.layer_sizes[1:])
+    ]
     v, hidden = behavioral.forward_voltages(m, ds.X_test, return_hidden=True)
     rail = p.circuit.v_rail_volt
     assert all(np.abs(h).max() < rail for h in hidden), "something clipped: the comparison needs unclipped outputs"
@@ -122,8 +127,17 @@ def test_quantized_levels_snap_conductances(trained_project):
 def test_batch_of_defect_maps_equals_one_at_a_time(trained_project):
     m = trained_project.mapped
     ds = trained_project.load_dataset()
-    specs = ["circle:array=1,r=0.3,stuck=on", "columns:array=2,start=0,count=2,stuck=off", "random:array=4,fraction=0.2,seed=1,stuck=on"]
-    singles = [behavioral.accuracy(m, ds.X_test, ds.y_test, apply_stuck(m.conductances(), stuck_maps(m.shapes, [parse_spec(s)], m.device))) for s in specs]
+    specs = [
+        "circle:array=1,r=0.3,stuck=on",
+        "columns:array=2,start=0,count=2,stuck=off",
+        "random:array=4,fraction=0.2,seed=1,stuck=on",
+    ]
+    singles = [
+        behavioral.accuracy(
+            m, ds.X_test, ds.y_test, apply_stuck(m.conductances(), stuck_maps(m.shapes, [parse_spec(s)], m.device))
+        )
+        for s in specs
+    ]
     from core.model.defects import stack_scenarios
 
     st = stack_scenarios(m.shapes, [[parse_spec(s)] for s in specs], m.device)

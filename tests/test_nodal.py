@@ -1,24 +1,27 @@
 """The nodal solver: reduces to the behavioural model, matches hand values and ngspice column currents."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from core.circuit import behavioral, nodal
+from core.circuit.fidelity import defective_conductances, with_overrides
+from core.circuit.mapping import map_project
+from core.errors import ParameterError
 from core.model.defects import parse_spec
 from core.model.devices import DeviceParams
-from core.errors import ParameterError
-from core.circuit.fidelity import defective_conductances, with_overrides
 
 
 @pytest.mark.parametrize("model", ["linear", "gap"])
 @pytest.mark.parametrize("scheme", ["differential-columns", "differential-rows"])
 def test_ideal_wires_reduce_to_behavioural(trained_project, model, scheme):
     trained_project.scheme = scheme
-    mapped = with_overrides(trained_project.remap(), r_wire_ohm=0.0, device_model=model)
+    mapped = with_overrides(map_project(trained_project), r_wire_ohm=0.0, device_model=model)
     X = trained_project.load_dataset().X_test
-    g_list, _ = defective_conductances(mapped, [parse_spec("circle:array=1,r=0.3,stuck=on"),
-                                                parse_spec("columns:array=2,start=1,count=2,stuck=off")])
+    g_list, _ = defective_conductances(
+        mapped, [parse_spec("circle:array=1,r=0.3,stuck=on"), parse_spec("columns:array=2,start=1,count=2,stuck=off")]
+    )
     v_b = behavioral.forward_voltages(mapped, X, g_list)
     v_n = nodal.forward_voltages(mapped, X, g_list)
     # linear: the same closed form; gap: nodal solves the exact sinh at the column node, behavioural

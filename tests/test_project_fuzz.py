@@ -4,6 +4,7 @@ Over 200 damaged variants of one real project file are generated here (seeded): 
 deleted, retyped, reshaped and poisoned datasets, deleted and retyped attributes, wrong versions, soft,
 external and cyclic links, absurd shapes.
 """
+
 from __future__ import annotations
 
 import copy
@@ -14,12 +15,13 @@ import numpy as np
 import pytest
 
 from core import jobs, project_io
-from core.model.defects import Defect, parse_spec
 from core.errors import ProjectFormatError
 from core.evaluate import evaluate_job
 from core.model.crossbar import physical_shape
+from core.model.defects import Defect, parse_spec
 from core.model.project import Project, Scenario
 from core.model.results import RecoveryResult, SweepResult
+from core.session.store import store_result
 
 SLOW_LOAD_S = 5.0
 
@@ -30,22 +32,50 @@ def base(_trained_paper, tmp_path_factory):
     p = copy.deepcopy(_trained_paper)
     mask = np.zeros(p.mapped.shapes[0], dtype=bool)
     mask[2:6, 1:4] = True
-    p.scenarios["cluster"] = Scenario("cluster", [parse_spec("circle:array=1,r=0.3,stuck=on"),
-                                                   Defect("mask", 1, "off", 0.0, {}, mask),
-                                                   parse_spec("rows:array=2,indices=1+3,stuck=50k")], "d")
-    jobs.run(evaluate_job(p, p.scenarios["cluster"].defects, "behavioral", scenario="cluster"))
-    p.sweeps.append(SweepResult("sweep-0001", {"r": [0.1, 0.2]},
-                                [{"r": 0.1, "acc": 0.5, "ok": True, "s": "a", "j": [1]},
-                                 {"r": 0.2, "acc": 0.4, "ok": False, "s": "b"}]))
-    p.recoveries.append(RecoveryResult("rec-0001", "retrain", ["circle:array=1,r=0.3,stuck=on"], "behavioral",
-                                       0.5, 0.8, {"W": np.ones((4, 3)), "idx": np.arange(5)}, {"e": 2}))
+    p.scenarios["cluster"] = Scenario(
+        "cluster",
+        [
+            parse_spec("circle:array=1,r=0.3,stuck=on"),
+            Defect("mask", 1, "off", 0.0, {}, mask),
+            parse_spec("rows:array=2,indices=1+3,stuck=50k"),
+        ],
+        "d",
+    )
+    store_result(p, jobs.run(evaluate_job(p, p.scenarios["cluster"].defects, "behavioral", scenario="cluster")))
+    p.sweeps.append(
+        SweepResult(
+            "sweep-0001",
+            {"r": [0.1, 0.2]},
+            [{"r": 0.1, "acc": 0.5, "ok": True, "s": "a", "j": [1]}, {"r": 0.2, "acc": 0.4, "ok": False, "s": "b"}],
+        )
+    )
+    p.recoveries.append(
+        RecoveryResult(
+            "rec-0001",
+            "retrain",
+            ["circle:array=1,r=0.3,stuck=on"],
+            "behavioral",
+            0.5,
+            0.8,
+            {"W": np.ones((4, 3)), "idx": np.arange(5)},
+            {"e": 2},
+        )
+    )
     path = tmp_path_factory.mktemp("fuzz") / "base.h5"
     project_io.save(p, str(path))
     objects = []
     with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: objects.append(
-            (name, "dataset" if isinstance(obj, h5py.Dataset) else "group", obj.dtype.kind
-             if isinstance(obj, h5py.Dataset) else "", getattr(obj, "shape", None), sorted(obj.attrs))))
+        f.visititems(
+            lambda name, obj: objects.append(
+                (
+                    name,
+                    "dataset" if isinstance(obj, h5py.Dataset) else "group",
+                    obj.dtype.kind if isinstance(obj, h5py.Dataset) else "",
+                    getattr(obj, "shape", None),
+                    sorted(obj.attrs),
+                )
+            )
+        )
     return str(path), path.read_bytes(), objects
 
 
@@ -139,9 +169,11 @@ def _mutations(objects):
     for name, typ, kind, shape, attrs in objects:
         yield f"delete {name}", lambda f, n=name: f.__delitem__(n)
         if typ == "group":
+
             def to_dataset(f, n=name):
                 del f[n]
                 f[n] = np.zeros(3)
+
             yield f"group->dataset {name}", to_dataset
             yield f"kind->42 {name}", lambda f, n=name: f[n].attrs.__setitem__("kind", 42)
             continue
@@ -149,6 +181,7 @@ def _mutations(objects):
         def retype(f, n=name, s=shape):
             del f[n]
             f[n] = np.full(s, b"text", dtype="S4") if s else np.bytes_(b"text")
+
         yield f"retype->string {name}", retype
 
         def to_float(f, n=name, s=shape, a=attrs):
@@ -156,6 +189,7 @@ def _mutations(objects):
             del f[n]
             f[n] = np.full(s, 0.5) if s else 0.5
             f[n].attrs.update(keep)
+
         yield f"retype->float {name}", to_float
 
         def reshape(f, n=name, s=shape, a=attrs):
@@ -164,6 +198,7 @@ def _mutations(objects):
             del f[n]
             f[n] = np.reshape(old, (-1,))[:, None] if np.ndim(old) else np.array([old, old])
             f[n].attrs.update(keep)
+
         yield f"reshape {name}", reshape
 
         def huge(f, n=name, a=attrs):
@@ -171,8 +206,10 @@ def _mutations(objects):
             del f[n]
             f.create_dataset(n, shape=(10**6, 10**6), dtype="f8", chunks=(64, 64))
             f[n].attrs.update(keep)
+
         yield f"absurd shape {name}", huge
         if kind == "f":
+
             def poison(f, n=name, s=shape, a=attrs):
                 keep = {k: f[n].attrs[k] for k in a}
                 old = np.array(f[n][()], dtype=np.float64)
@@ -180,6 +217,7 @@ def _mutations(objects):
                 old.flat[0] = np.inf
                 f[n] = old
                 f[n].attrs.update(keep)
+
             yield f"inf {name}", poison
 
 
@@ -194,7 +232,7 @@ def test_structural_damage(base, tmp_path):
 
 
 def _attribute_cases(objects):
-    for name, typ, kind, shape, attrs in objects:
+    for name, typ, _kind, _shape, attrs in objects:
         if typ != "group":
             continue
         for a in attrs:
@@ -235,6 +273,7 @@ def test_versions_and_links(base, tmp_path):
         def external(f, n=name):
             del f[n]
             f[n] = h5py.ExternalLink(str(other), "/" + n)
+
         out.edit_case(f"soft link {name}", data, soft)
         out.edit_case(f"external link {name}", data, external)
     for name in ("network", "network/weights", "scenarios", "mapping/array_1"):

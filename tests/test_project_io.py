@@ -1,4 +1,5 @@
 """The HDF5 project file: round trip of every part, validation on load, atomic saves, the v1 fixture."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,16 +19,16 @@ import numpy as np
 import pytest
 
 from core import jobs, project_io
-
-from core.project_io import schema
-from core.model.data import spec_from_npz
-from core.model.defects import Defect, parse_spec
 from core.errors import ProjectFormatError, WorkbenchError
 from core.evaluate import evaluate_job
 from core.model.crossbar import physical_shape
+from core.model.data import spec_from_npz
+from core.model.defects import Defect, parse_spec
 from core.model.network import forward
 from core.model.project import Project, Scenario
 from core.model.results import RecoveryResult, SweepResult
+from core.project_io import schema
+from core.session.store import store_result
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 V1_FILE = os.path.join(ROOT, "tests", "data", "project_v1.h5")
@@ -66,31 +67,56 @@ def add_everything(p: Project) -> Project:
     """Scenarios with every pattern (a mask too), simulation results, a sweep and a recovery."""
     rng = np.random.default_rng(1)
     mask = rng.random(p.mapped.shapes[1]) < 0.1
-    p.scenarios[ODD_NAME] = Scenario(ODD_NAME, [
-        parse_spec("circle:array=1,cx=0.4,cy=0.6,r=0.25,stuck=on"),
-        Defect("circle", 1, "on", 0.0, {"cx": 0.123456789, "r": 1 / 3}),  # more digits than the spec string
-        parse_spec("ring:array=2,r_in=0.1,r_out=0.4,stuck=off"),
-        parse_spec("rows:array=1,indices=0+5+64,stuck=on"),
-        parse_spec("columns:array=3,start=2,count=3,stuck=50k"),
-        parse_spec("checkerboard:array=4,period=2,phase=1,stuck=off"),
-        parse_spec("random:array=2,fraction=0.07,seed=11,stuck=on"),
-        parse_spec("circle_complement:array=4,r=0.7,stuck=1.5meg"),
-        Defect("mask", 2, "ohm", 123456.789, {}, mask),
-    ], "line one\nline two: ü")
+    p.scenarios[ODD_NAME] = Scenario(
+        ODD_NAME,
+        [
+            parse_spec("circle:array=1,cx=0.4,cy=0.6,r=0.25,stuck=on"),
+            Defect("circle", 1, "on", 0.0, {"cx": 0.123456789, "r": 1 / 3}),  # more digits than the spec string
+            parse_spec("ring:array=2,r_in=0.1,r_out=0.4,stuck=off"),
+            parse_spec("rows:array=1,indices=0+5+64,stuck=on"),
+            parse_spec("columns:array=3,start=2,count=3,stuck=50k"),
+            parse_spec("checkerboard:array=4,period=2,phase=1,stuck=off"),
+            parse_spec("random:array=2,fraction=0.07,seed=11,stuck=on"),
+            parse_spec("circle_complement:array=4,r=0.7,stuck=1.5meg"),
+            Defect("mask", 2, "ohm", 123456.789, {}, mask),
+        ],
+        "line one\nline two: ü",
+    )
     p.scenarios["empty"] = Scenario("empty", [])
-    jobs.run(evaluate_job(p, (), "ideal"))
-    jobs.run(evaluate_job(p, p.scenarios[ODD_NAME].defects, "behavioral", scenario=ODD_NAME))
-    p.sweeps.append(SweepResult(p.next_id("sweep"), {"pattern": "circle", "r": [0.1, 0.2], "nested": {"a": None}},
-                                [{"r": 0.1, "acc": np.float64(0.5), "n": 3, "ok": True, "s": "x", "l": [1, 2]},
-                                 {"r": 0.2, "acc": float("nan"), "n": np.int64(4), "ok": False, "s": "ü",
-                                  "extra": None}], partial=True, seconds=2.5))
+    store_result(p, jobs.run(evaluate_job(p, (), "ideal")))
+    store_result(p, jobs.run(evaluate_job(p, p.scenarios[ODD_NAME].defects, "behavioral", scenario=ODD_NAME)))
+    p.sweeps.append(
+        SweepResult(
+            p.next_id("sweep"),
+            {"pattern": "circle", "r": [0.1, 0.2], "nested": {"a": None}},
+            [
+                {"r": 0.1, "acc": np.float64(0.5), "n": 3, "ok": True, "s": "x", "l": [1, 2]},
+                {"r": 0.2, "acc": float("nan"), "n": np.int64(4), "ok": False, "s": "ü", "extra": None},
+            ],
+            partial=True,
+            seconds=2.5,
+        )
+    )
     p.sweeps.append(SweepResult(p.next_id("sweep"), {}, []))
-    p.recoveries.append(RecoveryResult(
-        p.next_id("rec"), "correction", [d.to_spec() for d in p.scenarios[ODD_NAME].defects], "behavioral",
-        0.42, 0.9, {"W_1": p.weights.weights[0] * 2, "stuck/map": np.full((3, 4), np.nan, dtype=np.float32),
-                    "perm": np.arange(10, dtype=np.int32), "frozen": rng.random((2, 3, 4)) < 0.5,
-                    "empty": np.zeros(0)},
-        {"epochs": 3, "lr": 1e-3, "tags": ["a", "b"]}, scenario=ODD_NAME))
+    p.recoveries.append(
+        RecoveryResult(
+            p.next_id("rec"),
+            "correction",
+            [d.to_spec() for d in p.scenarios[ODD_NAME].defects],
+            "behavioral",
+            0.42,
+            0.9,
+            {
+                "W_1": p.weights.weights[0] * 2,
+                "stuck/map": np.full((3, 4), np.nan, dtype=np.float32),
+                "perm": np.arange(10, dtype=np.int32),
+                "frozen": rng.random((2, 3, 4)) < 0.5,
+                "empty": np.zeros(0),
+            },
+            {"epochs": 3, "lr": 1e-3, "tags": ["a", "b"]},
+            scenario=ODD_NAME,
+        )
+    )
     return p
 
 
@@ -187,8 +213,9 @@ def test_failed_save_keeps_old_file_and_memory(trained_project, tmp_path):
     project_io.save(p, path)
     old_bytes = open(path, "rb").read()
     stamp = p.modified
-    p.recoveries.append(RecoveryResult("rec-0001", "retrain", [], "ideal", 0.1, 0.2,
-                                       {"labels": np.array(["a", "b"], dtype=object)}))
+    p.recoveries.append(
+        RecoveryResult("rec-0001", "retrain", [], "ideal", 0.1, 0.2, {"labels": np.array(["a", "b"], dtype=object)})
+    )
     with pytest.raises(project_io.ProjectSaveError, match="labels.*numeric"):
         project_io.save(p, path)
     assert open(path, "rb").read() == old_bytes
@@ -201,7 +228,7 @@ def test_save_refuses_a_file_that_would_not_load_back(trained_project, tmp_path)
     path = str(tmp_path / "p.h5")
     project_io.save(p, path)
     old_bytes = open(path, "rb").read()
-    p.weights.weights[1][0, 0] = np.nan   # a diverged network: load would refuse it, so save does too
+    p.weights.weights[1][0, 0] = np.nan  # a diverged network: load would refuse it, so save does too
     with pytest.raises(project_io.ProjectSaveError, match="would not load back.*layer_2/W.*NaN"):
         project_io.save(p, path)
     assert open(path, "rb").read() == old_bytes and os.listdir(tmp_path) == ["p.h5"]
@@ -211,7 +238,7 @@ def test_empty_split_result_round_trips(trained_project, tmp_path):
     p = trained_project
     p.dataset.cal_size = 0
     p._dataset_cache = None
-    with warnings.catch_warnings():   # numpy may warn about the mean of an empty slice
+    with warnings.catch_warnings():  # numpy may warn about the mean of an empty slice
         warnings.simplefilter("ignore", RuntimeWarning)
         res = jobs.run(evaluate_job(p, (), "behavioral", split="cal"))
     assert res.n_images == 0 and math.isnan(res.accuracy)
@@ -258,27 +285,30 @@ def _replace(f, path, **kw):
     f.create_dataset(path, **kw)
 
 
-@pytest.mark.parametrize("case, path, message", [
-    ("soft", "/network/weights/layer_1/W", "soft link"),
-    ("external", "/mapping/array_2/g_siemens", "external link"),
-    ("external_storage", "/network/weights/layer_1/b", "external files"),
-    ("lzf", "/mapping/array_1/g_siemens", "filter 32000"),
-    ("huge_g", "/mapping/array_1/g_siemens", "must have shape (65, 16)"),
-    ("huge_history", "/network/weights/history/loss", "claims 1000000000000 elements"),
-    ("nan", "/network/weights/layer_2/W", "NaN"),
-    ("string_W", "/network/weights/layer_3/W", "must have dtype floating point"),
-    ("vlen_specs", "/results/run-0002/defect_specs", "must have dtype fixed-length string"),
-    ("r_on", "/device", "r_on_ohm: must be in [1, 1e+09]"),
-    ("hidden", "/network", "hidden: must list exactly 3"),
-    ("pattern", "/defect_01", "pattern: must be one of"),
-    ("mask_values", "/mask", "values must be in [0, 1]"),
-    ("seconds", "/results/run-0002 (attribute 'seconds')", "must be >= 0, got -1.0"),
-    ("long_name", "/results/run-0001 (attribute 'solver')", "exceeds"),
-    ("bad_json", "/results/run-0001/params", "not valid JSON"),
-    ("deep_json", "/recoveries/rec-0001/params", "not valid JSON"),
-    ("missing", "/network/weights/layer_4", "is missing"),
-    ("kind", "/mapping/array_3", "attribute 'kind' must be 'crossbar'"),
-])
+@pytest.mark.parametrize(
+    "case, path, message",
+    [
+        ("soft", "/network/weights/layer_1/W", "soft link"),
+        ("external", "/mapping/array_2/g_siemens", "external link"),
+        ("external_storage", "/network/weights/layer_1/b", "external files"),
+        ("lzf", "/mapping/array_1/g_siemens", "filter 32000"),
+        ("huge_g", "/mapping/array_1/g_siemens", "must have shape (65, 16)"),
+        ("huge_history", "/network/weights/history/loss", "claims 1000000000000 elements"),
+        ("nan", "/network/weights/layer_2/W", "NaN"),
+        ("string_W", "/network/weights/layer_3/W", "must have dtype floating point"),
+        ("vlen_specs", "/results/run-0002/defect_specs", "must have dtype fixed-length string"),
+        ("r_on", "/device", "r_on_ohm: must be in [1, 1e+09]"),
+        ("hidden", "/network", "hidden: must list exactly 3"),
+        ("pattern", "/defect_01", "pattern: must be one of"),
+        ("mask_values", "/mask", "values must be in [0, 1]"),
+        ("seconds", "/results/run-0002 (attribute 'seconds')", "must be >= 0, got -1.0"),
+        ("long_name", "/results/run-0001 (attribute 'solver')", "exceeds"),
+        ("bad_json", "/results/run-0001/params", "not valid JSON"),
+        ("deep_json", "/recoveries/rec-0001/params", "not valid JSON"),
+        ("missing", "/network/weights/layer_4", "is missing"),
+        ("kind", "/mapping/array_3", "attribute 'kind' must be 'crossbar'"),
+    ],
+)
 def test_damage_is_refused_naming_the_hdf5_path(saved, tmp_path, case, path, message):
     h5 = h5py.File(saved, "r")
     scen = [n for n in h5["scenarios"] if h5["scenarios"][n].attrs["name"].decode() == ODD_NAME][0]
@@ -335,6 +365,7 @@ def test_damage_is_refused_naming_the_hdf5_path(saved, tmp_path, case, path, mes
             del f[path]
         elif case == "kind":
             f[path].attrs["kind"] = np.bytes_(b"table")
+
     edit(saved, damage)
     t0 = time.perf_counter()
     e = load_error(saved)
@@ -347,7 +378,8 @@ def test_damage_is_refused_naming_the_hdf5_path(saved, tmp_path, case, path, mes
 def test_hard_link_cycles_and_unknown_extras_do_not_hang(saved):
     def damage(f):
         f["scenarios"].attrs["note"] = "extra attributes are ignored"
-        f["extra"] = f["/"]            # a hard-link cycle outside the schema: never walked
+        f["extra"] = f["/"]  # a hard-link cycle outside the schema: never walked
+
     edit(saved, damage)
     assert project_io.load(saved).scenarios
 
@@ -357,15 +389,15 @@ def test_migration_hook_upgrades_old_files_in_memory(monkeypatch, tmp_path):
 
     def v1_to_v2(f):
         calls.append(int(f.attrs["format_version"]))
-        f["device"].attrs["r_on_ohm"] = 20e3   # a migration may rewrite values
+        f["device"].attrs["r_on_ohm"] = 20e3  # a migration may rewrite values
 
     before = open(V1_FILE, "rb").read()
-    monkeypatch.setattr(project_schema, "FORMAT_VERSION", 2)
-    monkeypatch.setattr(project_schema, "MIGRATIONS", {1: v1_to_v2})
+    monkeypatch.setattr(schema, "FORMAT_VERSION", 2)
+    monkeypatch.setattr(schema, "MIGRATIONS", {1: v1_to_v2})
     p = project_io.load(V1_FILE)
     assert calls == [1] and p.device.r_on_ohm == 20e3
-    assert open(V1_FILE, "rb").read() == before   # the file on disk is not touched
-    monkeypatch.setattr(project_schema, "MIGRATIONS", {})
+    assert open(V1_FILE, "rb").read() == before  # the file on disk is not touched
+    monkeypatch.setattr(schema, "MIGRATIONS", {})
     assert "cannot be migrated" in str(load_error(V1_FILE))
 
 
@@ -387,8 +419,9 @@ def test_v1_fixture_still_loads():
     assert len(p.weights.history["test_accuracy"]) == p.training.epochs == 30
     # internal consistency: the stored ideal logits are the stored network applied to the stored data
     ds = p.load_dataset()
-    np.testing.assert_allclose(p.results[0].output_voltages, forward(p.weights.weights, p.weights.biases, ds.X_test),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        p.results[0].output_voltages, forward(p.weights.weights, p.weights.biases, ds.X_test), rtol=1e-5, atol=1e-5
+    )
     for a, W in zip(p.mapped.arrays, p.weights.weights):
         assert a.g_siemens.shape == physical_shape(p.mapped.scheme, *W.shape)
     json.dumps(project_io.summary(p))
@@ -442,19 +475,19 @@ def test_sigkill_during_save_leaves_previous_file_loadable(trained_project, tmp_
             child.send_signal(signal.SIGKILL)
             child.wait(timeout=10)
             child.stdout.close()
-        p = project_io.load(target)           # the previous file (or a completed save): never half a file
+        p = project_io.load(target)  # the previous file (or a completed save): never half a file
         assert p.weights is not None
         outcomes.append((mid_write, "new" if any(r.id == "rec-big" for r in p.recoveries) else "old"))
     assert any(mid for mid, _ in outcomes), outcomes
 
 
 def test_real_sweep_table_round_trips(trained_project, tmp_path):
-    from core.sweeps.job import job
+    from core.sweeps.job import sweep_job
     from core.sweeps.spec import SweepSpec
 
     p = trained_project
     # one seed per point: the confidence interval is NaN, which a table must carry through
-    jobs.run(sweeps.sweep_job(p, SweepSpec(sizes=(0.1, 0.3), stuck=("on",), arrays=(1,), n_seeds=1)))
+    store_result(p, jobs.run(sweep_job(p, SweepSpec(sizes=(0.1, 0.3), stuck=("on",), arrays=(1,), n_seeds=1))))
     project_io.save(p, str(tmp_path / "p.h5"))
     q = project_io.load(str(tmp_path / "p.h5"))
     assert len(q.sweeps[0].rows) == 2 and all(math.isnan(r["ci95_low"]) for r in q.sweeps[0].rows)

@@ -1,4 +1,5 @@
 """JobQueue: priorities, concurrency limit, cancel, retry, remove, failure isolation, storing results."""
+
 from __future__ import annotations
 
 import threading
@@ -108,10 +109,10 @@ def test_cancel_running_closes_generator_and_keeps_partial(queue):
     assert queue.wait([jid], timeout=TIMEOUT)
     info = queue.get(jid)
     assert info.state == CANCELLED and info.error == "cancelled"
-    assert closed == [True]                      # the job's finally ran
+    assert closed == [True]  # the job's finally ran
     assert isinstance(info.partial, int) and info.partial >= 1
-    assert log == []                             # the cancelled queued job never started
-    queue.cancel(jid)                            # cancelling a finished job is a no-op
+    assert log == []  # the cancelled queued job never started
+    queue.cancel(jid)  # cancelling a finished job is a no-op
     assert queue.get(jid).state == CANCELLED
 
 
@@ -197,10 +198,10 @@ def test_results_stored_on_the_callers_thread_keep_sweeps_and_partial_sweeps(tra
     b = q.submit(lambda: sweep_job(p, spec), "sweep b")
     assert q.wait(timeout=60)
     assert q.get(a).state == DONE and q.get(b).state == DONE
-    assert p.sweeps == []                                   # jobs never write into the project
+    assert p.sweeps == []  # jobs never write into the project
     for job_id in (a, b):
         store_result(p, q.get(job_id).result)
-    assert len(p.sweeps) == 2 and len({s.id for s in p.sweeps}) == 2     # ids given on storing, not clashing
+    assert len(p.sweeps) == 2 and len({s.id for s in p.sweeps}) == 2  # ids given on storing, not clashing
     assert p.sweeps[0].rows == p.sweeps[1].rows and not p.sweeps[0].partial
 
     # a cancelled sweep keeps its finished points, marked partial

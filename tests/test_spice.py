@@ -1,4 +1,5 @@
 """The ngspice fidelity: hand-countable circuit, exported netlists, cancel, errors and netlist hygiene."""
+
 from __future__ import annotations
 
 import os
@@ -9,25 +10,39 @@ import numpy as np
 import pytest
 
 from core import jobs
+from core.circuit.fidelity import defective_conductances
+from core.circuit.spice import netlist, runner, simulate
+from core.errors import ParameterError, SimulationError
+from core.model.crossbar import ArrayMap, MappedNetwork
 from core.model.defects import parse_spec
 from core.model.devices import CircuitParams, DeviceParams
-from core.errors import ParameterError, SimulationError
-from core.circuit.fidelity import defective_conductances
-from core.model.crossbar import ArrayMap, MappedNetwork
 from core.model.project import Scenario
-from core.circuit.spice import netlist, runner, simulate
 
 pytestmark = pytest.mark.spice
 
 
 def _one_neuron(r_tia_ohm=100e3, k=2.0):
     """A 2x2 differential-columns crossbar: one input row, the bias row, one neuron (G+ col 0, G- col 1)."""
-    g = np.array([[1 / 10e3, 1 / 40e3],
-                  [1 / 20e3, 1 / 50e3]])
-    arr = ArrayMap(0, g, n_in=1, n_out=1, w_max=1.0, bias_scale=1.0, r_tia_ohm=r_tia_ohm, k_stage2=k,
-                   relu=False, sigma_in=0.2, sigma_out=1.0)
-    return MappedNetwork("differential-columns", DeviceParams(v_read_volt=0.2),
-                         CircuitParams(v_rail_volt=5.0, opamp_gain=1e5, r_stage2_ohm=10e3), [arr])
+    g = np.array([[1 / 10e3, 1 / 40e3], [1 / 20e3, 1 / 50e3]])
+    arr = ArrayMap(
+        0,
+        g,
+        n_in=1,
+        n_out=1,
+        w_max=1.0,
+        bias_scale=1.0,
+        r_tia_ohm=r_tia_ohm,
+        k_stage2=k,
+        relu=False,
+        sigma_in=0.2,
+        sigma_out=1.0,
+    )
+    return MappedNetwork(
+        "differential-columns",
+        DeviceParams(v_read_volt=0.2),
+        CircuitParams(v_rail_volt=5.0, opamp_gain=1e5, r_stage2_ohm=10e3),
+        [arr],
+    )
 
 
 def test_two_by_two_against_paper(ngspice_path):
@@ -44,7 +59,7 @@ def test_two_by_two_against_paper(ngspice_path):
     t0 = -20e-6 / 1.00016e-5
     t1 = -6.5e-6 / 1.000055e-5
     assert v[0, 0] == pytest.approx(200000 / 100003 * (t1 - t0), abs=1e-6)
-    assert v[0, 0] == pytest.approx(2.7, abs=1e-3)      # ideal op-amps: 2 * (2.0 - 0.65)
+    assert v[0, 0] == pytest.approx(2.7, abs=1e-3)  # ideal op-amps: 2 * (2.0 - 0.65)
     # x = 1: I0 = 20 + 10 = 30 uA, I1 = 5 + 4 = 9 uA -> ideal 2 * (3.0 - 0.9) = 4.2 V
     assert v[1, 0] == pytest.approx(4.2, abs=1e-3)
     # x = 0: I0 = 10 uA, I1 = 4 uA -> ideal 2 * (1.0 - 0.4) = 1.2 V
@@ -78,8 +93,9 @@ def test_exported_netlist_runs_in_ngspice_batch(trained_project, ngspice_path, t
     mapped = trained_project.mapped
     X = trained_project.load_dataset().X_test[:3]
     (tmp_path / "circuit.cir").write_text(simulate.build_netlist_text(mapped, X))
-    proc = subprocess.run([ngspice_path, "-b", "-r", "out.raw", "circuit.cir"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [ngspice_path, "-b", "-r", "out.raw", "circuit.cir"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     vectors = runner.parse_raw((tmp_path / "out.raw").read_bytes())
     t = vectors["time"]
@@ -105,16 +121,17 @@ def test_cancel_kills_the_ngspice_child(trained_project, ngspice_path):
         jobs.run(job, on_progress=on_progress, cancel=token)
     assert spawned and all(running_at_first_progress)
     for proc, workdir in spawned:
-        assert proc.returncode is not None            # reaped, so not a zombie
+        assert proc.returncode is not None  # reaped, so not a zombie
         with pytest.raises(ProcessLookupError):
             os.kill(proc.pid, 0)
-        assert not os.path.exists(workdir)            # temp files removed
+        assert not os.path.exists(workdir)  # temp files removed
 
 
 def test_timeout_kills_and_reports(ngspice_path):
     g = np.full((40, 80), 1e-5)
-    text, _ = netlist.crossbar_netlist(g, np.random.default_rng(0).uniform(0, 0.2, (2000, 40)), 1.0,
-                                       DeviceParams(), klu=True)
+    text, _ = netlist.crossbar_netlist(
+        g, np.random.default_rng(0).uniform(0, 0.2, (2000, 40)), 1.0, DeviceParams(), klu=True
+    )
     spawned = []
     with pytest.raises(SimulationError, match="timed out"):
         jobs.run(runner.run_batch_job([text], timeout_s=0.2, on_spawn=lambda p, d: spawned.append(p)))
@@ -124,17 +141,22 @@ def test_timeout_kills_and_reports(ngspice_path):
 def test_unreadable_raw_file_is_a_simulation_error():
     with pytest.raises(SimulationError, match="no binary data"):
         runner.parse_raw(b"Title: x\nNo. Variables: 1\n")
-    head = b"Title: t\nFlags: real\nNo. Variables: 2\nNo. Points: 3\nVariables:\n\t0\ttime\ttime\n\t1\tv(a)\tvoltage\nBinary:\n"
+    head = (
+        b"Title: t\nFlags: real\nNo. Variables: 2\nNo. Points: 3\n"
+        b"Variables:\n\t0\ttime\ttime\n\t1\tv(a)\tvoltage\nBinary:\n"
+    )
     with pytest.raises(SimulationError, match="truncated"):
         runner.parse_raw(head + np.zeros(5).tobytes())
     assert runner.parse_raw(head + np.arange(6.0).tobytes())["v(a)"].tolist() == [1.0, 3.0, 5.0]
 
 
-_LINE = re.compile(r"^(\.title reram-workbench circuit|[RBV][a-z0-9_]+ [a-z0-9_]+ [a-z0-9_]+ [-+0-9.e]+"
-                   r"|B[a-z0-9_]+ [a-z0-9_]+ 0 [vi]=[-+*/(),. a-z0-9_]+|\.options [a-z0-9=.\- ]+"
-                   r"|\.save( [vi]\([a-z0-9_]+\))+|\.print tran( v\([a-z0-9_]+\))+|\.tran [0-9. e\-]+|\.end"
-                   # our fixed header comments (inert in SPICE; checked so they too carry no user text)
-                   r"|\* (generated by reram-workbench|image k is applied|run: ngspice)[-a-zA-Z0-9_ .,:;=+()/]*|)$")
+_LINE = re.compile(
+    r"^(\.title reram-workbench circuit|[RBV][a-z0-9_]+ [a-z0-9_]+ [a-z0-9_]+ [-+0-9.e]+"
+    r"|B[a-z0-9_]+ [a-z0-9_]+ 0 [vi]=[-+*/(),. a-z0-9_]+|\.options [a-z0-9=.\- ]+"
+    r"|\.save( [vi]\([a-z0-9_]+\))+|\.print tran( v\([a-z0-9_]+\))+|\.tran [0-9. e\-]+|\.end"
+    # our fixed header comments (inert in SPICE; checked so they too carry no user text)
+    r"|\* (generated by reram-workbench|image k is applied|run: ngspice)[-a-zA-Z0-9_ .,:;=+()/]*|)$"
+)
 
 
 def test_netlist_takes_no_user_text(trained_project):

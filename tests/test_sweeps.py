@@ -1,4 +1,5 @@
 """Defect sweeps: table shape and statistics, placement semantics, determinism, cancel, failures, CLI."""
+
 from __future__ import annotations
 
 import json
@@ -7,20 +8,33 @@ import math
 import numpy as np
 import pytest
 
-from core.session.store import partial_sweep
-
-from core.circuit import behavioral
-
 from core import jobs
+from core.circuit import behavioral
 from core.errors import ParameterError, SimulationError
 from core.evaluate import evaluate_job
-from core.jobs import CancelToken, Cancelled
-from core.sweeps.spec import SweepSpec, make_defect, sizes_from_text
+from core.jobs import Cancelled, CancelToken
+from core.session.store import partial_sweep
 from core.sweeps.chunks import default_map_evaluator
 from core.sweeps.job import sweep_job
+from core.sweeps.spec import SweepSpec, make_defect, sizes_from_text
 
-ROW_KEYS = {"pattern", "size", "stuck", "array", "fidelity", "n", "mean_accuracy", "std", "ci95_low", "ci95_high",
-            "failures", "failure_reasons", "status", "defect_fraction", "accuracies"}
+ROW_KEYS = {
+    "pattern",
+    "size",
+    "stuck",
+    "array",
+    "fidelity",
+    "n",
+    "mean_accuracy",
+    "std",
+    "ci95_low",
+    "ci95_high",
+    "failures",
+    "failure_reasons",
+    "status",
+    "defect_fraction",
+    "accuracies",
+}
 ALL_PATTERNS = ("circle", "ring", "rows", "columns", "circle_complement", "checkerboard", "random")
 
 
@@ -30,7 +44,7 @@ def test_table_shape_statistics_and_independent_recomputation(trained_project):
     p = trained_project
     spec = SweepSpec(patterns=("circle", "columns"), sizes=(0.1, 0.3), stuck=("on", "off"), arrays=(1, 3), n_seeds=6)
     res = jobs.run(sweep_job(p, spec))
-    assert p.sweeps == [res] and not res.partial and res.seconds > 0
+    assert p.sweeps == [] and not res.partial and res.seconds > 0  # the job only returns its result
     assert len(res.rows) == 2 * 2 * 2 * 2
     assert [(r["pattern"], r["size"], r["stuck"], r["array"]) for r in res.rows] == spec.points()
     ds = p.load_dataset()
@@ -40,7 +54,9 @@ def test_table_shape_statistics_and_independent_recomputation(trained_project):
         # each map again, one at a time, through the ordinary single-evaluation path
         accs = []
         for k in range(6):
-            d = make_defect(row["pattern"], row["size"], row["stuck"], row["array"], k, p.mapped.shapes[row["array"] - 1])
+            d = make_defect(
+                row["pattern"], row["size"], row["stuck"], row["array"], k, p.mapped.shapes[row["array"] - 1]
+            )
             accs.append(jobs.run(evaluate_job(p, [d], "behavioral")).accuracy)
         np.testing.assert_allclose(row["accuracies"], accs, rtol=0, atol=1e-12)
         assert row["mean_accuracy"] == pytest.approx(np.mean(accs), abs=1e-12)
@@ -63,12 +79,15 @@ def test_sizes_mean_more_defects_and_placements_are_nested(trained_project):
         for pattern in ("circle", "ring", "random"):
             cells = [make_defect(pattern, s, "on", 1, k, shape).cells(shape) for s in sizes]
             for small, big in zip(cells, cells[1:]):
-                assert not (small & ~big).any(), (pattern, k)     # bigger never has more healthy cells
+                assert not (small & ~big).any(), (pattern, k)  # bigger never has more healthy cells
         kept = [~make_defect("circle_complement", s, "on", 1, k, shape).cells(shape) for s in sizes]
         assert all(not (a & ~b).any() for a, b in zip(kept, kept[1:]))  # size = radius of the kept disc
     # rows/columns: size is a fraction of the array's lines; checkerboard: period from the shorter side
     rows_d = make_defect("rows", 0.3, "off", 1, 0, shape)
-    assert rows_d.params["count"] == round(0.3 * shape[0]) and rows_d.cells(shape).sum() == rows_d.params["count"] * shape[1]
+    assert (
+        rows_d.params["count"] == round(0.3 * shape[0])
+        and rows_d.cells(shape).sum() == rows_d.params["count"] * shape[1]
+    )
     cols_d = make_defect("columns", 0.1, "off", 1, 0, shape)
     assert cols_d.cells(shape).sum(axis=0).tolist().count(shape[0]) == max(1, round(0.1 * shape[1]))
     assert make_defect("checkerboard", 0.25, "on", 1, 0, shape).params["period"] == round(0.25 * min(shape))
@@ -105,7 +124,7 @@ def test_cancel_keeps_finished_points_marked_partial(trained_project):
     with pytest.raises(Cancelled) as exc:
         jobs.run(sweep_job(p, spec, workers=1, chunk_maps=4), on_progress, token)
     total = len(spec.with_arrays(4).points())
-    assert p.sweeps == []   # the job only reports; the caller stores
+    assert p.sweeps == []  # the job only reports; the caller stores
     stored = partial_sweep(exc.value.partial)
     assert stored.partial and 3 <= len(stored.rows) < total
     assert all(r["n"] == 8 and r["status"] == "ok" for r in stored.rows)
@@ -139,8 +158,9 @@ def test_failing_point_is_marked_and_others_continue(trained_project):
 
 
 def test_spice_map_over_its_time_limit_is_marked_failed(trained_project, ngspice_path):
-    spec = SweepSpec(patterns=("rows",), sizes=(0.1,), stuck=("off",), arrays=(4,), n_seeds=2, fidelity="spice",
-                     timeout_s=0.02)
+    spec = SweepSpec(
+        patterns=("rows",), sizes=(0.1,), stuck=("off",), arrays=(4,), n_seeds=2, fidelity="spice", timeout_s=0.02
+    )
     res = jobs.run(sweep_job(trained_project, spec, workers=1))
     (row,) = res.rows
     assert row["failures"] == 2 and row["failure_reasons"] == ["timed out after 0.02 s"] and row["status"] == "failed"
@@ -171,16 +191,34 @@ def test_cli_sweep_json_rows_and_stored_in_project(trained_project, tmp_path, ca
 
     path = str(tmp_path / "p.h5")
     project_io.save(trained_project, path)
-    argv = ["sweep", path, "--patterns", "circle,columns", "--sizes", "0.1,0.3", "--stuck", "on,off", "--arrays", "1",
-            "--seeds", "5", "--json", "--workers", "2"]
+    argv = [
+        "sweep",
+        path,
+        "--patterns",
+        "circle,columns",
+        "--sizes",
+        "0.1,0.3",
+        "--stuck",
+        "on,off",
+        "--arrays",
+        "1",
+        "--seeds",
+        "5",
+        "--json",
+        "--workers",
+        "2",
+    ]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) >= {"rows", "id", "partial", "seconds"} and out["partial"] is False
-    assert len(out["rows"]) == 8 and all(r["n"] == 5 and r["ci95_low"] <= r["mean_accuracy"] <= r["ci95_high"]
-                                         for r in out["rows"])
+    assert len(out["rows"]) == 8 and all(
+        r["n"] == 5 and r["ci95_low"] <= r["mean_accuracy"] <= r["ci95_high"] for r in out["rows"]
+    )
     loaded = project_io.load(path)
     assert [s.id for s in loaded.sweeps] == [out["id"]]
-    assert [r["mean_accuracy"] for r in loaded.sweeps[0].rows] == pytest.approx([r["mean_accuracy"] for r in out["rows"]])
+    assert [r["mean_accuracy"] for r in loaded.sweeps[0].rows] == pytest.approx(
+        [r["mean_accuracy"] for r in out["rows"]]
+    )
     assert main(["sweep", path, "--sizes", "0.1,2", "--json"]) == 2
     err = capsys.readouterr().err
     assert "sizes" in err and len(err.strip().splitlines()) == 1

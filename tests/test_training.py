@@ -1,12 +1,12 @@
 """Real training with torch: targets, determinism, progress and cancel."""
+
 import numpy as np
 import pytest
 
-from core.model import data, network
-
 from core import jobs
-from core.jobs import CancelToken, Cancelled
+from core.jobs import Cancelled, CancelToken
 from core.ml.training import train_job
+from core.model import data, network
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +49,22 @@ def test_cancel_stops_training_and_keeps_partial_history(digits):
             token.cancel()
 
     with pytest.raises(Cancelled) as e:
-        jobs.run(train_job(digits, network.NetworkConfig.preset("paper"), network.TrainConfig(epochs=50)),
-                 on_progress=on_progress, cancel=token)
+        jobs.run(
+            train_job(digits, network.NetworkConfig.preset("paper"), network.TrainConfig(epochs=50)),
+            on_progress=on_progress,
+            cancel=token,
+        )
     assert len(e.value.partial["loss"]) == 2
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"epochs": 0}, r"epochs: must be in \[1, 100000\]"),
-    ({"learning_rate": -1}, "learning_rate"),
-    ({"batch_size": 2.5}, "batch_size: must be an integer"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"epochs": 0}, r"epochs: must be in \[1, 100000\]"),
+        ({"learning_rate": -1}, "learning_rate"),
+        ({"batch_size": 2.5}, "batch_size: must be an integer"),
+    ],
+)
 def test_bad_training_parameters(kwargs, message):
     from core.errors import ParameterError
 

@@ -3,6 +3,7 @@
 The view is also the canvas of the defect editor's paint/erase tool: a mouse stroke collects cells and
 becomes one undoable ``mask`` edit when the button is released.
 """
+
 from __future__ import annotations
 
 import weakref
@@ -24,14 +25,14 @@ PAINT_OFF, PAINT, ERASE = "off", "paint", "erase"
 class _CanvasImage(pg.ImageItem):
     """The overlay image; forwards mouse presses and drags (in cell coordinates) to the panel while painting."""
 
-    def __init__(self, panel: "CrossbarPanel"):
+    def __init__(self, panel: CrossbarPanel):
         super().__init__(axisOrder="row-major")
         # weak: an item that owns its widget frees that widget (and its scene) while the scene is deleting
         # the item, a segfault in QGraphicsScene::clear when the collector breaks the cycle
         self._panel = weakref.ref(panel)
 
     @property
-    def panel(self) -> "CrossbarPanel":
+    def panel(self) -> CrossbarPanel:
         return self._panel()
 
     def mouseClickEvent(self, ev):
@@ -68,8 +69,12 @@ class CrossbarPanel(QWidget):
         self.array_box = QComboBox()
         self.info = QLabel()
         self.message = MessageLabel()
-        legend = QLabel("  ".join(f'<span style="color: rgb{c[:3]}">&#9632;</span> {n}'
-                                  for c, n in zip(OVERLAY_RGBA[1:], OVERLAY_NAMES[1:])))
+        legend = QLabel(
+            "  ".join(
+                f'<span style="color: rgb{c[:3]}">&#9632;</span> {n}'
+                for c, n in zip(OVERLAY_RGBA[1:], OVERLAY_NAMES[1:])
+            )
+        )
         top = QHBoxLayout()
         top.addWidget(QLabel("Array"))
         top.addWidget(self.array_box)
@@ -86,8 +91,9 @@ class CrossbarPanel(QWidget):
         self.overlay = _CanvasImage(self)
         self.plot.addItem(self.image)
         self.plot.addItem(self.overlay)
-        self.colorbar = pg.ColorBarItem(values=(0.0, 100.0), colorMap=pg.colormap.get("viridis"),
-                                        label="conductance (µS)", interactive=False)
+        self.colorbar = pg.ColorBarItem(
+            values=(0.0, 100.0), colorMap=pg.colormap.get("viridis"), label="conductance (µS)", interactive=False
+        )
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
 
         layout = QVBoxLayout(self)
@@ -206,10 +212,14 @@ class CrossbarPanel(QWidget):
             codes = np.zeros(shape, dtype=np.uint8)
         rgba = np.array(OVERLAY_RGBA, dtype=np.uint8)[codes]
         if self._stroke is not None and self._stroke.shape == shape:
-            preview = OVERLAY_RGBA[0] if self.paint_mode == ERASE else \
-                OVERLAY_RGBA[{"on": 1, "off": 2}.get(self.paint_stuck, 3)]
+            preview = (
+                OVERLAY_RGBA[0]
+                if self.paint_mode == ERASE
+                else OVERLAY_RGBA[{"on": 1, "off": 2}.get(self.paint_stuck, 3)]
+            )
             rgba[self._stroke] = preview
         self.overlay.setImage(rgba, autoLevels=False, levels=(0, 255))
         n_bad = int(np.count_nonzero(codes))
-        self.info.setText(f"shape {shape[0]} rows x {shape[1]} columns; defective {n_bad} cells "
-                          f"({100.0 * n_bad / codes.size:.1f} %)")
+        self.info.setText(
+            f"shape {shape[0]} rows x {shape[1]} columns; defective {n_bad} cells ({100.0 * n_bad / codes.size:.1f} %)"
+        )

@@ -3,18 +3,33 @@
 Fields per pattern come from :data:`core.model.defects.PATTERNS`. Every edit is a command on the state's undo
 stack; errors from :class:`core.model.defects.Defect` / :func:`core.model.defects.parse_spec` appear in the panel.
 """
+
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QListWidget, QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app import forms
 from app.panels.crossbar import ERASE, PAINT, PAINT_OFF
 from app.state import WorkbenchState
 from app.widgets import MessageLabel
-from core.model.defects import PATTERNS, parse_spec
 from core.errors import WorkbenchError
+from core.model.defects import PATTERNS, parse_spec
 
 STUCK_CHOICES = [("on (LRS)", "on"), ("off (HRS)", "off"), ("resistance", "ohm")]
 
@@ -23,7 +38,7 @@ class DefectEditorPanel(QWidget):
     """Pattern + parameters + array + stuck type -> draft defects; paint tool; scenarios."""
 
     title = "Defect editor"
-    paint_mode_changed = Signal(str, str, float)   # mode, stuck, stuck_ohm
+    paint_mode_changed = Signal(str, str, float)  # mode, stuck, stuck_ohm
     array_changed = Signal(int)
 
     def __init__(self, state: WorkbenchState, jobs=None, parent=None):
@@ -176,7 +191,7 @@ class DefectEditorPanel(QWidget):
             stuck, ohm, mode = "on", 0.0, (PAINT_OFF if mode == PAINT else mode)
         else:
             if self.message.is_error and self.message.text().startswith("stuck:"):
-                self.message.clear_message()   # the resistance was fixed: the old complaint no longer holds
+                self.message.clear_message()  # the resistance was fixed: the old complaint no longer holds
         self.paint_mode_changed.emit(mode, stuck, ohm)
 
     # ---- actions -------------------------------------------------------------------------------------
@@ -186,9 +201,15 @@ class DefectEditorPanel(QWidget):
             self.message.error("No mapped network: train or open a project before adding defects.")
             return False
         try:
-            d = forms.build_defect(self.pattern.currentText(), self.array.value(), self._stuck_value(),
-                                   self.resistance.text(), {k: e.text() for k, e in self.field_edits.items()},
-                                   shape=self.state.shape(self.array.value()), n_arrays=self.state.n_arrays)
+            d = forms.build_defect(
+                self.pattern.currentText(),
+                self.array.value(),
+                self._stuck_value(),
+                self.resistance.text(),
+                {k: e.text() for k, e in self.field_edits.items()},
+                shape=self.state.shape(self.array.value()),
+                n_arrays=self.state.n_arrays,
+            )
         except WorkbenchError as e:
             self.message.error(str(e))
             return False
@@ -202,8 +223,7 @@ class DefectEditorPanel(QWidget):
             d = parse_spec(text)
             shape = self.state.shape(d.array)
             if shape is None:
-                raise WorkbenchError(f"array: must be from 1 to {self.state.n_arrays} for this network; "
-                                     f"got {d.array}")
+                raise WorkbenchError(f"array: must be from 1 to {self.state.n_arrays} for this network; got {d.array}")
             d.cells(shape)
         except WorkbenchError as e:
             self.message.error(str(e))
@@ -244,7 +264,7 @@ class DefectEditorPanel(QWidget):
             self.name_edit.setText(self.state.draft_name)
             self.message.clear_message()
         elif topic == "draft" and self.message.is_error:
-            self.message.clear_message()   # an edit went through (paint, undo, load): an old error is stale
+            self.message.clear_message()  # an edit went through (paint, undo, load): an old error is stale
         if topic in ("project", "draft", "scenarios"):
             self.refresh()
 
@@ -256,8 +276,9 @@ class DefectEditorPanel(QWidget):
         self.draft_list.clear()
         for d in self.state.draft:
             if d.pattern == "mask":
-                self.draft_list.addItem(f"mask: array={d.array}, stuck={d.stuck_label}, "
-                                        f"{int(d.mask.sum())} painted cells")
+                self.draft_list.addItem(
+                    f"mask: array={d.array}, stuck={d.stuck_label}, {int(d.mask.sum())} painted cells"
+                )
             else:
                 self.draft_list.addItem(d.to_spec())
         if not self.name_edit.text():

@@ -1,11 +1,24 @@
 """Panel 4, simulation queue: every job of the queue with state, progress and message; launch controls."""
+
 from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QHeaderView, QProgressBar, QPushButton,
-                               QScrollArea, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 from PySide6.QtCore import QEvent, Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.jobs_qt import QtJobQueue
 from app.panels.run_controls import RunControls
@@ -29,7 +42,7 @@ class QueuePanel(QWidget):
     def __init__(self, state: WorkbenchState, jobs: QtJobQueue, parent=None):
         super().__init__(parent)
         self.state, self.jobs = state, jobs
-        self.rows: dict[int, int] = {}   # job id -> table row
+        self.rows: dict[int, int] = {}  # job id -> table row
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -149,8 +162,8 @@ class QueuePanel(QWidget):
             return text
         acc = getattr(info.result, "accuracy", None)
         text = (info.progress.message if info.progress else "done") + (
-            "" if acc is None or (info.progress and "accuracy" in info.progress.message)
-            else f" (accuracy {acc:.3f})")
+            "" if acc is None or (info.progress and "accuracy" in info.progress.message) else f" (accuracy {acc:.3f})"
+        )
         return f"done in {info.seconds:.2f} s: {text}"
 
     def eventFilter(self, obj, event) -> bool:
@@ -160,7 +173,7 @@ class QueuePanel(QWidget):
 
     def _section_resized(self, index: int, _old: int, _new: int) -> None:
         if index == 0 and not self._fitting:
-            self._job_width_by_user = True   # the user dragged the Job column: leave it alone
+            self._job_width_by_user = True  # the user dragged the Job column: leave it alone
 
     def _fit_columns(self) -> None:
         """Job as wide as its longest name, but leaving Message at least MESSAGE_MIN_WIDTH (or 45 % of the rest)."""
@@ -216,8 +229,9 @@ class QueuePanel(QWidget):
         target = self.jobs.target(job) if job is not None else None
         closed = target is not None and target is not self.state.project
         self.retry_button.setEnabled(state in (FAILED, CANCELLED) and not closed)
-        self.retry_button.setToolTip("its project is no longer open" if closed and state in (FAILED, CANCELLED)
-                                     else "run the selected job again")
+        self.retry_button.setToolTip(
+            "its project is no longer open" if closed and state in (FAILED, CANCELLED) else "run the selected job again"
+        )
         self.remove_button.setEnabled(job is not None)
 
     def _act(self, what: str) -> None:

@@ -1,11 +1,23 @@
 """Panel 5, results: accuracy vs defect size from a sweep (mean and 95 % CI), simulation results, recovery."""
+
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QSplitter,
-                               QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app import forms
 from app.state import WorkbenchState
@@ -46,17 +58,18 @@ class ResultsPanel(QWidget):
     def __init__(self, state: WorkbenchState, jobs=None, parent=None):
         super().__init__(parent)
         self.state = state
-        self.sweep_curves: dict = {}     # (pattern, stuck, array) -> PlotDataItem
-        self.sweep_errors: dict = {}     # (pattern, stuck, array) -> ErrorBarItem
-        self.sweep_offsets: dict = {}    # (pattern, stuck, array) -> x shift of that curve (dodge)
+        self.sweep_curves: dict = {}  # (pattern, stuck, array) -> PlotDataItem
+        self.sweep_errors: dict = {}  # (pattern, stuck, array) -> ErrorBarItem
+        self.sweep_offsets: dict = {}  # (pattern, stuck, array) -> x shift of that curve (dodge)
 
         # --- sweep ----------------------------------------------------------------------------------
         self.sweep_box = QComboBox()
         self.sweep_array = QComboBox()
         self.sweep_info = QLabel()
         self.sweep_info.setWordWrap(True)
-        self.sweep_plot = plot_widget("Accuracy vs defect size (mean, 95 % CI)", "defect size (fraction)",
-                                      "test accuracy")
+        self.sweep_plot = plot_widget(
+            "Accuracy vs defect size (mean, 95 % CI)", "defect size (fraction)", "test accuracy"
+        )
         self.sweep_plot.setYRange(0, 1)
         self.sweep_legend = outside_legend(self.sweep_plot)
         top = QHBoxLayout()
@@ -76,7 +89,7 @@ class ResultsPanel(QWidget):
         self.sim_bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.sim_plot.addItem(self.sim_bars)
         legend = outside_legend(self.sim_plot, "9pt")
-        for fid, c in FIDELITY_COLORS.items():   # legend samples only: a square marker per fidelity
+        for fid, c in FIDELITY_COLORS.items():  # legend samples only: a square marker per fidelity
             legend.addItem(pg.ScatterPlotItem(symbol="s", size=10, brush=color(c), pen="k"), fid)
         self.sim_table = _table(("id", "fidelity", "scenario", "accuracy", "seconds", "defects"))
         sim_tab = QSplitter(Qt.Orientation.Vertical)
@@ -125,8 +138,7 @@ class ResultsPanel(QWidget):
         self.sweep_box.clear()
         for s in p.sweeps:
             pats = ",".join(s.spec.get("patterns", []))
-            self.sweep_box.addItem(f"{s.id}: {pats} ({len(s.rows)} points{', partial' if s.partial else ''})",
-                                   s.id)
+            self.sweep_box.addItem(f"{s.id}: {pats} ({len(s.rows)} points{', partial' if s.partial else ''})", s.id)
         ids = [s.id for s in p.sweeps]
         self.sweep_box.setCurrentIndex(ids.index(keep) if keep in ids else len(ids) - 1)
         self.sweep_box.blockSignals(False)
@@ -157,12 +169,12 @@ class ResultsPanel(QWidget):
         curves = forms.sweep_curves(sweep.rows, None if a in ("", "all") else int(a))
         n_arrays = len({k[2] for k in curves})
         offsets, beam = dodge_offsets(curves)
-        self.sweep_legend.setColumnCount(2 if len(curves) > 16 else 1)   # more would squeeze the plot
+        self.sweep_legend.setColumnCount(2 if len(curves) > 16 else 1)  # more would squeeze the plot
         for i, (key, (x, mean, lo, hi)) in enumerate(curves.items()):
             pattern, stuck, array = key
             name = f"{pattern} {stuck}" + (f" (array {array})" if n_arrays > 1 else "")
             pen = pg.mkPen(color(i), width=2)
-            xs = x + offsets[key]   # curves at the same sizes are shifted apart so their CI bars stay readable
+            xs = x + offsets[key]  # curves at the same sizes are shifted apart so their CI bars stay readable
             curve = self.sweep_plot.plot(xs, mean, pen=pen, symbol="o", symbolSize=6, symbolBrush=color(i))
             self.sweep_legend.addItem(curve, name)
             top = np.where(np.isnan(hi), 0.0, hi - mean)
@@ -179,7 +191,8 @@ class ResultsPanel(QWidget):
             f"{sweep.id}: {spec.get('fidelity')}{circuit}, {spec.get('n_seeds')} placements per point, "
             f"{len(sweep.rows)} points in {sweep.seconds:.1f} s{' (partial: cancelled)' if sweep.partial else ''}. "
             "Size means radius (circle), width (ring), kept radius (circle_complement), fraction of lines "
-            "(rows/columns), period fraction (checkerboard) or fraction of cells (random).")
+            "(rows/columns), period fraction (checkerboard) or fraction of cells (random)."
+        )
 
     def draw_simulations(self) -> None:
         res = self.state.project.results
@@ -191,21 +204,33 @@ class ResultsPanel(QWidget):
         axis.setTicks([[(i, r.id.replace("run-", "")) for i, r in enumerate(res)]])
         if len(res):
             self.sim_plot.setXRange(-0.6, len(res) - 0.4, padding=0)
-        _fill(self.sim_table, [(r.id, r.fidelity, r.scenario or ("clean" if not r.defect_specs else "draft"),
-                                float(r.accuracy), float(r.seconds), "; ".join(r.defect_specs)) for r in res],
-              {4: ".3g"})   # fast behavioural runs take well under a millisecond
+        _fill(
+            self.sim_table,
+            [
+                (
+                    r.id,
+                    r.fidelity,
+                    r.scenario or ("clean" if not r.defect_specs else "draft"),
+                    float(r.accuracy),
+                    float(r.seconds),
+                    "; ".join(r.defect_specs),
+                )
+                for r in res
+            ],
+            {4: ".3g"},
+        )  # fast behavioural runs take well under a millisecond
 
     def draw_recoveries(self) -> None:
         rec = self.state.project.recoveries
         x = np.arange(len(rec), dtype=float)
         self.rec_before.setOpts(x=x - 0.18, height=np.array([r.before for r in rec], dtype=float), width=0.35)
         self.rec_after.setOpts(x=x + 0.18, height=np.array([r.after for r in rec], dtype=float), width=0.35)
-        self.rec_plot.getAxis("bottom").setTicks([[(i, f"{r.method}\n{r.scenario or r.id}")
-                                                   for i, r in enumerate(rec)]])
+        self.rec_plot.getAxis("bottom").setTicks(
+            [[(i, f"{r.method}\n{r.scenario or r.id}") for i, r in enumerate(rec)]]
+        )
         if len(rec):
             self.rec_plot.setXRange(-0.6, len(rec) - 0.4, padding=0)
-        _fill(self.rec_table, [(r.id, r.method, r.fidelity, r.scenario, float(r.before), float(r.after))
-                               for r in rec])
+        _fill(self.rec_table, [(r.id, r.method, r.fidelity, r.scenario, float(r.before), float(r.after)) for r in rec])
 
     def sim_accuracies(self) -> np.ndarray:
         """Bar heights of the simulation chart (for tests and scripts)."""

@@ -5,6 +5,7 @@ Each button validates its fields (errors shown here, naming the field), then sub
 :class:`~app.jobs_qt.QtJobQueue` with the open project as the target of its result (the queue stores it on the
 GUI thread with :func:`core.session.store.store_result`).
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -16,8 +17,8 @@ from app.jobs_qt import QtJobQueue
 from app.state import WorkbenchState
 from app.widgets import MessageLabel
 from core.errors import ParameterError, WorkbenchError
-from core.model.devices import DEVICE_MODELS
 from core.evaluate import FIDELITIES
+from core.model.devices import DEVICE_MODELS
 from core.recovery.common import METHODS, RECOVERY_FIDELITIES
 from core.sweeps.spec import SWEEP_FIDELITIES, parse_list
 
@@ -31,8 +32,10 @@ class RunControls(QWidget):
 
         # circuit used by all three actions (defaults: the project's mapped circuit)
         self.r_wire = QLineEdit()
-        self.r_wire.setToolTip(f"resistance of each wire segment in ohm, 0 to {forms.R_WIRE_MAX_OHM:g}; "
-                               "used by the nodal and spice fidelities (behavioural assumes ideal wires)")
+        self.r_wire.setToolTip(
+            f"resistance of each wire segment in ohm, 0 to {forms.R_WIRE_MAX_OHM:g}; "
+            "used by the nodal and spice fidelities (behavioural assumes ideal wires)"
+        )
         self.device_model = QComboBox()
         self.device_model.addItems(list(DEVICE_MODELS))
         self.device_model.setToolTip("linear: ohmic cells; gap: nonlinear (sinh) I-V of a filament gap")
@@ -57,11 +60,13 @@ class RunControls(QWidget):
             "arrays": QLineEdit("1"),
             "seeds": QLineEdit("10"),
         }
-        tips = {"patterns": "comma-separated: circle, ring, circle_complement, rows, columns, checkerboard, random",
-                "sizes": "fractions in (0, 1], comma-separated or START:STOP:COUNT",
-                "stuck": "comma-separated: on, off or resistances such as 50k",
-                "arrays": "comma-separated 1-based arrays, or all",
-                "seeds": "Monte-Carlo placements per point, 1-100000"}
+        tips = {
+            "patterns": "comma-separated: circle, ring, circle_complement, rows, columns, checkerboard, random",
+            "sizes": "fractions in (0, 1], comma-separated or START:STOP:COUNT",
+            "stuck": "comma-separated: on, off or resistances such as 50k",
+            "arrays": "comma-separated 1-based arrays, or all",
+            "seeds": "Monte-Carlo placements per point, 1-100000",
+        }
         self.sweep_fidelity = QComboBox()
         self.sweep_fidelity.addItems(list(SWEEP_FIDELITIES))
         self.sweep_button = QPushButton("Run sweep")
@@ -136,7 +141,7 @@ class RunControls(QWidget):
             return None
 
     def _circuit_note(self, r_wire: float, model: str) -> str:
-        """", 2 Ω wires, gap devices' for whatever differs from the project's circuit ('' if nothing)."""
+        """ ", 2 Ω wires, gap devices' for whatever differs from the project's circuit ('' if nothing)."""
         m = self.state.project.mapped
         parts = []
         if r_wire != m.circuit.r_wire_ohm:
@@ -163,9 +168,11 @@ class RunControls(QWidget):
         what = name or ("clean" if not defects else "draft")
         note = self._circuit_note(r_wire, model)
         self._queued(f"queued: evaluate {what} at {fidelity}{note}", r_wire, fidelity)
-        return self.jobs.submit(lambda: evaluate_job(project, defects, fidelity, r_wire_ohm=r_wire,
-                                                     device_model=model, scenario=name),
-                                name=f"evaluate {what} ({fidelity}{note})", project=project)
+        return self.jobs.submit(
+            lambda: evaluate_job(project, defects, fidelity, r_wire_ohm=r_wire, device_model=model, scenario=name),
+            name=f"evaluate {what} ({fidelity}{note})",
+            project=project,
+        )
 
     def sweep(self) -> Optional[int]:
         from core.sweeps.job import sweep_job
@@ -176,24 +183,33 @@ class RunControls(QWidget):
         f = {k: w.text() for k, w in self.sweep_fields.items()}
         project = self.state.project
         try:
-            spec = forms.sweep_spec(parse_list("patterns", f["patterns"]), f["sizes"], f["stuck"], f["arrays"],
-                                    f["seeds"], self.sweep_fidelity.currentText())
+            spec = forms.sweep_spec(
+                parse_list("patterns", f["patterns"]),
+                f["sizes"],
+                f["stuck"],
+                f["arrays"],
+                f["seeds"],
+                self.sweep_fidelity.currentText(),
+            )
             spec = spec.with_arrays(self.state.n_arrays)
         except WorkbenchError as e:
             self.message.error(str(e))
             return None
         scheduler = self.scheduler.text().strip() or None
         if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
-            self.message.error("Dask scheduler: must be empty (this computer) or an address such as "
-                               f"tcp://127.0.0.1:8786; got {scheduler!r}")
+            self.message.error(
+                "Dask scheduler: must be empty (this computer) or an address such as "
+                f"tcp://127.0.0.1:8786; got {scheduler!r}"
+            )
             return None
         n_maps = len(spec.points()) * spec.n_seeds
         note = self._circuit_note(r_wire, model) + (f", on {scheduler}" if scheduler else "")
         self._queued(f"queued: sweep of {n_maps} defect maps at {spec.fidelity}{note}", r_wire, spec.fidelity)
-        return self.jobs.submit(lambda: sweep_job(project, spec, scheduler=scheduler,
-                                                  r_wire_ohm=r_wire, device_model=model),
-                                name=f"sweep {','.join(spec.patterns)} ({n_maps} maps, {spec.fidelity}{note})",
-                                project=project)
+        return self.jobs.submit(
+            lambda: sweep_job(project, spec, scheduler=scheduler, r_wire_ohm=r_wire, device_model=model),
+            name=f"sweep {','.join(spec.patterns)} ({n_maps} maps, {spec.fidelity}{note})",
+            project=project,
+        )
 
     def recover(self) -> Optional[int]:
         from core.recovery.recover import recover_job
@@ -210,6 +226,9 @@ class RunControls(QWidget):
         note = self._circuit_note(r_wire, model)
         self._queued(f"queued: {method} recovery at {fidelity}{note}", r_wire, fidelity)
         return self.jobs.submit(
-            lambda: recover_job(project, defects, method, fidelity, scenario=name,
-                                r_wire_ohm=r_wire, device_model=model),
-            name=f"recover {name or 'draft'} ({method}, {fidelity}{note})", project=project)
+            lambda: recover_job(
+                project, defects, method, fidelity, scenario=name, r_wire_ohm=r_wire, device_model=model
+            ),
+            name=f"recover {name or 'draft'} ({method}, {fidelity}{note})",
+            project=project,
+        )

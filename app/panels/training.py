@@ -1,11 +1,22 @@
 """Panel 1, network & training: preset, hidden sizes, epochs and seed; a Train job with live curves."""
+
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 import numpy as np
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app import forms
 from app.jobs_qt import QtJobQueue
@@ -28,18 +39,23 @@ class TrainingPanel(QWidget):
 
     title = "Network && training"
 
-    def __init__(self, state: WorkbenchState, jobs: QtJobQueue, parent=None,
-                 before_train: Optional[Callable[[], bool]] = None,
-                 accept_trained: Optional[Callable[[Project], bool]] = None):
+    def __init__(
+        self,
+        state: WorkbenchState,
+        jobs: QtJobQueue,
+        parent=None,
+        before_train: Optional[Callable[[], bool]] = None,
+        accept_trained: Optional[Callable[[Project], bool]] = None,
+    ):
         """``before_train()`` may veto a training; ``accept_trained(project)`` opens the result (True) or
         declines (False: the project is kept here for 'Open trained project'). Defaults: yes, and open it."""
         super().__init__(parent)
         self.state, self.jobs = state, jobs
         self.before_train = before_train or (lambda: True)
         self.accept_trained = accept_trained or self._open_trained_default
-        self.job_id: Optional[int] = None          # the newest training job (its curves are drawn)
-        self.train_jobs: set[int] = set()          # every training job submitted here (retries included)
-        self.trained: Optional[Project] = None     # a finished training that was not opened
+        self.job_id: Optional[int] = None  # the newest training job (its curves are drawn)
+        self.train_jobs: set[int] = set()  # every training job submitted here (retries included)
+        self.trained: Optional[Project] = None  # a finished training that was not opened
 
         self.preset = QComboBox()
         self.preset.addItems([*PRESETS, "custom"])
@@ -51,11 +67,13 @@ class TrainingPanel(QWidget):
             w.setPlaceholderText(FIELD_HELP[k].split(";")[0])
             form.addRow({"hidden": "Hidden sizes", "epochs": "Epochs", "seed": "Seed"}[k], w)
         self.train_button = QPushButton("Train new project")
-        self.train_button.setToolTip("trains a new network with these settings and maps it to crossbars "
-                                     "(replaces the open project when done)")
+        self.train_button.setToolTip(
+            "trains a new network with these settings and maps it to crossbars (replaces the open project when done)"
+        )
         self.open_trained_button = QPushButton("Open trained project")
-        self.open_trained_button.setToolTip("open the network trained last (it was kept aside because the open "
-                                            "project had unsaved changes)")
+        self.open_trained_button.setToolTip(
+            "open the network trained last (it was kept aside because the open project had unsaved changes)"
+        )
         self.open_trained_button.setVisible(False)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
@@ -106,11 +124,14 @@ class TrainingPanel(QWidget):
         self.preset.setCurrentText(t["preset"])
         self.preset.blockSignals(False)
         for k, w in self.fields.items():
-            w.setText(t[k] if k != "hidden" or t["preset"] == "custom" else
-                      ",".join(str(h) for h in PRESETS.get(t["preset"], ())) or t[k])
+            w.setText(
+                t[k]
+                if k != "hidden" or t["preset"] == "custom"
+                else ",".join(str(h) for h in PRESETS.get(t["preset"], ())) or t[k]
+            )
         self.fields["hidden"].setEnabled(t["preset"] == "custom")
         if self.training_active():
-            return   # the summary says "training …" and the plots show the live curves until it ends
+            return  # the summary says "training …" and the plots show the live curves until it ends
         p = self.state.project
         if p.weights is None:
             self.summary.setText("This project has no trained network yet: press Train.")
@@ -119,14 +140,19 @@ class TrainingPanel(QWidget):
         hist = p.weights.history
         acc = hist.get("test_accuracy")
         sizes = "-".join(str(s) for s in p.network.layer_sizes)
-        self.summary.setText(f"Trained network {sizes}, {p.training.epochs} epochs, seed {p.training.seed}"
-                             + (f"; test accuracy {acc[-1]:.3f}" if acc is not None and len(acc) else ""))
+        self.summary.setText(
+            f"Trained network {sizes}, {p.training.epochs} epochs, seed {p.training.seed}"
+            + (f"; test accuracy {acc[-1]:.3f}" if acc is not None and len(acc) else "")
+        )
         self.show_history(hist)
 
     def show_history(self, hist: dict) -> None:
         """Draw a training history ``{'loss': [...], 'train_accuracy': [...], 'test_accuracy': [...]}``."""
-        for key, curve in (("loss", self.loss_curve), ("train_accuracy", self.train_acc_curve),
-                           ("test_accuracy", self.test_acc_curve)):
+        for key, curve in (
+            ("loss", self.loss_curve),
+            ("train_accuracy", self.train_acc_curve),
+            ("test_accuracy", self.test_acc_curve),
+        ):
             y = np.asarray(hist.get(key, []), dtype=float)
             curve.setData(np.arange(1, len(y) + 1, dtype=float), y)
 
@@ -174,10 +200,13 @@ class TrainingPanel(QWidget):
         sizes = "-".join(str(s) for s in net.layer_sizes)
         self.show_history({})
         self.message.info(f"queued: training {sizes} for {tr.epochs} epochs")
-        self.summary.setText(f"Training a new network {sizes} ({tr.epochs} epochs, seed {tr.seed}) …\n"
-                             "The open project stays open until the training finishes.")
-        self.job_id = self.jobs.submit(lambda: create_project_job(ds, net, tr), name=f"train {sizes}",
-                                       on_done=self._trained)
+        self.summary.setText(
+            f"Training a new network {sizes} ({tr.epochs} epochs, seed {tr.seed}) …\n"
+            "The open project stays open until the training finishes."
+        )
+        self.job_id = self.jobs.submit(
+            lambda: create_project_job(ds, net, tr), name=f"train {sizes}", on_done=self._trained
+        )
         self.train_jobs.add(self.job_id)
         self._update_train_button()
         return self.job_id
@@ -185,7 +214,7 @@ class TrainingPanel(QWidget):
     def _job_updated(self, info: JobInfo) -> None:
         if info.id not in self.train_jobs:
             return
-        if info.id != self.job_id and not info.finished:   # a retried older training becomes the current one
+        if info.id != self.job_id and not info.finished:  # a retried older training becomes the current one
             self.job_id = info.id
         self._update_train_button()
         if info.id != self.job_id or info.finished:
@@ -225,11 +254,14 @@ class TrainingPanel(QWidget):
             return True
         self.open_trained_button.setVisible(True)
         if self.state.dirty:
-            self.message.info("Training finished, but the open project has unsaved changes and was kept. Save "
-                              "it, then press 'Open trained project'.")
+            self.message.info(
+                "Training finished, but the open project has unsaved changes and was kept. Save "
+                "it, then press 'Open trained project'."
+            )
         else:
-            self.message.info("Training finished; the open project was kept. Press 'Open trained project' to "
-                              "switch to the new one.")
+            self.message.info(
+                "Training finished; the open project was kept. Press 'Open trained project' to switch to the new one."
+            )
         self.refresh()
         return False
 

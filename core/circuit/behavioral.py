@@ -8,21 +8,21 @@ clamp does. The stage-2 amplifier and analog ReLU follow (:mod:`core.circuit.neu
 Evaluations take conductance stacks with an optional leading batch dimension ``M`` (one entry per defect
 map) and return output voltages of shape (M, N, n_out), or (N, n_out) without a batch.
 """
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 
+from core.circuit import neuron
+from core.circuit.mapping import row_voltages
+from core.model import network
 from core.model.crossbar import MappedNetwork
 
-from core.circuit import neuron
-from core.model import network
-from core.circuit.mapping import row_voltages
 
-
-def layer_forward(mapped: MappedNetwork, layer: int, v_in: np.ndarray, g: np.ndarray,
-                  return_tia: bool = False):
+def layer_forward(mapped: MappedNetwork, layer: int, v_in: np.ndarray, g: np.ndarray, return_tia: bool = False):
     """Output voltages of one crossbar layer for input voltages ``v_in`` (..., N, n_in) and conductances ``g``.
 
     Returns (..., N, n_out); with ``return_tia`` also the TIA output voltages (..., N, cols).
@@ -42,8 +42,9 @@ def layer_forward(mapped: MappedNetwork, layer: int, v_in: np.ndarray, g: np.nda
     return (v, v_tia) if return_tia else v
 
 
-def forward_voltages(mapped: MappedNetwork, X: np.ndarray, g_list: Optional[Sequence[np.ndarray]] = None,
-                     return_hidden: bool = False):
+def forward_voltages(
+    mapped: MappedNetwork, X: np.ndarray, g_list: Optional[Sequence[np.ndarray]] = None, return_hidden: bool = False
+):
     """Output-layer voltages for inputs ``X`` (N, n_in) in [0, 1].
 
     ``g_list`` holds one conductance array per crossbar, each (rows, cols) or (M, rows, cols); default: the
@@ -63,12 +64,13 @@ def accuracy(mapped: MappedNetwork, X: np.ndarray, y: np.ndarray, g_list=None) -
     return network.accuracy(forward_voltages(mapped, X, g_list), y)
 
 
-def batch_accuracy(mapped: MappedNetwork, X: np.ndarray, y: np.ndarray, g_stacks: Sequence[np.ndarray],
-                   chunk: int = 256) -> np.ndarray:
+def batch_accuracy(
+    mapped: MappedNetwork, X: np.ndarray, y: np.ndarray, g_stacks: Sequence[np.ndarray], chunk: int = 256
+) -> np.ndarray:
     """Accuracy of M defect maps given as per-array stacks (M, rows, cols), in memory-bounded chunks."""
     m = max(np.asarray(g).shape[0] if np.ndim(g) == 3 else 1 for g in g_stacks)
     out = np.empty(m)
     for s in range(0, m, chunk):
-        sl = [g[s:s + chunk] if np.ndim(g) == 3 else g for g in g_stacks]
-        out[s:s + chunk] = np.atleast_1d(accuracy(mapped, X, y, sl))
+        sl = [g[s : s + chunk] if np.ndim(g) == 3 else g for g in g_stacks]
+        out[s : s + chunk] = np.atleast_1d(accuracy(mapped, X, y, sl))
     return out

@@ -6,19 +6,23 @@
 
 (``ideal``, the software network, is no circuit: :func:`core.evaluate.evaluate_job` handles it.)
 """
+
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 
-from core.circuit import behavioral
+from core.circuit import behavioral, nodal
+from core.circuit.spice import simulate
 from core.errors import ParameterError
 from core.jobs import Progress
 from core.model import defects as defects_mod
 from core.model.crossbar import MappedNetwork
 from core.model.defects import Defect
+from core.model.network import accuracy
 
 CIRCUIT_FIDELITIES = ("behavioral", "nodal", "spice")
 
@@ -30,8 +34,9 @@ def check_fidelity(fidelity: str, allowed: Sequence[str] = CIRCUIT_FIDELITIES) -
     return fidelity
 
 
-def with_overrides(mapped: MappedNetwork, r_wire_ohm: Optional[float] = None,
-                   device_model: Optional[str] = None) -> MappedNetwork:
+def with_overrides(
+    mapped: MappedNetwork, r_wire_ohm: Optional[float] = None, device_model: Optional[str] = None
+) -> MappedNetwork:
     """A copy of ``mapped`` with wire resistance and/or device model replaced (conductances unchanged)."""
     dev, cir = mapped.device, mapped.circuit
     if device_model is not None:
@@ -59,18 +64,12 @@ def output_voltages_job(mapped: MappedNetwork, X: np.ndarray, g_list, fidelity: 
         yield Progress(0, 1, "behavioural model")
         return behavioral.forward_voltages(mapped, X, g_list), "behavioral (closed form)"
     if fidelity == "nodal":
-        from core.circuit import nodal  # scipy.sparse: imported when used
-
         yield Progress(0, 1, "nodal solve")
         return nodal.forward_voltages(mapped, X, g_list), "scipy.sparse splu"
-    from core.circuit.spice import simulate  # PySpice: imported when used
-
     return (yield from simulate.output_voltages_job(mapped, X, g_list, workers=workers))
 
 
 def circuit_accuracy_job(mapped: MappedNetwork, X: np.ndarray, y: np.ndarray, g_list, fidelity: str):
     """Job: accuracy of the circuit with conductances ``g_list`` on (X, y) at ``fidelity``."""
-    from core.model.network import accuracy
-
     v, _solver = yield from output_voltages_job(mapped, X, g_list, fidelity)
     return accuracy(v, y)

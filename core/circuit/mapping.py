@@ -18,9 +18,10 @@ the TIA feedback resistance and stage-2 gain are chosen per layer from the train
 ``headroom`` of the rail; the largest hidden activation becomes ``v_read`` (it drives the next crossbar, whose
 devices must only see read voltages) and the largest output uses ``headroom`` of the rail.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -39,8 +40,13 @@ def weights_to_pairs(w_aug: np.ndarray, w_max: float, device: DeviceParams) -> t
     return g_pos, g_neg
 
 
-def map_network(weights: Weights, device: DeviceParams, circuit: CircuitParams, X_calibration: np.ndarray,
-                scheme: str = "differential-columns") -> MappedNetwork:
+def map_network(
+    weights: Weights,
+    device: DeviceParams,
+    circuit: CircuitParams,
+    X_calibration: np.ndarray,
+    scheme: str = "differential-columns",
+) -> MappedNetwork:
     """Map trained weights to crossbars and size the neurons on ``X_calibration`` (normally the train set).
 
     Parameters
@@ -80,8 +86,21 @@ def map_network(weights: Weights, device: DeviceParams, circuit: CircuitParams, 
         sigma_out = (device.v_read_volt if l < n_layers - 1 else rail) / z_max
         # sigma_out = k * r_tia * dG / w_max * sigma_in   (differential current -> stage-2 output)
         k = sigma_out * w_max / (r_tia * dg * sigma)
-        arrays.append(ArrayMap(l, g_phys, W.shape[0], W.shape[1], w_max, bias_scale, r_tia, k,
-                               relu=l < n_layers - 1, sigma_in=sigma, sigma_out=sigma_out))
+        arrays.append(
+            ArrayMap(
+                l,
+                g_phys,
+                W.shape[0],
+                W.shape[1],
+                w_max,
+                bias_scale,
+                r_tia,
+                k,
+                relu=l < n_layers - 1,
+                sigma_in=sigma,
+                sigma_out=sigma_out,
+            )
+        )
         sigma = sigma_out
         h_in = acts[l]
     return MappedNetwork(scheme, device, circuit, arrays)
@@ -127,6 +146,7 @@ def map_project(project) -> MappedNetwork:
     """
     if project.weights is None:
         raise ParameterError("project", "has no trained network to map")
-    project.mapped = map_network(project.weights, project.device, project.circuit,
-                                 project.load_dataset().X_train, project.scheme)
+    project.mapped = map_network(
+        project.weights, project.device, project.circuit, project.load_dataset().X_train, project.scheme
+    )
     return project.mapped

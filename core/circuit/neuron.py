@@ -10,6 +10,7 @@ The functions take an array namespace ``xp`` (``numpy`` by default, ``torch`` fo
 use only ``xp.clip`` and slicing, so the behavioural model, the nodal solver and the differentiable circuit
 of :mod:`core.recovery.retrain` compute the very same neuron.
 """
+
 from __future__ import annotations
 
 from typing import Any

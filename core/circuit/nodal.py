@@ -17,17 +17,19 @@ the circuit ngspice simulates. Stage 2, ReLU and rails are the shared neuron sta
 The ``gap`` device model is solved by a chord iteration (the linear small-signal matrix as a fixed Jacobian);
 with ``r_wire_ohm == 0`` every column is independent and is solved by a scalar Newton iteration.
 """
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 
-from core.model.devices import DeviceParams
-from core.errors import ParameterError, SimulationError
-from core.model.crossbar import MappedNetwork
 from core.circuit import neuron
 from core.circuit.mapping import row_voltages
+from core.errors import ParameterError, SimulationError
+from core.model.crossbar import MappedNetwork
+from core.model.devices import DeviceParams
 
 MAX_CHORD_ITER = 400
 MAX_ACTIVE_SET_ITER = 30
@@ -55,9 +57,9 @@ def crossbar_matrix(g: np.ndarray, r_wire_ohm: float, term_siemens: Optional[np.
         q_list.append(np.ravel(q))
         c_list.append(np.broadcast_to(cond, np.shape(p)).ravel())
 
-    edges(a[:, :-1], a[:, 1:], gw)           # row segments
-    edges(b[:-1, :], b[1:, :], gw)           # column segments
-    edges(a, b, g)                           # devices
+    edges(a[:, :-1], a[:, 1:], gw)  # row segments
+    edges(b[:-1, :], b[1:, :], gw)  # column segments
+    edges(a, b, g)  # devices
     n_nodes = 2 * rc + (cols if term_siemens is not None else 0)
     if term_siemens is not None:
         n = 2 * rc + np.arange(cols)
@@ -66,14 +68,16 @@ def crossbar_matrix(g: np.ndarray, r_wire_ohm: float, term_siemens: Optional[np.
     diag = np.zeros(n_nodes)
     np.add.at(diag, p, c)
     np.add.at(diag, q, c)
-    diag[a[:, 0]] += gw                      # driver segments
+    diag[a[:, 0]] += gw  # driver segments
     if term_siemens is None:
-        diag[b[-1, :]] += gw                 # last column segment to ground
+        diag[b[-1, :]] += gw  # last column segment to ground
     else:
-        diag[2 * rc:] += term_siemens
+        diag[2 * rc :] += term_siemens
     idx = np.arange(n_nodes)
-    k = sp.coo_matrix((np.concatenate([diag, -c, -c]), (np.concatenate([idx, p, q]), np.concatenate([idx, q, p]))),
-                      shape=(n_nodes, n_nodes))
+    k = sp.coo_matrix(
+        (np.concatenate([diag, -c, -c]), (np.concatenate([idx, p, q]), np.concatenate([idx, q, p]))),
+        shape=(n_nodes, n_nodes),
+    )
     return k.tocsc()
 
 
@@ -84,8 +88,14 @@ def _factor(k):
     return splu(k, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
 
 
-def _solve_crossbar(g: np.ndarray, v_rows: np.ndarray, r_wire_ohm: float, device: DeviceParams,
-                    term_siemens: Optional[np.ndarray] = None, inject_amp: Optional[np.ndarray] = None) -> np.ndarray:
+def _solve_crossbar(
+    g: np.ndarray,
+    v_rows: np.ndarray,
+    r_wire_ohm: float,
+    device: DeviceParams,
+    term_siemens: Optional[np.ndarray] = None,
+    inject_amp: Optional[np.ndarray] = None,
+) -> np.ndarray:
     """Voltages (N, cols) at the column ends (``term_siemens`` given) or at the last column nodes."""
     rows, cols = g.shape
     rc = rows * cols
@@ -96,13 +106,13 @@ def _solve_crossbar(g: np.ndarray, v_rows: np.ndarray, r_wire_ohm: float, device
     out = 2 * rc + np.arange(cols) if term_siemens is not None else rc + (rows - 1) * cols + np.arange(cols)
     extra = np.zeros(n_nodes)
     if inject_amp is not None:
-        extra[2 * rc:] = inject_amp
+        extra[2 * rc :] = inject_amp
     n_img = len(v_rows)
     if device.model == "linear":
         if n_img > rows:
             unit = np.zeros((n_nodes, rows))
             unit[drv, np.arange(rows)] = gw
-            transfer = lu.solve(unit)[out]                       # (cols, rows)
+            transfer = lu.solve(unit)[out]  # (cols, rows)
             v = v_rows @ transfer.T
         else:
             rhs = np.zeros((n_nodes, n_img))
@@ -119,22 +129,25 @@ def _solve_crossbar(g: np.ndarray, v_rows: np.ndarray, r_wire_ohm: float, device
     rhs += extra[:, None]
     x = lu.solve(rhs)
     for _ in range(MAX_CHORD_ITER):
-        vd = x[:rc] - x[rc:2 * rc]
+        vd = x[:rc] - x[rc : 2 * rc]
         d = coef * np.sinh(vd / device.v0_volt) - gl * vd
         r = rhs.copy()
         r[:rc] -= d
-        r[rc:2 * rc] += d
+        r[rc : 2 * rc] += d
         x_new = lu.solve(r)
         step = np.max(np.abs(x_new - x))
         x = x_new
         if step <= 1e-15 + 1e-12 * np.max(np.abs(x)):
             return x[out].T
-    raise SimulationError("nodal: the gap-model iteration did not converge; device voltages are too large "
-                          "for v0_volt (lower v_read_volt or use --fidelity spice)")
+    raise SimulationError(
+        "nodal: the gap-model iteration did not converge; device voltages are too large "
+        "for v0_volt (lower v_read_volt or use --fidelity spice)"
+    )
 
 
-def column_currents(g: np.ndarray, v_rows: np.ndarray, r_wire_ohm: float,
-                    device: Optional[DeviceParams] = None) -> np.ndarray:
+def column_currents(
+    g: np.ndarray, v_rows: np.ndarray, r_wire_ohm: float, device: Optional[DeviceParams] = None
+) -> np.ndarray:
     """Column currents (N, cols) in A of one crossbar with columns held at 0 V.
 
     Parameters
@@ -177,7 +190,7 @@ def _tia_inputs_ideal_wires(g, v_rows, device, term):
     v0 = device.v0_volt
     vn = np.zeros((len(v_rows), g.shape[1]))
     for _ in range(50):
-        u = (v_rows[:, :, None] - vn[:, None, :]) / v0                  # (N, rows, cols)
+        u = (v_rows[:, :, None] - vn[:, None, :]) / v0  # (N, rows, cols)
         f = np.einsum("nrc,rc->nc", np.sinh(u), coef) - vn * term
         df = -np.einsum("nrc,rc->nc", np.cosh(u), coef) / v0 - term
         step = f / df
@@ -187,17 +200,24 @@ def _tia_inputs_ideal_wires(g, v_rows, device, term):
     return vn
 
 
-def tia_outputs(g: np.ndarray, v_rows: np.ndarray, r_wire_ohm: float, r_tia_ohm: float,
-                device: DeviceParams, opamp_gain: float, rail_volt: float) -> np.ndarray:
+def tia_outputs(
+    g: np.ndarray,
+    v_rows: np.ndarray,
+    r_wire_ohm: float,
+    r_tia_ohm: float,
+    device: DeviceParams,
+    opamp_gain: float,
+    rail_volt: float,
+) -> np.ndarray:
     """TIA output voltages (N, cols) of one crossbar, saturated TIAs included (see the module docstring)."""
     a, rf = opamp_gain, r_tia_ohm
     cols = g.shape[1]
     if r_wire_ohm == 0:
         vn = _tia_inputs_ideal_wires(g, v_rows, device, np.full(cols, (1.0 + a) / rf))
         return np.clip(-a * vn, -rail_volt, rail_volt)
-    state = np.zeros((len(v_rows), cols), dtype=np.int8)   # 0 linear, +-1 saturated at +-rail
+    state = np.zeros((len(v_rows), cols), dtype=np.int8)  # 0 linear, +-1 saturated at +-rail
     for _ in range(MAX_ACTIVE_SET_ITER):
-        wanted = np.empty((len(v_rows), cols))              # A (V+ - V-) before the clamp
+        wanted = np.empty((len(v_rows), cols))  # A (V+ - V-) before the clamp
         patterns, inverse = np.unique(state, axis=0, return_inverse=True)
         for k, pat in enumerate(patterns):
             sel = np.flatnonzero(inverse.ravel() == k)

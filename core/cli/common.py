@@ -2,12 +2,14 @@
 
 Command modules import only this module (never :mod:`core.cli.main`), so the CLI has no import circle.
 """
+
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 from core import project_io
 from core.errors import ParameterError, WorkbenchError
@@ -52,10 +54,20 @@ def load_project(path: str) -> Project:
 
 def defect_args(p) -> None:
     """Add ``--defect`` and ``--scenario`` to a sub-parser."""
-    p.add_argument("--defect", action="append", default=[], metavar="SPEC",
-                   help="PATTERN:key=value,... e.g. circle:array=1,cx=0.5,cy=0.5,r=0.3,stuck=on (repeatable)")
-    p.add_argument("--scenario", action="append", default=[], metavar="NAME",
-                   help="a defect scenario stored in the project (repeatable)")
+    p.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="PATTERN:key=value,... e.g. circle:array=1,cx=0.5,cy=0.5,r=0.3,stuck=on (repeatable)",
+    )
+    p.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a defect scenario stored in the project (repeatable)",
+    )
 
 
 def collect_defects(project: Project, args) -> list[Defect]:

@@ -6,6 +6,7 @@ and one line on stderr naming the field and what is allowed; never a traceback.
 Commands live in small modules (:data:`COMMAND_MODULES`) that each expose ``register(subparsers, common)``; the
 parser they add sets ``func=callable(args) -> CommandResult`` (:mod:`core.cli.common`).
 """
+
 from __future__ import annotations
 
 import argparse

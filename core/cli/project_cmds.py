@@ -1,4 +1,5 @@
 """CLI commands over one project: ``new``, ``evaluate``, ``info``, ``netlist``."""
+
 from __future__ import annotations
 
 import os
@@ -6,6 +7,7 @@ import time
 
 from core import jobs, project_io
 from core.circuit.fidelity import defective_conductances, with_overrides
+from core.circuit.spice import simulate
 from core.cli.common import CommandResult, collect_defects, defect_args, load_project, progress_printer
 from core.errors import ParameterError, WorkbenchError
 from core.evaluate import FIDELITIES, evaluate_job
@@ -23,20 +25,37 @@ _TRAIN = TrainConfig()
 def register(sub, common) -> None:
     p = sub.add_parser("new", parents=[common], help="create a project and train its network")
     p.add_argument("project", help="path of the .h5 project to create")
-    p.add_argument("--preset", default="paper",
-                   help="network preset: " + ", ".join(f"{k} ({'-'.join(map(str, v))})" for k, v in PRESETS.items()))
+    p.add_argument(
+        "--preset",
+        default="paper",
+        help="network preset: " + ", ".join(f"{k} ({'-'.join(map(str, v))})" for k, v in PRESETS.items()),
+    )
     p.add_argument("--hidden", help="three hidden sizes, e.g. 8,8,8 (overrides --preset)")
     p.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {_TRAIN.epochs})")
-    p.add_argument("--seed", type=int, default=_TRAIN.seed, help=f"seed for the split and training (default {_TRAIN.seed})")
+    p.add_argument(
+        "--seed", type=int, default=_TRAIN.seed, help=f"seed for the split and training (default {_TRAIN.seed})"
+    )
     p.add_argument("--data", help="user data: an .npz with X (n, features) and y (n,)")
     p.add_argument("--idx", nargs=2, metavar=("IMAGES", "LABELS"), help="user data: MNIST IDX image and label files")
-    p.add_argument("--downsample", type=int, default=1, help="average-pool square images by this factor (e.g. 2: 28x28 -> 14x14)")
-    p.add_argument("--scheme", default=SCHEMES[0], help=f"mapping scheme: {' or '.join(SCHEMES)} (default {SCHEMES[0]})")
-    p.add_argument("--r-on", type=float, default=_DEV.r_on_ohm, help=f"LRS resistance in ohm (default {_DEV.r_on_ohm:g})")
-    p.add_argument("--r-off", type=float, default=_DEV.r_off_ohm, help=f"HRS resistance in ohm (default {_DEV.r_off_ohm:g})")
+    p.add_argument(
+        "--downsample", type=int, default=1, help="average-pool square images by this factor (e.g. 2: 28x28 -> 14x14)"
+    )
+    p.add_argument(
+        "--scheme", default=SCHEMES[0], help=f"mapping scheme: {' or '.join(SCHEMES)} (default {SCHEMES[0]})"
+    )
+    p.add_argument(
+        "--r-on", type=float, default=_DEV.r_on_ohm, help=f"LRS resistance in ohm (default {_DEV.r_on_ohm:g})"
+    )
+    p.add_argument(
+        "--r-off", type=float, default=_DEV.r_off_ohm, help=f"HRS resistance in ohm (default {_DEV.r_off_ohm:g})"
+    )
     p.add_argument("--levels", type=int, default=_DEV.levels, help="programmable conductance levels (0 = continuous)")
-    p.add_argument("--v-read", type=float, default=_DEV.v_read_volt,
-                   help=f"read voltage in volts for a feature value of 1 (default {_DEV.v_read_volt:g})")
+    p.add_argument(
+        "--v-read",
+        type=float,
+        default=_DEV.v_read_volt,
+        help=f"read voltage in volts for a feature value of 1 (default {_DEV.v_read_volt:g})",
+    )
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(func=cmd_new)
 
@@ -82,35 +101,66 @@ def cmd_new(args) -> CommandResult:
     train = TrainConfig(seed=args.seed, **({"epochs": args.epochs} if args.epochs is not None else {}))
     device = DeviceParams(r_on_ohm=args.r_on, r_off_ohm=args.r_off, levels=args.levels, v_read_volt=args.v_read)
     t0 = time.perf_counter()
-    proj = jobs.run(create_project_job(spec, NetworkConfig(64, hidden, 10), train, device, CircuitParams(), args.scheme),
-                    on_progress=progress_printer(not args.quiet), min_interval_s=0.2)
+    proj = jobs.run(
+        create_project_job(spec, NetworkConfig(64, hidden, 10), train, device, CircuitParams(), args.scheme),
+        on_progress=progress_printer(not args.quiet),
+        min_interval_s=0.2,
+    )
     project_io.save(proj, args.project)
     hist = proj.weights.history
-    d = {"project": os.path.abspath(args.project), "layer_sizes": list(proj.network.layer_sizes),
-         "epochs": proj.training.epochs, "seed": proj.training.seed,
-         "train_accuracy": float(hist["train_accuracy"][-1]), "test_accuracy": float(hist["test_accuracy"][-1]),
-         "array_shapes": [list(s) for s in proj.mapped.shapes], "seconds": time.perf_counter() - t0}
-    text = (f"created {args.project}: network {'-'.join(map(str, d['layer_sizes']))}, "
-            f"test accuracy {d['test_accuracy']:.3f} after {d['epochs']} epochs; arrays "
-            + ", ".join(f"{r}x{c}" for r, c in proj.mapped.shapes))
+    d = {
+        "project": os.path.abspath(args.project),
+        "layer_sizes": list(proj.network.layer_sizes),
+        "epochs": proj.training.epochs,
+        "seed": proj.training.seed,
+        "train_accuracy": float(hist["train_accuracy"][-1]),
+        "test_accuracy": float(hist["test_accuracy"][-1]),
+        "array_shapes": [list(s) for s in proj.mapped.shapes],
+        "seconds": time.perf_counter() - t0,
+    }
+    text = (
+        f"created {args.project}: network {'-'.join(map(str, d['layer_sizes']))}, "
+        f"test accuracy {d['test_accuracy']:.3f} after {d['epochs']} epochs; arrays "
+        + ", ".join(f"{r}x{c}" for r, c in proj.mapped.shapes)
+    )
     return CommandResult(d, text)
 
 
 def cmd_evaluate(args) -> CommandResult:
     proj = load_project(args.project)
     defects = collect_defects(proj, args)
-    res = jobs.run(evaluate_job(proj, defects, args.fidelity, split=args.split, r_wire_ohm=args.r_wire,
-                                device_model=args.device, workers=args.workers, scenario=",".join(args.scenario)),
-                   on_progress=progress_printer(not args.quiet), min_interval_s=0.2)
+    res = jobs.run(
+        evaluate_job(
+            proj,
+            defects,
+            args.fidelity,
+            split=args.split,
+            r_wire_ohm=args.r_wire,
+            device_model=args.device,
+            workers=args.workers,
+            scenario=",".join(args.scenario),
+        ),
+        on_progress=progress_printer(not args.quiet),
+        min_interval_s=0.2,
+    )
     if not args.no_save:
         store_result(proj, res)
         project_io.save(proj, args.project)
-    d = {"accuracy": res.accuracy, "n_images": res.n_images, "fidelity": res.fidelity,
-         "defect_fraction": res.defect_fraction, "seconds": res.seconds, "solver": res.solver,
-         "defects": res.defect_specs, "id": res.id if not args.no_save else None}
+    d = {
+        "accuracy": res.accuracy,
+        "n_images": res.n_images,
+        "fidelity": res.fidelity,
+        "defect_fraction": res.defect_fraction,
+        "seconds": res.seconds,
+        "solver": res.solver,
+        "defects": res.defect_specs,
+        "id": res.id if not args.no_save else None,
+    }
     frac = ", ".join(f"{f:.3f}" for f in res.defect_fraction)
-    text = (f"{res.fidelity} accuracy {res.accuracy:.4f} on {res.n_images} images "
-            f"(defective fraction per array: {frac}; {res.seconds:.2f} s; solver: {res.solver})")
+    text = (
+        f"{res.fidelity} accuracy {res.accuracy:.4f} on {res.n_images} images "
+        f"(defective fraction per array: {frac}; {res.seconds:.2f} s; solver: {res.solver})"
+    )
     return CommandResult(d, text)
 
 
@@ -127,23 +177,23 @@ def info_text(s: dict) -> str:
     lines = [
         f"{s['format']} v{s['format_version']} (written by {s['app_version']}; modified {s['modified']})",
         f"data: {s['dataset']['name']} (seed {s['dataset']['seed']}, {s['dataset']['test_size']} test images)",
-        f"network: {'-'.join(map(str, net['layer_sizes']))}" + (
-            "" if not net["trained"] else ", trained" + ("" if acc is None else f", test accuracy {acc:.3f}")),
+        f"network: {'-'.join(map(str, net['layer_sizes']))}"
+        + ("" if not net["trained"] else ", trained" + ("" if acc is None else f", test accuracy {acc:.3f}")),
         f"devices: LRS {dev['r_on_ohm']:g} ohm, HRS {dev['r_off_ohm']:g} ohm, {dev['model']} model, "
         f"v_read {dev['v_read_volt']:g} V; rails +-{cir['v_rail_volt']:g} V, wire {cir['r_wire_ohm']:g} ohm",
         f"arrays ({s['scheme']}): " + ", ".join(f"{a['rows']}x{a['columns']}" for a in s["arrays"]),
-        f"scenarios: {len(s['scenarios'])}" + "".join(
-            f"\n  {sc['name']}: {'; '.join(sc['defects'])}" for sc in s["scenarios"]),
+        f"scenarios: {len(s['scenarios'])}"
+        + "".join(f"\n  {sc['name']}: {'; '.join(sc['defects'])}" for sc in s["scenarios"]),
         f"results: {s['n_results']}, sweeps: {s['n_sweeps']}, recoveries: {s['n_recoveries']}",
     ]
-    lines += [f"  {r['id']} {r['fidelity']:<10} {r['scenario'] or 'clean':<24} accuracy {r['accuracy']:.3f}"
-              for r in s.get("results", [])]
+    lines += [
+        f"  {r['id']} {r['fidelity']:<10} {r['scenario'] or 'clean':<24} accuracy {r['accuracy']:.3f}"
+        for r in s.get("results", [])
+    ]
     return "\n".join(lines)
 
 
 def cmd_netlist(args) -> CommandResult:
-    from core.circuit.spice import simulate  # PySpice: imported when used
-
     proj = load_project(args.project)
     defects = collect_defects(proj, args)
     mapped = with_overrides(proj.require_mapped(), args.r_wire, args.device)
@@ -152,7 +202,7 @@ def cmd_netlist(args) -> CommandResult:
     if args.images is not None:
         if not 1 <= args.images <= len(X):
             raise ParameterError("images", f"must be in [1, {len(X)}], got {args.images}")
-        X = X[:args.images]
+        X = X[: args.images]
     g_list, _ = defective_conductances(mapped, defects)
     text = simulate.build_netlist_text(mapped, X, g_list)
     tmp = args.output + ".tmp"
@@ -164,6 +214,12 @@ def cmd_netlist(args) -> CommandResult:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise WorkbenchError(f"output: cannot write {args.output!r} ({e.strerror})") from None
-    d = {"netlist": os.path.abspath(args.output), "n_images": len(X), "bytes": len(text.encode()),
-         "defects": [x.to_spec() for x in defects]}
-    return CommandResult(d, f"wrote {args.output} ({len(X)} images, {d['bytes']} bytes); run it with: ngspice -b {args.output}")
+    d = {
+        "netlist": os.path.abspath(args.output),
+        "n_images": len(X),
+        "bytes": len(text.encode()),
+        "defects": [x.to_spec() for x in defects],
+    }
+    return CommandResult(
+        d, f"wrote {args.output} ({len(X)} images, {d['bytes']} bytes); run it with: ngspice -b {args.output}"
+    )

@@ -1,9 +1,9 @@
 """CLI command ``recover``: run accuracy-recovery methods on a defective circuit and store their results."""
+
 from __future__ import annotations
 
-
 from core import jobs, project_io
-from core.cli.common import CommandResult, collect_defects, defect_args, load_project, progress_printer
+from core.cli.common import CommandResult, collect_defects, load_project, progress_printer
 from core.errors import ParameterError
 from core.evaluate import project_view
 from core.model.defects import parse_spec
@@ -16,25 +16,48 @@ METHOD_CHOICES = (*METHODS, "all")
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("recover", parents=[common],
-                       help="recover accuracy of a defective circuit (correction net, retraining, remapping)")
+    p = sub.add_parser(
+        "recover",
+        parents=[common],
+        help="recover accuracy of a defective circuit (correction net, retraining, remapping)",
+    )
     p.add_argument("project", help="the .h5 project (trained); results are stored in it")
-    p.add_argument("--defect", action="extend", nargs="+", default=[], metavar="SPEC",
-                   help="PATTERN:key=value,... e.g. ring:array=4,r_in=0.2,r_out=0.35,stuck=on (several allowed)")
-    p.add_argument("--scenario", action="append", default=[], metavar="NAME",
-                   help="a defect scenario stored in the project (repeatable)")
+    p.add_argument(
+        "--defect",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="SPEC",
+        help="PATTERN:key=value,... e.g. ring:array=4,r_in=0.2,r_out=0.35,stuck=on (several allowed)",
+    )
+    p.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a defect scenario stored in the project (repeatable)",
+    )
     p.add_argument("--method", default="all", help="correction, retrain, remap or all (default all)")
     p.add_argument("--fidelity", default="behavioral", help=f"{', '.join(RECOVERY_FIDELITIES)} (default behavioral)")
     p.add_argument("--seed", type=int, default=0, help="seed of the correction net and retraining (default 0)")
     p.add_argument("--hidden", type=int, default=None, help="hidden units of the correction net (default 32)")
-    p.add_argument("--epochs", type=int, default=None,
-                   help="training epochs of the correction net (default 300) and retraining (default 100)")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="training epochs of the correction net (default 300) and retraining (default 100)",
+    )
     p.add_argument("--r-wire", type=float, default=None, help="wire segment resistance in ohm (nodal, spice)")
     p.add_argument("--device", default=None, help="device model: linear or gap")
     p.add_argument("--no-save", action="store_true", help="do not store the results in the project")
-    p.add_argument("--train-on", action="append", default=[], metavar="SCENARIO_OR_SPEC",
-                   help="generalization study: train ONE correction net on these scenarios (names stored in the "
-                        "project, or defect specs; repeatable) and test it on the --scenario/--defect ones")
+    p.add_argument(
+        "--train-on",
+        action="append",
+        default=[],
+        metavar="SCENARIO_OR_SPEC",
+        help="generalization study: train ONE correction net on these scenarios (names stored in the "
+        "project, or defect specs; repeatable) and test it on the --scenario/--defect ones",
+    )
     p.set_defaults(func=run)
 
 
@@ -74,18 +97,34 @@ def run(args) -> CommandResult:
     on_progress = progress_printer(not args.quiet)
     results = {}
     for m in methods:
-        results[m] = jobs.run(recover_job(project, defects, m, args.fidelity, seed=args.seed, scenario=scenario,
-                                          r_wire_ohm=args.r_wire, device_model=args.device, **_options(m, args)),
-                              on_progress=on_progress, min_interval_s=0.2)
+        results[m] = jobs.run(
+            recover_job(
+                project,
+                defects,
+                m,
+                args.fidelity,
+                seed=args.seed,
+                scenario=scenario,
+                r_wire_ohm=args.r_wire,
+                device_model=args.device,
+                **_options(m, args),
+            ),
+            on_progress=on_progress,
+            min_interval_s=0.2,
+        )
     if not args.no_save:
         for r in results.values():
             store_result(project, r)
         project_io.save(project, args.project)
     before = next(iter(results.values())).before
-    data = {"before": before, "after": {m: r.after for m, r in results.items()},
-            "fidelity": args.fidelity, "defects": [d.to_spec() for d in defects],
-            "ids": {m: r.id for m, r in results.items()} if not args.no_save else {},
-            "saved": not args.no_save}
+    data = {
+        "before": before,
+        "after": {m: r.after for m, r in results.items()},
+        "fidelity": args.fidelity,
+        "defects": [d.to_spec() for d in defects],
+        "ids": {m: r.id for m, r in results.items()} if not args.no_save else {},
+        "saved": not args.no_save,
+    }
     lines = [f"defects: {'; '.join(data['defects'])}", f"before: {before:.3f} test accuracy ({args.fidelity})"]
     lines += [f"{m:<11} {r.after:.3f}" for m, r in results.items()]
     if not args.no_save:
@@ -98,7 +137,9 @@ def _scenario_or_spec(project, text: str) -> tuple[str, list]:
         return text, list(project.scenarios[text].defects)
     if ":" not in text:
         known = ", ".join(sorted(project.scenarios)) or "none"
-        raise ParameterError("--train-on", f"{text!r} is neither a scenario in the project (known: {known}) nor a defect spec")
+        raise ParameterError(
+            "--train-on", f"{text!r} is neither a scenario in the project (known: {known}) nor a defect spec"
+        )
     return text, [parse_spec(text)]
 
 
@@ -107,20 +148,34 @@ def _generalize(project, args, test_defects) -> CommandResult:
     train = dict(_scenario_or_spec(project, t) for t in args.train_on)
     if args.scenario and args.defect:
         raise ParameterError("--train-on", "give held-out defects either as --scenario names or as --defect specs")
-    test = ({n: list(project.scenarios[n].defects) for n in args.scenario} if args.scenario
-            else {d.to_spec(): [d] for d in test_defects})
+    test = (
+        {n: list(project.scenarios[n].defects) for n in args.scenario}
+        if args.scenario
+        else {d.to_spec(): [d] for d in test_defects}
+    )
     config = CorrectionConfig(**{"seed": args.seed, **_options("correction", args)})
     view = project_view(project, args.r_wire, args.device)
-    res = jobs.run(generalization_job(view, train, test, args.fidelity, config),
-                   on_progress=progress_printer(not args.quiet), min_interval_s=0.2)
+    res = jobs.run(
+        generalization_job(view, train, test, args.fidelity, config),
+        on_progress=progress_printer(not args.quiet),
+        min_interval_s=0.2,
+    )
     if not args.no_save:
         store_result(project, res)
         project_io.save(project, args.project)
     held = res.params.get("held_out", [])
-    data = {"before": res.before, "after": {"correction": res.after}, "fidelity": args.fidelity,
-            "trained_on": list(train), "held_out": held, "id": res.id if not args.no_save else None,
-            "saved": not args.no_save}
-    lines = [f"correction net trained on: {'; '.join(train)}",
-             f"held-out mean test accuracy: {res.before:.3f} -> {res.after:.3f} ({args.fidelity})"]
+    data = {
+        "before": res.before,
+        "after": {"correction": res.after},
+        "fidelity": args.fidelity,
+        "trained_on": list(train),
+        "held_out": held,
+        "id": res.id if not args.no_save else None,
+        "saved": not args.no_save,
+    }
+    lines = [
+        f"correction net trained on: {'; '.join(train)}",
+        f"held-out mean test accuracy: {res.before:.3f} -> {res.after:.3f} ({args.fidelity})",
+    ]
     lines += [f"  {h['name']}: {h['before']:.3f} -> {h['after']:.3f}" for h in held]
     return CommandResult(data=data, text="\n".join(lines))

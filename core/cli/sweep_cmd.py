@@ -4,6 +4,7 @@
 --json`` prints ``{"rows": [...], "id": ..., "partial": false, "seconds": ..., "spec": {...}}`` and stores
 the table in the project. Interrupting (Ctrl-C) stores the finished points, marked partial.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,32 +16,49 @@ from core.model.defects import STUDY_PATTERNS
 from core.model.devices import DEVICE_MODELS
 from core.session.store import partial_sweep, store_result
 from core.sweeps.job import sweep_job
-from core.sweeps.table import summary_text
 from core.sweeps.spec import SWEEP_FIDELITIES, SWEEP_PATTERNS, SweepSpec, normalize_stuck, parse_list, sizes_from_text
+from core.sweeps.table import summary_text
 
 DEFAULT_PATTERNS = ",".join(STUDY_PATTERNS)
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("sweep", parents=[common],
-                       help="defect sweep: accuracy vs defect size per pattern, stuck type and array")
+    p = sub.add_parser(
+        "sweep", parents=[common], help="defect sweep: accuracy vs defect size per pattern, stuck type and array"
+    )
     p.add_argument("project", help="the .h5 project (the result is stored in it)")
-    p.add_argument("--patterns", default=DEFAULT_PATTERNS,
-                   help=f"comma-separated, from {', '.join(SWEEP_PATTERNS)} (default {DEFAULT_PATTERNS})")
-    p.add_argument("--sizes", default="0.1,0.2,0.3",
-                   help="fractions in (0, 1], comma-separated or START:STOP:COUNT; circle: radius, ring: width, "
-                        "circle_complement: kept radius, rows/columns: fraction of lines, checkerboard: period as a "
-                        "fraction of the shorter side, random: fraction of cells (default 0.1,0.2,0.3)")
-    p.add_argument("--stuck", default="on,off", help="comma-separated: on, off or resistances such as 50k (default on,off)")
+    p.add_argument(
+        "--patterns",
+        default=DEFAULT_PATTERNS,
+        help=f"comma-separated, from {', '.join(SWEEP_PATTERNS)} (default {DEFAULT_PATTERNS})",
+    )
+    p.add_argument(
+        "--sizes",
+        default="0.1,0.2,0.3",
+        help="fractions in (0, 1], comma-separated or START:STOP:COUNT; circle: radius, ring: width, "
+        "circle_complement: kept radius, rows/columns: fraction of lines, checkerboard: period as a "
+        "fraction of the shorter side, random: fraction of cells (default 0.1,0.2,0.3)",
+    )
+    p.add_argument(
+        "--stuck", default="on,off", help="comma-separated: on, off or resistances such as 50k (default on,off)"
+    )
     p.add_argument("--arrays", default="all", help="comma-separated 1-based crossbar indices, or all (default)")
     p.add_argument("--seeds", type=str, default="10", help="Monte-Carlo placements per point (default 10)")
     p.add_argument("--base-seed", type=str, default="0", help="offsets every placement (default 0)")
     p.add_argument("--fidelity", default="behavioral", help=f"{' | '.join(SWEEP_FIDELITIES)} (default behavioral)")
     p.add_argument("--split", default="test", help="test (default), cal or train")
-    p.add_argument("--timeout", type=str, default=None, help="seconds allowed per defect map; enforced while ngspice runs, "
-                                                           "checked before each nodal solve")
-    p.add_argument("--workers", type=str, default=None, help="local worker threads (default: CPU count); for spice each runs one ngspice "
-                                                           "process at a time")
+    p.add_argument(
+        "--timeout",
+        type=str,
+        default=None,
+        help="seconds allowed per defect map; enforced while ngspice runs, checked before each nodal solve",
+    )
+    p.add_argument(
+        "--workers",
+        type=str,
+        default=None,
+        help="local worker threads (default: CPU count); for spice each runs one ngspice process at a time",
+    )
     p.add_argument("--chunk", type=str, default=None, help="defect maps per task (default 256 behavioral, 1 otherwise)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")
     p.add_argument("--r-wire", type=float, default=None, help="wire segment resistance in ohm (nodal, spice)")
@@ -85,8 +103,15 @@ def run(args) -> CommandResult:
     chunk = None if args.chunk is None else _int("chunk", args.chunk)
     project = load_project(args.project)
     save = not args.no_save
-    job = sweep_job(project, spec, workers=workers, scheduler=args.scheduler, chunk_maps=chunk,
-                    r_wire_ohm=args.r_wire, device_model=args.device)
+    job = sweep_job(
+        project,
+        spec,
+        workers=workers,
+        scheduler=args.scheduler,
+        chunk_maps=chunk,
+        r_wire_ohm=args.r_wire,
+        device_model=args.device,
+    )
     try:
         result = jobs.run(job, on_progress=progress_printer(not args.quiet), min_interval_s=0.2)
     except jobs.Cancelled as stop:  # Ctrl-C: keep the finished points on disk, marked partial
@@ -98,6 +123,13 @@ def run(args) -> CommandResult:
     if save:
         store_result(project, result)
         project_io.save(project, args.project)
-    data = {"rows": result.rows, "id": result.id if save else None, "partial": result.partial,
-            "seconds": result.seconds, "spec": result.spec, "project": os.path.abspath(args.project), "saved": save}
+    data = {
+        "rows": result.rows,
+        "id": result.id if save else None,
+        "partial": result.partial,
+        "seconds": result.seconds,
+        "spec": result.spec,
+        "project": os.path.abspath(args.project),
+        "saved": save,
+    }
     return CommandResult(data=data, text=summary_text(result))

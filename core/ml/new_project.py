@@ -1,4 +1,5 @@
 """Creating a project: load its data, train its network and map the weights to crossbars, as one job."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -12,16 +13,27 @@ from core.model.network import NetworkConfig, TrainConfig
 from core.model.project import Project
 
 
-def create_project_job(dataset: DatasetSpec, network: NetworkConfig, training: TrainConfig,
-                       device: Optional[DeviceParams] = None, circuit: Optional[CircuitParams] = None,
-                       scheme: str = "differential-columns"):
+def create_project_job(
+    dataset: DatasetSpec,
+    network: NetworkConfig,
+    training: TrainConfig,
+    device: Optional[DeviceParams] = None,
+    circuit: Optional[CircuitParams] = None,
+    scheme: str = "differential-columns",
+):
     """Job: build a project, train its network (progress per epoch) and map it to crossbars.
 
     The network's input and output sizes follow the dataset (features, classes). Returns the
     :class:`~core.model.project.Project`.
     """
-    proj = Project(dataset=dataset, network=network, training=training, device=device or DeviceParams(),
-                   circuit=circuit or CircuitParams(), scheme=scheme)
+    proj = Project(
+        dataset=dataset,
+        network=network,
+        training=training,
+        device=device or DeviceParams(),
+        circuit=circuit or CircuitParams(),
+        scheme=scheme,
+    )
     ds = proj.load_dataset()
     if ds.n_features != network.n_inputs or ds.n_classes > network.n_outputs:
         proj.network = network = NetworkConfig(ds.n_features, network.hidden, max(ds.n_classes, 2))

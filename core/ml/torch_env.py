@@ -5,6 +5,7 @@ Setting the thread count once (never restoring it) and drawing initial weights u
 bit-reproducible for its seed even when two training jobs run at the same time; the training loops themselves
 draw only from their own ``torch.Generator``.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -2,14 +2,15 @@
 
 Torch stays inside this module: callers get numpy weights (:class:`core.model.network.Weights`).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from core.model.data import Dataset
 from core.jobs import Progress
-from core.model.network import NetworkConfig, TrainConfig, Weights, accuracy, forward
 from core.ml.torch_env import seeded_init, torch_module
+from core.model.data import Dataset
+from core.model.network import NetworkConfig, TrainConfig, Weights, accuracy, forward
 
 
 def build_torch_mlp(config: NetworkConfig):
@@ -28,8 +29,10 @@ def torch_weights(model) -> Weights:
     import torch.nn as nn
 
     lins = [m for m in model if isinstance(m, nn.Linear)]
-    return Weights([m.weight.detach().numpy().T.astype(np.float64).copy() for m in lins],
-                   [m.bias.detach().numpy().astype(np.float64).copy() for m in lins])
+    return Weights(
+        [m.weight.detach().numpy().T.astype(np.float64).copy() for m in lins],
+        [m.bias.detach().numpy().astype(np.float64).copy() for m in lins],
+    )
 
 
 def train_job(dataset: Dataset, config: NetworkConfig, train: TrainConfig):
@@ -55,7 +58,7 @@ def train_job(dataset: Dataset, config: NetworkConfig, train: TrainConfig):
         perm = torch.randperm(n, generator=gen)
         total = 0.0
         for start in range(0, n, train.batch_size):
-            idx = perm[start:start + train.batch_size]
+            idx = perm[start : start + train.batch_size]
             opt.zero_grad()
             loss = loss_fn(model(Xt[idx]), yt[idx])
             loss.backward()
@@ -66,10 +69,13 @@ def train_job(dataset: Dataset, config: NetworkConfig, train: TrainConfig):
         hist["loss"].append(total / n)
         hist["train_accuracy"].append(accuracy(forward(w.weights, w.biases, dataset.X_train), dataset.y_train))
         hist["test_accuracy"].append(accuracy(forward(w.weights, w.biases, dataset.X_test), dataset.y_test))
-        yield Progress(epoch + 1, train.epochs,
-                       f"epoch {epoch + 1}/{train.epochs}: loss {hist['loss'][-1]:.4f}, "
-                       f"test accuracy {hist['test_accuracy'][-1]:.3f}",
-                       partial={k: np.array(v) for k, v in hist.items()})
+        yield Progress(
+            epoch + 1,
+            train.epochs,
+            f"epoch {epoch + 1}/{train.epochs}: loss {hist['loss'][-1]:.4f}, "
+            f"test accuracy {hist['test_accuracy'][-1]:.3f}",
+            partial={k: np.array(v) for k, v in hist.items()},
+        )
     w = torch_weights(model)
     w.history = {k: np.array(v, dtype=np.float64) for k, v in hist.items()}
     return w

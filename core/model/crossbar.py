@@ -11,6 +11,7 @@ Physical layouts (``rows x cols`` devices, the grid on which defects live):
 ``differential-rows``
     rows = 2 (n_in + 1), cols = n_out; row 2i is driven at +V_i and row 2i+1 at -V_i (bias last).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,13 +30,13 @@ class ArrayMap:
     g_siemens: np.ndarray  # (rows, cols) programmed conductances
     n_in: int
     n_out: int
-    w_max: float            # weight that maps to the full window g_on - g_off
-    bias_scale: float       # mapped bias-row weight = bias * bias_scale
-    r_tia_ohm: float        # TIA feedback resistance
-    k_stage2: float         # nominal gain of the difference / inverting stage
-    relu: bool              # hidden layers only
-    sigma_in: float         # volts per unit activation at the inputs
-    sigma_out: float        # volts per unit activation at the outputs
+    w_max: float  # weight that maps to the full window g_on - g_off
+    bias_scale: float  # mapped bias-row weight = bias * bias_scale
+    r_tia_ohm: float  # TIA feedback resistance
+    k_stage2: float  # nominal gain of the difference / inverting stage
+    relu: bool  # hidden layers only
+    sigma_in: float  # volts per unit activation at the inputs
+    sigma_out: float  # volts per unit activation at the outputs
 
     @property
     def shape(self) -> tuple[int, int]:

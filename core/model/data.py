@@ -3,6 +3,7 @@
 All images are flattened to feature vectors scaled to [0, 1]. Splits are stratified with a fixed seed into
 train, calibration (held out of training, for recovery methods) and test sets.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -60,8 +61,11 @@ class Dataset:
         """(X, y) of the split ``name``: one of :data:`SPLITS`."""
         if name not in SPLITS:
             raise ParameterError("split", f"must be one of {', '.join(SPLITS)}; got {name!r}")
-        return {"test": (self.X_test, self.y_test), "cal": (self.X_cal, self.y_cal),
-                "train": (self.X_train, self.y_train)}[name]
+        return {
+            "test": (self.X_test, self.y_test),
+            "cal": (self.X_cal, self.y_cal),
+            "train": (self.X_train, self.y_train),
+        }[name]
 
 
 def load_raw(spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -95,7 +99,10 @@ def load(spec: DatasetSpec) -> Dataset:
     )
     if cal_size > 0:
         X_train, X_cal, y_train, y_cal = train_test_split(
-            X_rest, y_rest, test_size=cal_size, stratify=_stratify_or_none(y_rest, cal_size),
+            X_rest,
+            y_rest,
+            test_size=cal_size,
+            stratify=_stratify_or_none(y_rest, cal_size),
             random_state=spec.seed + 1,
         )
     else:
@@ -169,8 +176,9 @@ def downsample_images(X: np.ndarray, factor: int, side: Optional[int] = None) ->
     return X.reshape(n, s, factor, s, factor).mean(axis=(2, 4)).reshape(n, s * s)
 
 
-def spec_from_npz(path: str, seed: int = 0, downsample: int = 1, test_fraction: float = 0.1,
-                  cal_fraction: float = 0.15) -> DatasetSpec:
+def spec_from_npz(
+    path: str, seed: int = 0, downsample: int = 1, test_fraction: float = 0.1, cal_fraction: float = 0.15
+) -> DatasetSpec:
     """Read an .npz with arrays ``X`` (n, features) and ``y`` (n,) into an embedded :class:`DatasetSpec`."""
     if not os.path.isfile(path):
         raise DataError(f"data file: {path!r} does not exist")
@@ -181,13 +189,19 @@ def spec_from_npz(path: str, seed: int = 0, downsample: int = 1, test_fraction: 
             X, y = z["X"], z["y"]
     except DataError:
         raise
-    except Exception as e:  # zipfile/ValueError: not an npz, or object arrays (pickle refused)
+    except Exception as e:  # noqa: BLE001 - zipfile/ValueError/OSError: not an npz, or object arrays (pickle refused)
         raise DataError(f"{path}: not a readable .npz of numeric arrays ({e})") from None
     return _embedded_spec("npz", os.path.basename(path), X, y, seed, downsample, test_fraction, cal_fraction)
 
 
-def spec_from_idx(images_path: str, labels_path: str, seed: int = 0, downsample: int = 1,
-                  test_fraction: float = 0.1, cal_fraction: float = 0.15) -> DatasetSpec:
+def spec_from_idx(
+    images_path: str,
+    labels_path: str,
+    seed: int = 0,
+    downsample: int = 1,
+    test_fraction: float = 0.1,
+    cal_fraction: float = 0.15,
+) -> DatasetSpec:
     """Read MNIST-style IDX image and label files (optionally gzipped) into an embedded spec."""
     X = read_idx(images_path)
     y = read_idx(labels_path)
@@ -195,8 +209,9 @@ def spec_from_idx(images_path: str, labels_path: str, seed: int = 0, downsample:
         raise DataError(f"{images_path}: expected a 3-D IDX image array, got {X.ndim}-D")
     if y.ndim != 1:
         raise DataError(f"{labels_path}: expected a 1-D IDX label array, got {y.ndim}-D")
-    return _embedded_spec("idx", os.path.basename(images_path), X.reshape(len(X), -1), y, seed, downsample,
-                          test_fraction, cal_fraction)
+    return _embedded_spec(
+        "idx", os.path.basename(images_path), X.reshape(len(X), -1), y, seed, downsample, test_fraction, cal_fraction
+    )
 
 
 def _embedded_spec(source, name, X, y, seed, downsample, test_fraction, cal_fraction) -> DatasetSpec:
@@ -205,9 +220,16 @@ def _embedded_spec(source, name, X, y, seed, downsample, test_fraction, cal_frac
     test_fraction = check_range("test_fraction", test_fraction, 0.01, 0.5)
     cal_fraction = check_range("cal_fraction", cal_fraction, 0.0, 0.5)
     n = len(y)
-    return DatasetSpec(source=source, seed=seed, test_size=max(1, int(round(n * test_fraction))),
-                       cal_size=int(round(n * cal_fraction)), downsample=downsample, name=name,
-                       X=X.astype(np.float32), y=y)
+    return DatasetSpec(
+        source=source,
+        seed=seed,
+        test_size=max(1, int(round(n * test_fraction))),
+        cal_size=int(round(n * cal_fraction)),
+        downsample=downsample,
+        name=name,
+        X=X.astype(np.float32),
+        y=y,
+    )
 
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -228,10 +250,13 @@ def read_idx(path: str) -> np.ndarray:
     ndim = raw[3]
     if ndim < 1 or len(raw) < 4 + 4 * ndim:
         raise DataError(f"{path}: truncated IDX header")
-    shape = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
+    shape = struct.unpack(">" + "I" * ndim, raw[4 : 4 + 4 * ndim])
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
     count = int(np.prod(shape, dtype=np.int64))
     if len(raw) - 4 - 4 * ndim != count * dtype.itemsize:
         raise DataError(f"{path}: IDX payload size does not match its header shape {shape}")
-    return np.frombuffer(raw, dtype=dtype, offset=4 + 4 * ndim).reshape(shape).astype(
-        dtype.newbyteorder("=") if dtype.byteorder == ">" else dtype)
+    return (
+        np.frombuffer(raw, dtype=dtype, offset=4 + 4 * ndim)
+        .reshape(shape)
+        .astype(dtype.newbyteorder("=") if dtype.byteorder == ">" else dtype)
+    )

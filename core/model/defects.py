@@ -9,18 +9,20 @@ A defect spec string is ``PATTERN:key=value,...``, for example ``circle:array=1,
 ``stuck`` is ``on`` (LRS), ``off`` (HRS) or a resistance such as ``50k``, ``1.5meg``, ``2e5``. Several defects
 combine; later ones override earlier ones on the cells they share.
 """
+
 from __future__ import annotations
 
 import math
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
-from core.model.devices import DeviceParams
 from core.errors import DefectSpecError
+from core.model.devices import DeviceParams
 
 # pattern -> {key: (kind, lo, hi, default)}; default None means required
 _GEOM = {
@@ -32,7 +34,11 @@ PATTERNS: dict[str, dict[str, tuple]] = {
     "ring": {**_GEOM, "r_in": ("float", 0.0, 2.0, None), "r_out": ("float", 0.0, 2.0, None)},
     "circle_complement": {**_GEOM, "r": ("float", 0.0, 2.0, None)},
     "rows": {"start": ("int", 0, 100_000, 0), "count": ("int", 1, 100_000, 1), "indices": ("indices", 0, 100_000, "")},
-    "columns": {"start": ("int", 0, 100_000, 0), "count": ("int", 1, 100_000, 1), "indices": ("indices", 0, 100_000, "")},
+    "columns": {
+        "start": ("int", 0, 100_000, 0),
+        "count": ("int", 1, 100_000, 1),
+        "indices": ("indices", 0, 100_000, ""),
+    },
     "checkerboard": {"period": ("int", 1, 100_000, 1), "phase": ("int", 0, 1, 0)},
     "random": {"fraction": ("float", 0.0, 1.0, None), "seed": ("int", 0, 2**31 - 1, 0)},
     "mask": {"file": ("path", 0, 0, "")},
@@ -84,7 +90,9 @@ class Defect:
             raise DefectSpecError(f"stuck: resistance must be in [1, 1e12] ohm, got {self.stuck_ohm!r}")
         self.params = _validate_params(self.pattern, self.params)
         if self.pattern == "ring" and self.params["r_out"] <= self.params["r_in"]:
-            raise DefectSpecError(f"ring: r_out must be larger than r_in ({self.params['r_in']:g}), got {self.params['r_out']:g}")
+            raise DefectSpecError(
+                f"ring: r_out must be larger than r_in ({self.params['r_in']:g}), got {self.params['r_out']:g}"
+            )
         if self.pattern == "mask":
             if self.mask is None and self.params.get("file"):
                 self.mask = load_mask_file(self.params["file"])
@@ -136,10 +144,12 @@ class Defect:
             if p["indices"] and idx.max() >= n:
                 # explicit indices name cells: one outside the array is a mistake, not something to clip
                 raise DefectSpecError(
-                    f"{self.pattern}: index {int(idx.max())} is outside array {self.array} ({n} {self.pattern})")
+                    f"{self.pattern}: index {int(idx.max())} is outside array {self.array} ({n} {self.pattern})"
+                )
             if idx.size and idx.min() >= n:
                 raise DefectSpecError(
-                    f"{self.pattern}: start {int(idx.min())} is outside array {self.array} ({n} {self.pattern})")
+                    f"{self.pattern}: start {int(idx.min())} is outside array {self.array} ({n} {self.pattern})"
+                )
             idx = idx[idx < n]  # a start + count band running past the edge is clipped
             m = np.zeros(shape, dtype=bool)
             if self.pattern == "rows":
@@ -167,8 +177,7 @@ def _validate_params(pattern: str, given: dict) -> dict:
     out = {}
     for k in given:
         if k not in allowed:
-            raise DefectSpecError(
-                f"{pattern}: unknown key {k!r}; allowed: {', '.join((*COMMON_KEYS, *allowed))}")
+            raise DefectSpecError(f"{pattern}: unknown key {k!r}; allowed: {', '.join((*COMMON_KEYS, *allowed))}")
     for k, (kind, lo, hi, default) in allowed.items():
         if k not in given:
             if default is None:
@@ -181,11 +190,15 @@ def _validate_params(pattern: str, given: dict) -> dict:
             continue
         if kind == "indices":
             if isinstance(v, str) and not v.strip():
-                raise DefectSpecError(f"{pattern}: indices must be non-negative integers joined by '+', e.g. 0+3+5; got an empty value")
+                raise DefectSpecError(
+                    f"{pattern}: indices must be non-negative integers joined by '+', e.g. 0+3+5; got an empty value"
+                )
             try:
                 idx = tuple(int(i) for i in (v.split("+") if isinstance(v, str) else v) if str(i) != "")
             except (TypeError, ValueError):
-                raise DefectSpecError(f"{pattern}: indices must be non-negative integers joined by '+', e.g. 0+3+5; got {v!r}") from None
+                raise DefectSpecError(
+                    f"{pattern}: indices must be non-negative integers joined by '+', e.g. 0+3+5; got {v!r}"
+                ) from None
             if any(i < lo or i > hi for i in idx):
                 raise DefectSpecError(f"{pattern}: indices must be in [{lo}, {hi}]; got {v!r}")
             out[k] = idx
@@ -215,7 +228,8 @@ def parse_spec(text: str) -> Defect:
     """
     if not isinstance(text, str) or ":" not in text:
         raise DefectSpecError(
-            f"defect: must look like PATTERN:key=value,... (e.g. circle:array=1,r=0.3,stuck=on); got {text!r}")
+            f"defect: must look like PATTERN:key=value,... (e.g. circle:array=1,r=0.3,stuck=on); got {text!r}"
+        )
     pattern, _, rest = text.strip().partition(":")
     pattern = pattern.strip().lower()
     if pattern not in PATTERNS:
@@ -232,7 +246,8 @@ def parse_spec(text: str) -> Defect:
     unknown = [k for k in kv if k not in COMMON_KEYS and k not in PATTERNS[pattern]]
     if unknown:  # a misspelt key explains a "missing" one, so name it first
         raise DefectSpecError(
-            f"{pattern}: unknown key {unknown[0]!r}; allowed: {', '.join((*COMMON_KEYS, *PATTERNS[pattern]))}")
+            f"{pattern}: unknown key {unknown[0]!r}; allowed: {', '.join((*COMMON_KEYS, *PATTERNS[pattern]))}"
+        )
     if "array" not in kv:
         raise DefectSpecError(f"{pattern}: missing required key 'array' (1 to the number of arrays)")
     array_text = kv.pop("array")
@@ -259,7 +274,7 @@ def load_mask_file(path: str) -> np.ndarray:
             m = np.load(path, allow_pickle=False)
         else:
             m = np.loadtxt(path, delimiter="," if path.endswith(".csv") else None, ndmin=2)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - numpy raises many types for a malformed matrix file
         raise DefectSpecError(f"mask: cannot read {path!r} as a 0/1 matrix ({e})") from None
     if m.ndim != 2 or not np.isin(m, (0, 1)).all():
         raise DefectSpecError(f"mask: {path!r} must be a 2-D matrix of 0 and 1")

@@ -3,6 +3,7 @@
 All values in SI units. The same objects parameterise the behavioural model and the SPICE netlist, so the two
 cannot drift apart.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,7 +48,9 @@ class DeviceParams:
         self.r_on_ohm = check_range("r_on_ohm", self.r_on_ohm, 1.0, 1e9)
         self.r_off_ohm = check_range("r_off_ohm", self.r_off_ohm, 1.0, 1e12)
         if self.r_off_ohm <= self.r_on_ohm:
-            raise ParameterError("r_off_ohm", f"must be larger than r_on_ohm ({self.r_on_ohm:g}), got {self.r_off_ohm:g}")
+            raise ParameterError(
+                "r_off_ohm", f"must be larger than r_on_ohm ({self.r_on_ohm:g}), got {self.r_off_ohm:g}"
+            )
         self.levels = check_range("levels", self.levels, 0, 65536, integer=True)
         if self.levels == 1:
             raise ParameterError("levels", "must be 0 (continuous) or >= 2, got 1")

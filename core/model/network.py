@@ -3,10 +3,11 @@
 Weights are plain numpy arrays: ``weights[l]`` has shape (n_in, n_out) and ``biases[l]`` (n_out,), so the
 software network, the crossbar mapping and the circuit all index the same way (inputs are rows).
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class NetworkConfig:
         return (self.n_inputs, *self.hidden, self.n_outputs)
 
     @classmethod
-    def preset(cls, name: str, n_inputs: int = 64, n_outputs: int = 10) -> "NetworkConfig":
+    def preset(cls, name: str, n_inputs: int = 64, n_outputs: int = 10) -> NetworkConfig:
         if name not in PRESETS:
             raise ParameterError("preset", f"must be one of {', '.join(PRESETS)}; got {name!r}")
         return cls(n_inputs, PRESETS[name], n_outputs)
@@ -89,13 +90,15 @@ class Weights:
     def n_layers(self) -> int:
         return len(self.weights)
 
-    def copy(self) -> "Weights":
-        return Weights([w.copy() for w in self.weights], [b.copy() for b in self.biases],
-                       {k: v.copy() for k, v in self.history.items()})
+    def copy(self) -> Weights:
+        return Weights(
+            [w.copy() for w in self.weights],
+            [b.copy() for b in self.biases],
+            {k: v.copy() for k, v in self.history.items()},
+        )
 
 
-def forward(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndarray,
-            return_hidden: bool = False):
+def forward(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndarray, return_hidden: bool = False):
     """Software forward pass: ReLU on hidden layers, raw logits out.
 
     With ``return_hidden`` also returns the list of every layer's post-activation output.

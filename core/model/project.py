@@ -4,19 +4,18 @@ Results are appended by :func:`core.session.store.store_result` only; jobs retur
 
 Plain dataclasses and numpy arrays only, so front ends receive no live torch or PySpice objects.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-import numpy as np
-
+from core.errors import ParameterError
 from core.model import data as data_mod
+from core.model.crossbar import MappedNetwork
 from core.model.data import Dataset, DatasetSpec
 from core.model.defects import Defect
 from core.model.devices import CircuitParams, DeviceParams
-from core.errors import ParameterError
-from core.model.crossbar import MappedNetwork
 from core.model.network import NetworkConfig, TrainConfig, Weights
 from core.model.results import RecoveryResult, SimulationResult, SweepResult, now_iso
 

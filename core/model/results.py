@@ -3,6 +3,7 @@
 A job returns one of these with an empty ``id``; :func:`core.session.store.store_result` gives it a free id
 and puts it into a project.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -23,16 +24,16 @@ class SimulationResult:
     """One evaluation of the network at some fidelity, with or without defects."""
 
     id: str
-    fidelity: str                 # ideal | behavioral | nodal | spice
+    fidelity: str  # ideal | behavioral | nodal | spice
     accuracy: float
     n_images: int
     defect_specs: list[str]
     defect_fraction: list[float]
-    output_voltages: np.ndarray   # (n_images, n_outputs), volts (logits for 'ideal')
+    output_voltages: np.ndarray  # (n_images, n_outputs), volts (logits for 'ideal')
     seconds: float
     solver: str = ""
     scenario: str = ""
-    params: dict = field(default_factory=dict)   # JSON-able extras: r_wire_ohm, device model, ...
+    params: dict = field(default_factory=dict)  # JSON-able extras: r_wire_ohm, device model, ...
     software_version: str = __version__
     created: str = field(default_factory=now_iso)
 
@@ -55,7 +56,7 @@ class RecoveryResult:
     """An accuracy-recovery run: method, accuracies and the trained model's arrays."""
 
     id: str
-    method: str                    # correction | retrain | remap
+    method: str  # correction | retrain | remap
     defect_specs: list[str]
     fidelity: str
     before: float

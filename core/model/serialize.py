@@ -2,6 +2,7 @@
 
 Used by the CLI's ``--json`` output and by the project file for its JSON-valued fields.
 """
+
 from __future__ import annotations
 
 import json

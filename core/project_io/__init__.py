@@ -4,6 +4,7 @@
 reads a validated file into a :class:`~core.model.project.Project`, :mod:`~core.project_io.writer` writes
 one, :mod:`~core.project_io.loader` opens and migrates.
 """
+
 from core.errors import ProjectFormatError, ProjectSaveError
 from core.project_io.loader import load
 from core.project_io.schema import FORMAT_NAME, FORMAT_VERSION

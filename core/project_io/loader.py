@@ -3,6 +3,7 @@
 Nothing in the file is executed (no pickle, no eval); see :mod:`core.project_io.schema` for the checks and
 :mod:`core.project_io.reader` for what is read where.
 """
+
 from __future__ import annotations
 
 import os

@@ -6,18 +6,20 @@ follow from the network configuration, the ranges of each field, and the validat
 (:class:`core.model.devices.DeviceParams`, :class:`core.model.defects.Defect`, ...) whose errors become
 :class:`core.errors.ProjectFormatError` naming the HDF5 path.
 """
+
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 import h5py
 
+from core.errors import DataError, DefectSpecError, ParameterError, ProjectFormatError
+from core.model.crossbar import ArrayMap, MappedNetwork, physical_shape
 from core.model.data import DatasetSpec, validate_arrays
 from core.model.defects import Defect
 from core.model.devices import SCHEMES, CircuitParams, DeviceParams
-from core.errors import DataError, DefectSpecError, ParameterError, ProjectFormatError
-from core.model.crossbar import ArrayMap, MappedNetwork, physical_shape
 from core.model.network import NetworkConfig, TrainConfig, Weights
 from core.model.project import Project, Scenario
 from core.model.results import RecoveryResult, SimulationResult, SweepResult
@@ -40,8 +42,15 @@ def _params(r: Reader, g: h5py.Group, cls):
     values = {}
     for fld in dataclasses.fields(cls):
         default = fld.default
-        kind = ("str" if isinstance(default, str) else "bool" if isinstance(default, bool)
-                else "int" if isinstance(default, int) else "float")
+        kind = (
+            "str"
+            if isinstance(default, str)
+            else "bool"
+            if isinstance(default, bool)
+            else "int"
+            if isinstance(default, int)
+            else "float"
+        )
         values[fld.name] = r.attr(g, fld.name, kind)
     return _convert(g.name, lambda: cls(**values))
 
@@ -62,16 +71,30 @@ def read_project(f: h5py.File, r: Reader) -> Project:
     scheme = r.attr(cg, "scheme", "str")
     _convert(cg.name, physical_shape, scheme, 1, 1)
     mapped = _read_mapping(f, r, network)
-    if (weights is not None or mapped is not None):
+    if weights is not None or mapped is not None:
         n_features = 64 if dataset.X is None else dataset.X.shape[1]
         if n_features != network.n_inputs:
-            raise ProjectFormatError("/network", f"n_inputs ({network.n_inputs}) differs from the dataset's "
-                                                 f"{n_features} features")
+            raise ProjectFormatError(
+                "/network", f"n_inputs ({network.n_inputs}) differs from the dataset's {n_features} features"
+            )
     scenarios = _read_scenarios(f, r, network)
     results, sweeps, recoveries = _read_results(f, r, network)
-    return Project(dataset=dataset, network=network, training=training, device=device, circuit=circuit,
-                   scheme=scheme, weights=weights, mapped=mapped, scenarios=scenarios, results=results,
-                   sweeps=sweeps, recoveries=recoveries, created=created, modified=modified)
+    return Project(
+        dataset=dataset,
+        network=network,
+        training=training,
+        device=device,
+        circuit=circuit,
+        scheme=scheme,
+        weights=weights,
+        mapped=mapped,
+        scenarios=scenarios,
+        results=results,
+        sweeps=sweeps,
+        recoveries=recoveries,
+        created=created,
+        modified=modified,
+    )
 
 
 def _read_dataset(f: h5py.File, r: Reader) -> DatasetSpec:
@@ -79,13 +102,18 @@ def _read_dataset(f: h5py.File, r: Reader) -> DatasetSpec:
     source = r.attr(g, "source", "str")
     if source not in ("digits", "npz", "idx"):
         raise ProjectFormatError(g.name, f"attribute 'source' must be digits, npz or idx; got {source!r}")
-    spec = DatasetSpec(source=source, seed=r.attr(g, "seed", "int", lo=0, hi=2**32 - 1),
-                       test_size=r.attr(g, "test_size", "int", lo=1, hi=10**8),
-                       cal_size=r.attr(g, "cal_size", "int", lo=0, hi=10**8),
-                       downsample=r.attr(g, "downsample", "int", lo=1, hi=16), name=r.attr(g, "name", "str"))
+    spec = DatasetSpec(
+        source=source,
+        seed=r.attr(g, "seed", "int", lo=0, hi=2**32 - 1),
+        test_size=r.attr(g, "test_size", "int", lo=1, hi=10**8),
+        cal_size=r.attr(g, "cal_size", "int", lo=0, hi=10**8),
+        downsample=r.attr(g, "downsample", "int", lo=1, hi=16),
+        name=r.attr(g, "name", "str"),
+    )
     spec.X = r.array(g, "X", "fiub", ndim=2, required=source != "digits")
-    spec.y = r.array(g, "y", "iu", ndim=1, required=spec.X is not None,
-                     shape=None if spec.X is None else (spec.X.shape[0],))
+    spec.y = r.array(
+        g, "y", "iu", ndim=1, required=spec.X is not None, shape=None if spec.X is None else (spec.X.shape[0],)
+    )
     if spec.y is not None and spec.X is None:
         raise ProjectFormatError(g.name + "/X", "is missing while y is present")
     if spec.X is not None:
@@ -96,8 +124,9 @@ def _read_dataset(f: h5py.File, r: Reader) -> DatasetSpec:
 def _read_network(f: h5py.File, r: Reader):
     g = r.group(f, "network", "network")
     hidden = r.attr(g, "hidden", "int_list")
-    network = _convert(g.name, NetworkConfig, r.attr(g, "n_inputs", "int"), tuple(hidden),
-                       r.attr(g, "n_outputs", "int"))
+    network = _convert(
+        g.name, NetworkConfig, r.attr(g, "n_inputs", "int"), tuple(hidden), r.attr(g, "n_outputs", "int")
+    )
     training = _params(r, r.group(g, "training", "train_config"), TrainConfig)
     wg = r.group(g, "weights", "weights", required=False)
     if wg is None:
@@ -132,8 +161,9 @@ def _read_mapping(f: h5py.File, r: Reader, network: NetworkConfig) -> Optional[M
         layer = r.attr(ag, "layer", "int", lo=l - 1, hi=l - 1)
         n_in = r.attr(ag, "n_in", "int", lo=sizes[l - 1], hi=sizes[l - 1])
         n_out = r.attr(ag, "n_out", "int", lo=sizes[l], hi=sizes[l])
-        floats = {k: r.attr(ag, k, "float") for k in ("w_max", "bias_scale", "r_tia_ohm", "k_stage2",
-                                                       "sigma_in", "sigma_out")}
+        floats = {
+            k: r.attr(ag, k, "float") for k in ("w_max", "bias_scale", "r_tia_ohm", "k_stage2", "sigma_in", "sigma_out")
+        }
         for k in ("w_max", "r_tia_ohm"):
             if floats[k] <= 0:
                 raise ProjectFormatError(ag.name, f"attribute {k!r} must be > 0, got {floats[k]!r}")
@@ -170,13 +200,16 @@ def _read_defect(r: Reader, g: h5py.Group, network: NetworkConfig) -> Defect:
         fits = [physical_shape(s, sizes[array - 1], sizes[array]) for s in SCHEMES]
         mask = r.array(g, "mask", "biu", ndim=2, max_elements=max(a * b for a, b in fits), lo=0, hi=1)
         if mask.shape not in fits:
-            raise ProjectFormatError(r.where, f"shape {mask.shape} fits array {array} in no layout "
-                                              f"(expected one of {', '.join(map(str, fits))})")
+            raise ProjectFormatError(
+                r.where,
+                f"shape {mask.shape} fits array {array} in no layout (expected one of {', '.join(map(str, fits))})",
+            )
     # built from the exact fields (the spec string rounds floats to 6 digits) and checked against the spec
     d = _convert(g.name, Defect, pattern, array, stuck, stuck_ohm, params, mask)
     if d.to_spec() != spec:
-        raise ProjectFormatError(g.name, f"attribute 'spec' ({spec!r}) disagrees with the defect's fields "
-                                         f"({d.to_spec()!r})")
+        raise ProjectFormatError(
+            g.name, f"attribute 'spec' ({spec!r}) disagrees with the defect's fields ({d.to_spec()!r})"
+        )
     return d
 
 
@@ -187,23 +220,37 @@ def _read_results(f: h5py.File, r: Reader, network: NetworkConfig):
     for name in r.children(rg):
         g = r.group(rg, name, "simulation_result")
         n_images = r.attr(g, "n_images", "int", lo=0, hi=MAX_ELEMENTS)
-        results.append(SimulationResult(
-            # the accuracy of zero images is NaN (an empty split), anything else must be a real fraction
-            fidelity=r.attr(g, "fidelity", "str"),
-            accuracy=r.attr(g, "accuracy", "float", lo=0, hi=1, finite=n_images > 0),
-            n_images=n_images, defect_specs=r.strings(g, "defect_specs"),
-            defect_fraction=r.array(g, "defect_fraction", "f", ndim=1, max_elements=64 * n_arrays, lo=0,
-                                    hi=1).tolist(),
-            output_voltages=r.array(g, "output_voltages", "f", shape=(n_images, network.n_outputs)),
-            seconds=r.attr(g, "seconds", "float", lo=0), solver=r.attr(g, "solver", "str"),
-            scenario=r.attr(g, "scenario", "str"), params=r.json(g, "params", dict), **_common(r, g)))
+        results.append(
+            SimulationResult(
+                # the accuracy of zero images is NaN (an empty split), anything else must be a real fraction
+                fidelity=r.attr(g, "fidelity", "str"),
+                accuracy=r.attr(g, "accuracy", "float", lo=0, hi=1, finite=n_images > 0),
+                n_images=n_images,
+                defect_specs=r.strings(g, "defect_specs"),
+                defect_fraction=r.array(
+                    g, "defect_fraction", "f", ndim=1, max_elements=64 * n_arrays, lo=0, hi=1
+                ).tolist(),
+                output_voltages=r.array(g, "output_voltages", "f", shape=(n_images, network.n_outputs)),
+                seconds=r.attr(g, "seconds", "float", lo=0),
+                solver=r.attr(g, "solver", "str"),
+                scenario=r.attr(g, "scenario", "str"),
+                params=r.json(g, "params", dict),
+                **_common(r, g),
+            )
+        )
     sweeps = []
     sw = r.group(f, "sweeps", "sweeps")
     for name in r.children(sw):
         g = r.group(sw, name, "sweep")
-        sweeps.append(SweepResult(spec=r.json(g, "spec", dict), rows=_read_table(r, r.group(g, "rows", "table")),
-                                  partial=r.attr(g, "partial", "bool"), seconds=r.attr(g, "seconds", "float", lo=0),
-                                  **_common(r, g)))
+        sweeps.append(
+            SweepResult(
+                spec=r.json(g, "spec", dict),
+                rows=_read_table(r, r.group(g, "rows", "table")),
+                partial=r.attr(g, "partial", "bool"),
+                seconds=r.attr(g, "seconds", "float", lo=0),
+                **_common(r, g),
+            )
+        )
     recoveries = []
     rec = r.group(f, "recoveries", "recoveries")
     for name in r.children(rec):
@@ -214,11 +261,19 @@ def _read_results(f: h5py.File, r: Reader, network: NetworkConfig):
             # free-form model arrays: NaN is a legitimate marker here (e.g. healthy cells in stuck maps)
             arr = r.array(ag, an, "fiub", finite=False)
             arrays[r.attr(ag[an], "name", "str")] = arr
-        recoveries.append(RecoveryResult(
-            method=r.attr(g, "method", "str"), defect_specs=r.strings(g, "defect_specs"),
-            fidelity=r.attr(g, "fidelity", "str"), before=r.attr(g, "before", "float", lo=0, hi=1),
-            after=r.attr(g, "after", "float", lo=0, hi=1), arrays=arrays, params=r.json(g, "params", dict),
-            scenario=r.attr(g, "scenario", "str"), **_common(r, g)))
+        recoveries.append(
+            RecoveryResult(
+                method=r.attr(g, "method", "str"),
+                defect_specs=r.strings(g, "defect_specs"),
+                fidelity=r.attr(g, "fidelity", "str"),
+                before=r.attr(g, "before", "float", lo=0, hi=1),
+                after=r.attr(g, "after", "float", lo=0, hi=1),
+                arrays=arrays,
+                params=r.json(g, "params", dict),
+                scenario=r.attr(g, "scenario", "str"),
+                **_common(r, g),
+            )
+        )
     return results, sweeps, recoveries
 
 

@@ -19,13 +19,15 @@ place with h5py calls. Version 1 is the first format, so the table is empty; a f
 This module knows HDF5 and the format's rules but not the :class:`core.model.project.Project` model; turning the
 checked file into a Project is :mod:`core.project_io.reader`'s job.
 """
+
 from __future__ import annotations
 
 import io
 import json
 import math
 import re
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 import h5py
 import numpy as np
@@ -35,25 +37,43 @@ from core.errors import ProjectFormatError
 FORMAT_NAME = "reram-workbench-project"
 FORMAT_VERSION = 1
 
-MAX_ELEMENTS = 64_000_000        # one dataset; 8x8 digits projects hold a few thousand, full MNIST ~55M
+MAX_ELEMENTS = 64_000_000  # one dataset; 8x8 digits projects hold a few thousand, full MNIST ~55M
 MAX_TOTAL_ELEMENTS = 256_000_000  # the whole file
-MAX_BYTES = 512 * 2**20           # one dataset, in memory
-MAX_CHUNK_BYTES = 64 * 2**20      # one decompressed chunk
-MAX_STRING_BYTES = 2**20          # one string (1 MiB)
-MAX_CHILDREN = 100_000            # entries in one group
-MAX_ATTR_ELEMENTS = 64            # array-valued attributes (layer sizes)
-ALLOWED_FILTERS = {h5py.h5z.FILTER_DEFLATE: "gzip", h5py.h5z.FILTER_SHUFFLE: "shuffle",
-                   h5py.h5z.FILTER_FLETCHER32: "fletcher32"}
+MAX_BYTES = 512 * 2**20  # one dataset, in memory
+MAX_CHUNK_BYTES = 64 * 2**20  # one decompressed chunk
+MAX_STRING_BYTES = 2**20  # one string (1 MiB)
+MAX_CHILDREN = 100_000  # entries in one group
+MAX_ATTR_ELEMENTS = 64  # array-valued attributes (layer sizes)
+ALLOWED_FILTERS = {
+    h5py.h5z.FILTER_DEFLATE: "gzip",
+    h5py.h5z.FILTER_SHUFFLE: "shuffle",
+    h5py.h5z.FILTER_FLETCHER32: "fletcher32",
+}
 
 # Exceptions that h5py, numpy and json raise on damaged content; load() turns them into ProjectFormatError.
-READ_ERRORS = (OSError, RuntimeError, ValueError, KeyError, TypeError, IndexError, OverflowError,
-               UnicodeError, RecursionError, MemoryError)
+READ_ERRORS = (
+    OSError,
+    RuntimeError,
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    OverflowError,
+    UnicodeError,
+    RecursionError,
+    MemoryError,
+)
 
 Migration = Callable[[h5py.File], None]
 MIGRATIONS: dict[int, Migration] = {}
 
-_KIND_NAMES = {"f": "floating point", "i": "signed integer", "u": "unsigned integer", "b": "boolean",
-               "S": "fixed-length string"}
+_KIND_NAMES = {
+    "f": "floating point",
+    "i": "signed integer",
+    "u": "unsigned integer",
+    "b": "boolean",
+    "S": "fixed-length string",
+}
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+\-]{0,63}")
 
 
@@ -120,8 +140,9 @@ class Reader:
         if isinstance(link, h5py.SoftLink):
             raise ProjectFormatError(path, f"is a soft link (to {link.path!r}); links are refused")
         if isinstance(link, h5py.ExternalLink):
-            raise ProjectFormatError(path, f"is an external link (to {link.filename!r}); links out of the "
-                                           "file are refused")
+            raise ProjectFormatError(
+                path, f"is an external link (to {link.filename!r}); links out of the file are refused"
+            )
         if not isinstance(link, h5py.HardLink):
             raise ProjectFormatError(path, "is a link of an unsupported type; refused")
 
@@ -153,8 +174,17 @@ class Reader:
             raise ProjectFormatError(group.name, f"attribute 'kind' must be {kind!r}, got {found!r}")
 
     # --- attributes ------------------------------------------------------------------------------------
-    def attr(self, obj, name: str, kind: str, required: bool = True, default: Any = None,
-             lo: Optional[float] = None, hi: Optional[float] = None, finite: bool = True):
+    def attr(
+        self,
+        obj,
+        name: str,
+        kind: str,
+        required: bool = True,
+        default: Any = None,
+        lo: Optional[float] = None,
+        hi: Optional[float] = None,
+        finite: bool = True,
+    ):
         """A scalar attribute: ``kind`` is ``str``, ``int``, ``float``, ``bool`` or ``int_list``."""
         where = f"{obj.name} (attribute {name!r})"
         self.where = where
@@ -208,10 +238,20 @@ class Reader:
             raise ProjectFormatError(where, "is not valid UTF-8 text") from None
 
     # --- datasets --------------------------------------------------------------------------------------
-    def array(self, parent: h5py.Group, name: str, kinds: str, *, shape: Optional[tuple] = None,
-              ndim: Optional[int] = None, max_elements: int = MAX_ELEMENTS, finite: bool = True,
-              lo: Optional[float] = None, hi: Optional[float] = None,
-              required: bool = True) -> Optional[np.ndarray]:
+    def array(
+        self,
+        parent: h5py.Group,
+        name: str,
+        kinds: str,
+        *,
+        shape: Optional[tuple] = None,
+        ndim: Optional[int] = None,
+        max_elements: int = MAX_ELEMENTS,
+        finite: bool = True,
+        lo: Optional[float] = None,
+        hi: Optional[float] = None,
+        required: bool = True,
+    ) -> Optional[np.ndarray]:
         """A numeric (or fixed-string, kinds ``S``) dataset, checked before and after reading.
 
         ``shape`` may contain ``None`` for free dimensions; ``lo``/``hi`` bound every value.
@@ -223,8 +263,12 @@ class Reader:
             raise ProjectFormatError(path, f"must be a dataset, found {type(obj).__name__}")
         self._check_storage(obj, path)
         dt = obj.dtype
-        if dt.kind not in kinds or dt.subdtype is not None or dt.fields is not None \
-                or h5py.check_vlen_dtype(dt) is not None:
+        if (
+            dt.kind not in kinds
+            or dt.subdtype is not None
+            or dt.fields is not None
+            or h5py.check_vlen_dtype(dt) is not None
+        ):
             raise ProjectFormatError(path, f"must have dtype {_describe(kinds)}, got {dt}")
         if dt.kind == "S" and dt.itemsize > MAX_STRING_BYTES:
             raise ProjectFormatError(path, f"strings of {dt.itemsize} bytes exceed the {MAX_STRING_BYTES} limit")
@@ -251,8 +295,9 @@ class Reader:
         if arr.dtype.kind == "f" and finite and not np.all(np.isfinite(arr)):
             raise ProjectFormatError(path, "contains NaN or infinite values")
         if arr.size and ((lo is not None and np.nanmin(arr) < lo) or (hi is not None and np.nanmax(arr) > hi)):
-            raise ProjectFormatError(path, f"values must be {_range_text(lo, hi)}, got "
-                                           f"[{np.nanmin(arr):g}, {np.nanmax(arr):g}]")
+            raise ProjectFormatError(
+                path, f"values must be {_range_text(lo, hi)}, got [{np.nanmin(arr):g}, {np.nanmax(arr):g}]"
+            )
         return arr
 
     def _check_storage(self, ds: h5py.Dataset, path: str) -> None:
@@ -264,13 +309,15 @@ class Reader:
         for i in range(plist.get_nfilters()):
             code = plist.get_filter(i)[0]
             if code not in ALLOWED_FILTERS:
-                raise ProjectFormatError(path, f"uses HDF5 filter {code}; only gzip, shuffle and fletcher32 "
-                                               "are allowed")
+                raise ProjectFormatError(
+                    path, f"uses HDF5 filter {code}; only gzip, shuffle and fletcher32 are allowed"
+                )
         if ds.chunks is not None and math.prod(ds.chunks) * max(ds.dtype.itemsize, 1) > MAX_CHUNK_BYTES:
             raise ProjectFormatError(path, f"has an absurd chunk shape {ds.chunks}")
 
-    def strings(self, parent: h5py.Group, name: str, *, n: Optional[int] = None,
-                required: bool = True) -> Optional[list[str]]:
+    def strings(
+        self, parent: h5py.Group, name: str, *, n: Optional[int] = None, required: bool = True
+    ) -> Optional[list[str]]:
         """A 1-D fixed-length UTF-8 string dataset as a list of str."""
         arr = self.array(parent, name, "S", shape=(n,), required=required)
         if arr is None:
@@ -296,13 +343,17 @@ def check_header(f: h5py.File, reader: Reader) -> int:
     """Check the root attributes and return the file's format version (refusing newer ones)."""
     fmt = reader.attr(f, "format", "str", required=False)
     if fmt != FORMAT_NAME:
-        raise ProjectFormatError("/", f"not a ReRAM workbench project: root attribute 'format' is {fmt!r}, "
-                                      f"expected {FORMAT_NAME!r}")
+        raise ProjectFormatError(
+            "/", f"not a ReRAM workbench project: root attribute 'format' is {fmt!r}, expected {FORMAT_NAME!r}"
+        )
     version = reader.attr(f, "format_version", "int")
     if version > FORMAT_VERSION:
-        raise ProjectFormatError("/", f"written by a newer version of the workbench (project format_version "
-                                      f"{version}; this version reads up to {FORMAT_VERSION}); update "
-                                      "reram-workbench to open it")
+        raise ProjectFormatError(
+            "/",
+            f"written by a newer version of the workbench (project format_version "
+            f"{version}; this version reads up to {FORMAT_VERSION}); update "
+            "reram-workbench to open it",
+        )
     if version < 1:
         raise ProjectFormatError("/", f"attribute 'format_version' must be from 1 to {FORMAT_VERSION}, got {version}")
     reader.check_kind(f, "project")

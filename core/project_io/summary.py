@@ -1,4 +1,5 @@
 """A JSON-able summary of a project, for ``reram-workbench info`` and the workbench's title bar."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,22 +22,37 @@ def summary(project: Project) -> dict[str, Any]:
         "app_version": __version__,
         "created": p.created,
         "modified": p.modified,
-        "dataset": {"source": ds.source, "name": ds.name, "seed": int(ds.seed), "test_size": int(ds.test_size),
-                    "cal_size": int(ds.cal_size), "embedded_samples": None if ds.y is None else int(len(ds.y))},
-        "network": {"layer_sizes": [int(s) for s in p.network.layer_sizes], "trained": p.weights is not None,
-                    "n_parameters": None if p.weights is None else int(
-                        sum(w.size + b.size for w, b in zip(p.weights.weights, p.weights.biases)))},
+        "dataset": {
+            "source": ds.source,
+            "name": ds.name,
+            "seed": int(ds.seed),
+            "test_size": int(ds.test_size),
+            "cal_size": int(ds.cal_size),
+            "embedded_samples": None if ds.y is None else int(len(ds.y)),
+        },
+        "network": {
+            "layer_sizes": [int(s) for s in p.network.layer_sizes],
+            "trained": p.weights is not None,
+            "n_parameters": None
+            if p.weights is None
+            else int(sum(w.size + b.size for w, b in zip(p.weights.weights, p.weights.biases))),
+        },
         "training": dataclasses.asdict(p.training),
         "test_accuracy": None if test_acc is None or not len(test_acc) else float(test_acc[-1]),
         "device": dataclasses.asdict(p.device),
         "circuit": dataclasses.asdict(p.circuit),
         "scheme": p.scheme,
-        "arrays": [] if p.mapped is None else [{"array": i, "rows": int(a.shape[0]), "columns": int(a.shape[1])}
-                                               for i, a in enumerate(p.mapped.arrays, 1)],
+        "arrays": []
+        if p.mapped is None
+        else [
+            {"array": i, "rows": int(a.shape[0]), "columns": int(a.shape[1])} for i, a in enumerate(p.mapped.arrays, 1)
+        ],
         "scenarios": [{"name": s.name, "defects": [d.to_spec() for d in s.defects]} for s in p.scenarios.values()],
         "n_results": len(p.results),
         "n_sweeps": len(p.sweeps),
         "n_recoveries": len(p.recoveries),
-        "results": [{"id": r.id, "fidelity": r.fidelity, "accuracy": float(r.accuracy), "scenario": r.scenario}
-                    for r in p.results],
+        "results": [
+            {"id": r.id, "fidelity": r.fidelity, "accuracy": float(r.accuracy), "scenario": r.scenario}
+            for r in p.results
+        ],
     }

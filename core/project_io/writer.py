@@ -19,28 +19,28 @@ Saving writes a temporary file beside the target, fsyncs it and ``os.replace``-s
 crash or a kill never leaves a half-written project. Loading validates everything (see
 :mod:`core.project_io.schema` and :mod:`core.project_io.reader`) and never executes anything from the file.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import os
 import secrets
 import stat
-from typing import Any
 
 import h5py
 import numpy as np
 
-from core.project_io import schema
-from core.project_io.loader import load
 from core.errors import ProjectFormatError, ProjectSaveError
 from core.model.project import Project
-from core.model.serialize import dumps
 from core.model.results import now_iso
+from core.model.serialize import dumps
+from core.project_io import schema
+from core.project_io.loader import load
 from core.version import __version__
 
 FORMAT_NAME = schema.FORMAT_NAME
 FORMAT_VERSION = schema.FORMAT_VERSION
-COMPRESS_MIN_ELEMENTS = 256   # gzip below this size costs more header than it saves
+COMPRESS_MIN_ELEMENTS = 256  # gzip below this size costs more header than it saves
 _GZIP_LEVEL = 4
 
 
@@ -142,11 +142,11 @@ def _write_table(parent, rows: list[dict]) -> None:
 def _column_encoding(vals: list) -> str:
     if all(isinstance(v, (bool, np.bool_)) for v in vals):
         return "bool"
-    if all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and -2**63 <= v < 2**63
-           for v in vals):
+    if all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and -(2**63) <= v < 2**63 for v in vals
+    ):
         return "int"
-    if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-           for v in vals):
+    if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) for v in vals):
         return "float"
     if all(isinstance(v, str) for v in vals):
         return "str"
@@ -154,17 +154,39 @@ def _column_encoding(vals: list) -> str:
 
 
 def _write_project(f: h5py.File, p: Project, modified: str) -> None:
-    _set_attrs(f, kind="project", format=FORMAT_NAME, format_version=FORMAT_VERSION, app_version=__version__,
-               created=p.created, modified=modified)
+    _set_attrs(
+        f,
+        kind="project",
+        format=FORMAT_NAME,
+        format_version=FORMAT_VERSION,
+        app_version=__version__,
+        created=p.created,
+        modified=modified,
+    )
     ds = p.dataset
-    g = _group(f, "dataset", "dataset", source=ds.source, seed=ds.seed, test_size=ds.test_size,
-               cal_size=ds.cal_size, downsample=ds.downsample, name=ds.name)
+    g = _group(
+        f,
+        "dataset",
+        "dataset",
+        source=ds.source,
+        seed=ds.seed,
+        test_size=ds.test_size,
+        cal_size=ds.cal_size,
+        downsample=ds.downsample,
+        name=ds.name,
+    )
     if ds.X is not None:
         _array(g, "X", ds.X)
     if ds.y is not None:
         _array(g, "y", ds.y)
-    net = _group(f, "network", "network", n_inputs=p.network.n_inputs, hidden=list(p.network.hidden),
-                 n_outputs=p.network.n_outputs)
+    net = _group(
+        f,
+        "network",
+        "network",
+        n_inputs=p.network.n_inputs,
+        hidden=list(p.network.hidden),
+        n_outputs=p.network.n_outputs,
+    )
     _params_group(net, "training", "train_config", p.training)
     if p.weights is not None:
         wg = _group(net, "weights", "weights", n_layers=p.weights.n_layers)
@@ -194,13 +216,27 @@ def _write_project(f: h5py.File, p: Project, modified: str) -> None:
 def _write_scenarios(sg, scenarios: dict) -> None:
     taken: set = set()
     for i, (key, sc) in enumerate(scenarios.items(), 1):
-        g = _group(sg, schema.child_name(key, i, "scenario", taken), "scenario", key=str(key), name=sc.name,
-                   n_defects=len(sc.defects))
+        g = _group(
+            sg,
+            schema.child_name(key, i, "scenario", taken),
+            "scenario",
+            key=str(key),
+            name=sc.name,
+            n_defects=len(sc.defects),
+        )
         _text(g, "description", sc.description)
         for j, d in enumerate(sc.defects, 1):
-            dg = _group(g, f"defect_{j:02d}", "defect", spec=d.to_spec(), pattern=d.pattern, array=d.array,
-                        stuck=d.stuck, stuck_ohm=d.stuck_ohm)
-            _json(dg, "params", d.params)   # exact values: the spec string rounds floats to 6 digits
+            dg = _group(
+                g,
+                f"defect_{j:02d}",
+                "defect",
+                spec=d.to_spec(),
+                pattern=d.pattern,
+                array=d.array,
+                stuck=d.stuck,
+                stuck_ohm=d.stuck_ohm,
+            )
+            _json(dg, "params", d.params)  # exact values: the spec string rounds floats to 6 digits
             if d.mask is not None:
                 _array(dg, "mask", np.asarray(d.mask, dtype=bool))
 
@@ -209,9 +245,20 @@ def _write_results(f: h5py.File, p: Project) -> None:
     rg = _group(f, "results", "results")
     taken: set = set()
     for i, r in enumerate(p.results, 1):
-        g = _group(rg, schema.child_name(r.id, i, "run", taken), "simulation_result", id=r.id,
-                   fidelity=r.fidelity, accuracy=r.accuracy, n_images=r.n_images, seconds=r.seconds,
-                   solver=r.solver, scenario=r.scenario, software_version=r.software_version, created=r.created)
+        g = _group(
+            rg,
+            schema.child_name(r.id, i, "run", taken),
+            "simulation_result",
+            id=r.id,
+            fidelity=r.fidelity,
+            accuracy=r.accuracy,
+            n_images=r.n_images,
+            seconds=r.seconds,
+            solver=r.solver,
+            scenario=r.scenario,
+            software_version=r.software_version,
+            created=r.created,
+        )
         _array(g, "output_voltages", r.output_voltages)
         _strings(g, "defect_specs", r.defect_specs)
         _array(g, "defect_fraction", np.asarray(r.defect_fraction, dtype=np.float64).reshape(-1))
@@ -219,16 +266,34 @@ def _write_results(f: h5py.File, p: Project) -> None:
     sw = _group(f, "sweeps", "sweeps")
     taken = set()
     for i, s in enumerate(p.sweeps, 1):
-        g = _group(sw, schema.child_name(s.id, i, "sweep", taken), "sweep", id=s.id, partial=s.partial,
-                   seconds=s.seconds, software_version=s.software_version, created=s.created)
+        g = _group(
+            sw,
+            schema.child_name(s.id, i, "sweep", taken),
+            "sweep",
+            id=s.id,
+            partial=s.partial,
+            seconds=s.seconds,
+            software_version=s.software_version,
+            created=s.created,
+        )
         _json(g, "spec", s.spec)
         _write_table(g, s.rows)
     rec = _group(f, "recoveries", "recoveries")
     taken = set()
     for i, r in enumerate(p.recoveries, 1):
-        g = _group(rec, schema.child_name(r.id, i, "recovery", taken), "recovery", id=r.id, method=r.method,
-                   fidelity=r.fidelity, before=r.before, after=r.after, scenario=r.scenario,
-                   software_version=r.software_version, created=r.created)
+        g = _group(
+            rec,
+            schema.child_name(r.id, i, "recovery", taken),
+            "recovery",
+            id=r.id,
+            method=r.method,
+            fidelity=r.fidelity,
+            before=r.before,
+            after=r.after,
+            scenario=r.scenario,
+            software_version=r.software_version,
+            created=r.created,
+        )
         _strings(g, "defect_specs", r.defect_specs)
         _json(g, "params", r.params)
         ag = _group(g, "arrays", "arrays")

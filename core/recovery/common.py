@@ -1,7 +1,8 @@
 """What every recovery method shares: the method names, the fidelities and circuit voltages as float64."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -3,15 +3,17 @@
 Each pattern gets one standard geometry, sized relative to the array so it fits any network: about a quarter
 of the cells for circle, ring, rows, columns and the complement of a disc, half of them for a checkerboard.
 """
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
-from core.model.defects import STUDY_PATTERNS, Defect, parse_spec
 import numpy as np
 
 from core.errors import ParameterError, check_range
 from core.jobs import Progress
+from core.model.defects import STUDY_PATTERNS, Defect, parse_spec
 from core.model.project import Project
 from core.model.results import RecoveryResult
 from core.recovery.common import METHODS
@@ -61,8 +63,9 @@ def random_spec(pattern: str, array: int, stuck: str, shape: tuple[int, int], rn
     raise ParameterError("pattern", f"must be one of {', '.join(STUDY_PATTERNS)}; got {pattern!r}")
 
 
-def standard_scenarios(project: Project, array: int, patterns: Sequence[str] = STUDY_PATTERNS,
-                       stuck: Sequence[str] = STUCK) -> dict[str, list[Defect]]:
+def standard_scenarios(
+    project: Project, array: int, patterns: Sequence[str] = STUDY_PATTERNS, stuck: Sequence[str] = STUCK
+) -> dict[str, list[Defect]]:
     """Named scenarios ``PATTERN-STUCK`` (one defect each) on one array of the project's network."""
     shapes = project.require_mapped().shapes
     if not 1 <= array <= len(shapes):
@@ -70,9 +73,17 @@ def standard_scenarios(project: Project, array: int, patterns: Sequence[str] = S
     return {f"{p}-{s}": [parse_spec(standard_spec(p, array, s, shapes[array - 1]))] for p in patterns for s in stuck}
 
 
-def compare_job(project: Project, arrays: Sequence[int] = (1,), methods: Sequence[str] = METHODS,
-                fidelity: str = "behavioral", *, patterns: Sequence[str] = STUDY_PATTERNS, stuck: Sequence[str] = STUCK,
-                seed: int = 0, options: Optional[dict] = None):
+def compare_job(
+    project: Project,
+    arrays: Sequence[int] = (1,),
+    methods: Sequence[str] = METHODS,
+    fidelity: str = "behavioral",
+    *,
+    patterns: Sequence[str] = STUDY_PATTERNS,
+    stuck: Sequence[str] = STUCK,
+    seed: int = 0,
+    options: Optional[dict] = None,
+):
     """Job: every method on every standard scenario of the given arrays.
 
     Returns
@@ -88,26 +99,45 @@ def compare_job(project: Project, arrays: Sequence[int] = (1,), methods: Sequenc
     for a, name, defs in work:
         for m in methods:
             yield Progress(len(out), total, f"array {a}, {name}: {m}")
-            out.append((yield from recover_job(project, defs, m, fidelity, seed=seed, scenario=f"array{a}-{name}",
-                                               **options.get(m, {}))))
+            out.append(
+                (
+                    yield from recover_job(
+                        project, defs, m, fidelity, seed=seed, scenario=f"array{a}-{name}", **options.get(m, {})
+                    )
+                )
+            )
     yield Progress(total, total, "comparison done")
     return out
 
 
 def table_rows(results: Sequence[RecoveryResult]) -> list[dict]:
-    """One row per scenario: ``scenario``, ``spec``, ``fraction`` (defective cells), ``before``, one column per method."""
+    """One row per scenario: ``scenario``, ``spec``, ``fraction`` (defective cells), ``before``, one per method."""
     rows: dict[str, dict] = {}
     for r in results:
-        row = rows.setdefault(r.scenario, {"scenario": r.scenario, "spec": "; ".join(r.defect_specs),
-                                           "fraction": max(r.params.get("defect_fraction", [0.0])),
-                                           "before": r.before})
+        row = rows.setdefault(
+            r.scenario,
+            {
+                "scenario": r.scenario,
+                "spec": "; ".join(r.defect_specs),
+                "fraction": max(r.params.get("defect_fraction", [0.0])),
+                "before": r.before,
+            },
+        )
         row[r.method] = r.after
     return list(rows.values())
 
 
-def generalization_study_job(project: Project, array: int, train_patterns: Sequence[str],
-                             test_patterns: Sequence[str], fidelity: str = "behavioral", *, seed: int = 0,
-                             variants: int = 0, **options):
+def generalization_study_job(
+    project: Project,
+    array: int,
+    train_patterns: Sequence[str],
+    test_patterns: Sequence[str],
+    fidelity: str = "behavioral",
+    *,
+    seed: int = 0,
+    variants: int = 0,
+    **options,
+):
     """Job: a correction net trained on ``train_patterns`` (stuck on and off) and tested on ``test_patterns``.
 
     The training set holds each training pattern's standard geometry plus ``variants`` randomly placed and
@@ -137,6 +167,8 @@ def markdown_table(rows: Sequence[dict], methods: Sequence[str] = METHODS) -> st
     for r in rows:
         vals = [r.get(m) for m in methods]
         best = max((v for v in vals if v is not None), default=None)
-        cells = [("**%.3f**" % v if v == best else "%.3f" % v) if v is not None else "-" for v in vals]
-        lines.append(f"| {r['scenario']} | {r['fraction'] * 100:.0f}% | {r['before']:.3f} | " + " | ".join(cells) + " |")
+        cells = [(f"**{v:.3f}**" if v == best else f"{v:.3f}") if v is not None else "-" for v in vals]
+        lines.append(
+            f"| {r['scenario']} | {r['fraction'] * 100:.0f}% | {r['before']:.3f} | " + " | ".join(cells) + " |"
+        )
     return "\n".join(lines)

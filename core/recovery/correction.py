@@ -6,24 +6,24 @@ calibration labels. The test split is only ever pushed through (circuit -> corre
 Training on several defect scenarios at once (their voltages concatenated) gives a correction net that can be
 tested on scenarios it never saw (:func:`generalization_job`).
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
-from core.model.defects import Defect
+from core.circuit.fidelity import check_fidelity, circuit_params, defective_conductances
 from core.errors import ParameterError, check_range
-from core.circuit.fidelity import defective_conductances
 from core.jobs import Progress
+from core.ml.torch_env import seeded_init, torch_module
+from core.model.defects import Defect
+from core.model.network import accuracy
 from core.model.project import Project
 from core.model.results import RecoveryResult
-from core.circuit.fidelity import check_fidelity, circuit_params
 from core.recovery.common import voltages_job
-from core.model.network import accuracy
-from core.ml.torch_env import seeded_init, torch_module
 
 
 @dataclass
@@ -44,8 +44,13 @@ class CorrectionConfig:
         self.seed = check_range("seed", self.seed, 0, 2**31 - 1, integer=True)
 
     def as_dict(self) -> dict:
-        return {"hidden": self.hidden, "epochs": self.epochs, "learning_rate": self.learning_rate,
-                "weight_decay": self.weight_decay, "seed": self.seed}
+        return {
+            "hidden": self.hidden,
+            "epochs": self.epochs,
+            "learning_rate": self.learning_rate,
+            "weight_decay": self.weight_decay,
+            "seed": self.seed,
+        }
 
 
 def fit_correction_job(V: np.ndarray, y: np.ndarray, n_classes: int, config: CorrectionConfig):
@@ -60,15 +65,18 @@ def fit_correction_job(V: np.ndarray, y: np.ndarray, n_classes: int, config: Cor
     V = np.asarray(V, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
     if V.ndim != 2 or len(V) != len(y) or len(y) == 0:
-        raise ParameterError("calibration data", f"need matching non-empty voltages and labels, got {V.shape} and {y.shape}")
+        raise ParameterError(
+            "calibration data", f"need matching non-empty voltages and labels, got {V.shape} and {y.shape}"
+        )
     mean = V.mean(axis=0)
     scale = V.std(axis=0)
     # a saturated or dead output carries no information; do not blow it up to unit variance
     scale = np.where(scale > 1e-9, scale, 1.0)
     torch = torch_module()
     with seeded_init(config.seed):
-        net = torch.nn.Sequential(torch.nn.Linear(V.shape[1], config.hidden), torch.nn.ReLU(),
-                                  torch.nn.Linear(config.hidden, n_classes)).double()
+        net = torch.nn.Sequential(
+            torch.nn.Linear(V.shape[1], config.hidden), torch.nn.ReLU(), torch.nn.Linear(config.hidden, n_classes)
+        ).double()
     opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     Xt = torch.from_numpy((V - mean) / scale)
     yt = torch.from_numpy(y)
@@ -79,11 +87,18 @@ def fit_correction_job(V: np.ndarray, y: np.ndarray, n_classes: int, config: Cor
         loss.backward()
         opt.step()
         if (epoch + 1) % report == 0:
-            yield Progress(epoch + 1, config.epochs, f"correction net epoch {epoch + 1}: loss {float(loss.detach()):.4f}")
+            yield Progress(
+                epoch + 1, config.epochs, f"correction net epoch {epoch + 1}: loss {float(loss.detach()):.4f}"
+            )
     l1, l2 = net[0], net[2]
-    return {"v_mean": mean, "v_scale": scale,
-            "w1": l1.weight.detach().numpy().T.copy(), "b1": l1.bias.detach().numpy().copy(),
-            "w2": l2.weight.detach().numpy().T.copy(), "b2": l2.bias.detach().numpy().copy()}
+    return {
+        "v_mean": mean,
+        "v_scale": scale,
+        "w1": l1.weight.detach().numpy().T.copy(),
+        "b1": l1.bias.detach().numpy().copy(),
+        "w2": l2.weight.detach().numpy().T.copy(),
+        "b2": l2.bias.detach().numpy().copy(),
+    }
 
 
 def apply_correction(arrays: dict, V: np.ndarray) -> np.ndarray:
@@ -93,8 +108,14 @@ def apply_correction(arrays: dict, V: np.ndarray) -> np.ndarray:
     return h @ arrays["w2"] + arrays["b2"]
 
 
-def correction_job(project: Project, defects: Sequence[Defect], fidelity: str = "behavioral",
-                   config: CorrectionConfig | None = None, *, scenario: str = ""):
+def correction_job(
+    project: Project,
+    defects: Sequence[Defect],
+    fidelity: str = "behavioral",
+    config: CorrectionConfig | None = None,
+    *,
+    scenario: str = "",
+):
     """Job: train a correction net for one defect scenario and report test accuracy before and after.
 
     Parameters
@@ -129,18 +150,37 @@ def correction_job(project: Project, defects: Sequence[Defect], fidelity: str = 
     before = accuracy(v_test, ds.y_test)
     after = accuracy(apply_correction(arrays, v_test), ds.y_test)
     res = RecoveryResult(
-        id="", method="correction", defect_specs=[d.to_spec() for d in defects],
-        fidelity=fidelity, before=before, after=after, arrays=arrays, scenario=scenario,
-        params={**config.as_dict(), "defect_fraction": fractions, "n_calibration": int(len(ds.y_cal)),
-                "n_test": int(len(ds.y_test)), "calibration_accuracy": accuracy(apply_correction(arrays, v_cal), ds.y_cal),
-                "seconds": time.perf_counter() - t0, **circuit_params(mapped)})
+        id="",
+        method="correction",
+        defect_specs=[d.to_spec() for d in defects],
+        fidelity=fidelity,
+        before=before,
+        after=after,
+        arrays=arrays,
+        scenario=scenario,
+        params={
+            **config.as_dict(),
+            "defect_fraction": fractions,
+            "n_calibration": int(len(ds.y_cal)),
+            "n_test": int(len(ds.y_test)),
+            "calibration_accuracy": accuracy(apply_correction(arrays, v_cal), ds.y_cal),
+            "seconds": time.perf_counter() - t0,
+            **circuit_params(mapped),
+        },
+    )
     yield Progress(3, 3, f"correction: {before:.3f} -> {after:.3f}")
     return res
 
 
-def generalization_job(project: Project, train_scenarios: dict[str, Sequence[Defect]],
-                       test_scenarios: dict[str, Sequence[Defect]], fidelity: str = "behavioral",
-                       config: CorrectionConfig | None = None, *, include_healthy: bool = True):
+def generalization_job(
+    project: Project,
+    train_scenarios: dict[str, Sequence[Defect]],
+    test_scenarios: dict[str, Sequence[Defect]],
+    fidelity: str = "behavioral",
+    config: CorrectionConfig | None = None,
+    *,
+    include_healthy: bool = True,
+):
     """Job: one correction net trained on several scenarios, tested on scenarios left out of training.
 
     The calibration split is pushed through the circuit once per training scenario (and once defect-free
@@ -170,7 +210,7 @@ def generalization_job(project: Project, train_scenarios: dict[str, Sequence[Def
         yield Progress(i, n_steps, f"voltages of training scenario {name}")
         g_list, _ = defective_conductances(mapped, defs)
         v_parts.append((yield from voltages_job(mapped, ds.X_cal, g_list, fidelity)))
-        v_train_test[name] = (yield from voltages_job(mapped, ds.X_test, g_list, fidelity))
+        v_train_test[name] = yield from voltages_job(mapped, ds.X_test, g_list, fidelity)
     y_rep = np.tile(ds.y_cal, len(v_parts))
     arrays = yield from fit_correction_job(np.concatenate(v_parts), y_rep, _n_classes(project, ds), config)
     held_out = []
@@ -178,18 +218,41 @@ def generalization_job(project: Project, train_scenarios: dict[str, Sequence[Def
         yield Progress(len(train_items) + len(held_out), n_steps, f"testing on held-out scenario {name}")
         g_list, _ = defective_conductances(mapped, defs)
         v = yield from voltages_job(mapped, ds.X_test, g_list, fidelity)
-        held_out.append({"name": name, "specs": [d.to_spec() for d in defs], "before": accuracy(v, ds.y_test),
-                         "after": accuracy(apply_correction(arrays, v), ds.y_test)})
-    trained_on = [{"name": n, "specs": [d.to_spec() for d in defs], "before": accuracy(v_train_test[n], ds.y_test),
-                   "after": accuracy(apply_correction(arrays, v_train_test[n]), ds.y_test)}
-                  for n, defs in train_items]
+        held_out.append(
+            {
+                "name": name,
+                "specs": [d.to_spec() for d in defs],
+                "before": accuracy(v, ds.y_test),
+                "after": accuracy(apply_correction(arrays, v), ds.y_test),
+            }
+        )
+    trained_on = [
+        {
+            "name": n,
+            "specs": [d.to_spec() for d in defs],
+            "before": accuracy(v_train_test[n], ds.y_test),
+            "after": accuracy(apply_correction(arrays, v_train_test[n]), ds.y_test),
+        }
+        for n, defs in train_items
+    ]
     res = RecoveryResult(
-        id="", method="correction",
-        defect_specs=[s for h in held_out for s in h["specs"]], fidelity=fidelity,
-        before=float(np.mean([h["before"] for h in held_out])), after=float(np.mean([h["after"] for h in held_out])),
-        arrays=arrays, scenario="generalization",
-        params={**config.as_dict(), "held_out": held_out, "trained_on": trained_on,
-                "include_healthy": include_healthy, "seconds": time.perf_counter() - t0, **circuit_params(mapped)})
+        id="",
+        method="correction",
+        defect_specs=[s for h in held_out for s in h["specs"]],
+        fidelity=fidelity,
+        before=float(np.mean([h["before"] for h in held_out])),
+        after=float(np.mean([h["after"] for h in held_out])),
+        arrays=arrays,
+        scenario="generalization",
+        params={
+            **config.as_dict(),
+            "held_out": held_out,
+            "trained_on": trained_on,
+            "include_healthy": include_healthy,
+            "seconds": time.perf_counter() - t0,
+            **circuit_params(mapped),
+        },
+    )
     yield Progress(n_steps, n_steps, f"generalization: {res.before:.3f} -> {res.after:.3f} on held-out scenarios")
     return res
 

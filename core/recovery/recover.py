@@ -1,4 +1,5 @@
 """One job interface over the three recovery methods (see :mod:`core.recovery`)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,8 +14,18 @@ from core.recovery.retrain import RetrainConfig, retrain_job
 __all__ = ["METHODS", "recover_job"]
 
 
-def recover_job(project, defects, method: str, fidelity: str = "behavioral", *, seed: int = 0,
-                scenario: str = "", r_wire_ohm=None, device_model=None, **options):
+def recover_job(
+    project,
+    defects,
+    method: str,
+    fidelity: str = "behavioral",
+    *,
+    seed: int = 0,
+    scenario: str = "",
+    r_wire_ohm=None,
+    device_model=None,
+    **options,
+):
     """Job: run one recovery ``method`` on the project's network with ``defects``.
 
     Parameters

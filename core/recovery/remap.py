@@ -14,26 +14,26 @@ fixed; a few sweeps over the layers settle it. The identity and the candidates o
 compared on the calibration split (behavioural fidelity), and the best one is kept, so remapping never
 chooses a placement that does worse than doing nothing on data it may look at.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from core.circuit import behavioral
-
-from core.model import defects as defects_mod
-from core.model.defects import Defect
+from core.circuit.fidelity import check_fidelity, circuit_accuracy_job, circuit_params
+from core.circuit.mapping import effective_weights
 from core.errors import ParameterError, check_range
 from core.jobs import Progress
+from core.model import defects as defects_mod
 from core.model.crossbar import MappedNetwork, join_pairs, split_pairs
-from core.circuit.mapping import effective_weights
+from core.model.defects import Defect
 from core.model.network import Weights, forward
 from core.model.project import Project
 from core.model.results import RecoveryResult
-from core.circuit.fidelity import check_fidelity, circuit_accuracy_job, circuit_params
 
 
 def identity_perms(mapped: MappedNetwork) -> list[np.ndarray]:
@@ -110,8 +110,14 @@ def _importance(mapped: MappedNetwork, X: np.ndarray, weighted: bool):
     return rows, scales
 
 
-def assignment_cost(mapped: MappedNetwork, stuck: Sequence[np.ndarray], perms: Sequence[np.ndarray], h: int,
-                    row_weight: Sequence[np.ndarray], out_scale: Sequence[float]) -> np.ndarray:
+def assignment_cost(
+    mapped: MappedNetwork,
+    stuck: Sequence[np.ndarray],
+    perms: Sequence[np.ndarray],
+    h: int,
+    row_weight: Sequence[np.ndarray],
+    out_scale: Sequence[float],
+) -> np.ndarray:
     """Cost (n_h, n_h) of placing logical neuron j of hidden layer ``h`` at physical position p.
 
     Other layers' permutations are held at ``perms``.
@@ -135,8 +141,9 @@ def assignment_cost(mapped: MappedNetwork, stuck: Sequence[np.ndarray], perms: S
     return cost
 
 
-def find_perms(mapped: MappedNetwork, stuck: Sequence[np.ndarray], X: np.ndarray, *, weighted: bool = True,
-               sweeps: int = 3) -> list[np.ndarray]:
+def find_perms(
+    mapped: MappedNetwork, stuck: Sequence[np.ndarray], X: np.ndarray, *, weighted: bool = True, sweeps: int = 3
+) -> list[np.ndarray]:
     """Hidden-neuron permutations minimizing the total stuck-device damage (coordinate-wise Hungarian).
 
     Parameters
@@ -144,7 +151,8 @@ def find_perms(mapped: MappedNetwork, stuck: Sequence[np.ndarray], X: np.ndarray
     mapped
         The defect-free mapped network (logical placement).
     stuck
-        Per array the stuck conductance of each physical cell, NaN where healthy (:func:`core.model.defects.stuck_maps`).
+        Per array the stuck conductance of each physical cell, NaN where healthy
+        (:func:`core.model.defects.stuck_maps`).
     X
         Inputs whose mean activations weight the damage (the train split); ignored when not ``weighted``.
     weighted
@@ -172,8 +180,9 @@ def find_perms(mapped: MappedNetwork, stuck: Sequence[np.ndarray], X: np.ndarray
     return perms
 
 
-def remap_job(project: Project, defects: Sequence[Defect], fidelity: str = "behavioral", *, sweeps: int = 3,
-              scenario: str = ""):
+def remap_job(
+    project: Project, defects: Sequence[Defect], fidelity: str = "behavioral", *, sweeps: int = 3, scenario: str = ""
+):
     """Job: choose a hidden-neuron permutation for the defect map; returns a :class:`RecoveryResult`.
 
     ``before``/``after`` are test accuracies at ``fidelity`` of the defective circuit as mapped and after
@@ -189,11 +198,14 @@ def remap_job(project: Project, defects: Sequence[Defect], fidelity: str = "beha
     fractions = defects_mod.defect_fractions(stuck)
     yield Progress(0, 3, f"defective circuit on the test split ({fidelity})")
     before = yield from circuit_accuracy_job(
-        mapped, ds.X_test, ds.y_test, defects_mod.apply_stuck(mapped.conductances(), stuck), fidelity)
+        mapped, ds.X_test, ds.y_test, defects_mod.apply_stuck(mapped.conductances(), stuck), fidelity
+    )
     yield Progress(1, 3, "assigning neurons to positions")
-    candidates = {"identity": identity_perms(mapped),
-                  "weighted": find_perms(mapped, stuck, ds.X_train, weighted=True, sweeps=sweeps),
-                  "unweighted": find_perms(mapped, stuck, ds.X_train, weighted=False, sweeps=sweeps)}
+    candidates = {
+        "identity": identity_perms(mapped),
+        "weighted": find_perms(mapped, stuck, ds.X_train, weighted=True, sweeps=sweeps),
+        "unweighted": find_perms(mapped, stuck, ds.X_train, weighted=False, sweeps=sweeps),
+    }
     cal_acc = {}
     for name, perms in candidates.items():
         pm = permute_mapped(mapped, perms)
@@ -209,10 +221,23 @@ def remap_job(project: Project, defects: Sequence[Defect], fidelity: str = "beha
     arrays = {f"perm_hidden{h + 1}": p for h, p in enumerate(perms)}
     arrays.update({f"g_array{i + 1}": g for i, g in enumerate(g_new)})
     res = RecoveryResult(
-        id="", method="remap", defect_specs=[d.to_spec() for d in defects],
-        fidelity=fidelity, before=before, after=after, arrays=arrays, scenario=scenario,
-        params={"sweeps": sweeps, "chosen": chosen, "calibration_accuracy": cal_acc,
-                "moved_neurons": int(sum(np.sum(p != np.arange(len(p))) for p in perms)),
-                "defect_fraction": fractions, "seconds": time.perf_counter() - t0, **circuit_params(mapped)})
+        id="",
+        method="remap",
+        defect_specs=[d.to_spec() for d in defects],
+        fidelity=fidelity,
+        before=before,
+        after=after,
+        arrays=arrays,
+        scenario=scenario,
+        params={
+            "sweeps": sweeps,
+            "chosen": chosen,
+            "calibration_accuracy": cal_acc,
+            "moved_neurons": int(sum(np.sum(p != np.arange(len(p))) for p in perms)),
+            "defect_fraction": fractions,
+            "seconds": time.perf_counter() - t0,
+            **circuit_params(mapped),
+        },
+    )
     yield Progress(3, 3, f"remap: {before:.3f} -> {after:.3f}")
     return res

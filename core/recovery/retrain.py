@@ -11,26 +11,27 @@ array stay as mapped (the same circuit). After training the healthy devices are 
 (quantized to the device's levels) and the stuck cells overwritten, and the real defective circuit is
 evaluated. Training uses the train split only.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
-from core.model import defects as defects_mod
-from core.model.defects import Defect
+from core.circuit import neuron
+from core.circuit.fidelity import check_fidelity, circuit_accuracy_job, circuit_params
+from core.circuit.mapping import row_voltages
 from core.errors import check_range
 from core.jobs import Progress
+from core.ml.torch_env import torch_module
+from core.model import defects as defects_mod
 from core.model.crossbar import MappedNetwork
-from core.circuit import neuron
-from core.circuit.mapping import row_voltages
+from core.model.defects import Defect
 from core.model.project import Project
 from core.model.results import RecoveryResult
-from core.circuit.fidelity import check_fidelity, circuit_accuracy_job, circuit_params
-from core.ml.torch_env import torch_module
 
 
 @dataclass
@@ -99,8 +100,14 @@ def program(mapped: MappedNetwork, theta: Sequence[np.ndarray], stuck: Sequence[
     return defects_mod.apply_stuck(g, stuck)
 
 
-def retrain_job(project: Project, defects: Sequence[Defect], fidelity: str = "behavioral",
-                config: RetrainConfig | None = None, *, scenario: str = ""):
+def retrain_job(
+    project: Project,
+    defects: Sequence[Defect],
+    fidelity: str = "behavioral",
+    config: RetrainConfig | None = None,
+    *,
+    scenario: str = "",
+):
     """Job: fault-aware fine-tuning of the healthy devices; returns a :class:`RecoveryResult`.
 
     ``before``/``after`` are test accuracies of the defective circuit at ``fidelity`` before and after
@@ -136,7 +143,7 @@ def retrain_job(project: Project, defects: Sequence[Defect], fidelity: str = "be
         perm = torch.randperm(n, generator=gen)
         total_loss = 0.0
         for start in range(0, n, config.batch_size):
-            idx = perm[start:start + config.batch_size]
+            idx = perm[start : start + config.batch_size]
             g_list = [torch.where(h, dev.g_off_siemens + t * dg, f) for t, h, f in zip(thetas, healthy, fixed)]
             loss = torch.nn.functional.cross_entropy(circuit.forward(Xt[idx], g_list) * logit_scale, yt[idx])
             opt.zero_grad()
@@ -154,9 +161,21 @@ def retrain_job(project: Project, defects: Sequence[Defect], fidelity: str = "be
     after = yield from circuit_accuracy_job(mapped, ds.X_test, ds.y_test, g_new, fidelity)
     arrays = {f"g_array{i + 1}": g for i, g in enumerate(g_new)}
     res = RecoveryResult(
-        id="", method="retrain", defect_specs=[d.to_spec() for d in defects],
-        fidelity=fidelity, before=before, after=after, arrays=arrays, scenario=scenario,
-        params={**config.as_dict(), "defect_fraction": fractions, "n_train": int(n),
-                "seconds": time.perf_counter() - t0, **circuit_params(mapped)})
+        id="",
+        method="retrain",
+        defect_specs=[d.to_spec() for d in defects],
+        fidelity=fidelity,
+        before=before,
+        after=after,
+        arrays=arrays,
+        scenario=scenario,
+        params={
+            **config.as_dict(),
+            "defect_fraction": fractions,
+            "n_train": int(n),
+            "seconds": time.perf_counter() - t0,
+            **circuit_params(mapped),
+        },
+    )
     yield Progress(total, total, f"retrain: {before:.3f} -> {after:.3f}")
     return res

@@ -7,6 +7,7 @@ receive immutable :class:`JobInfo` snapshots **from worker threads**; a GUI adap
 place. Jobs only return results: whoever owns the project stores them on its own thread with
 :func:`core.session.store.store_result`. One failing job (or listener) never stops the others.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -14,8 +15,9 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from core import jobs
 from core.errors import ParameterError, check_range, describe_error
@@ -87,7 +89,7 @@ class JobQueue:
         self._ids = itertools.count(1)
         self._order = itertools.count()
         self._running = 0
-        self._active: set[int] = set()   # ids whose worker thread has not finished notifying
+        self._active: set[int] = set()  # ids whose worker thread has not finished notifying
         self._closed = False
 
     # ---- listeners -----------------------------------------------------------------------------------
@@ -109,7 +111,7 @@ class JobQueue:
         for cb in listeners:
             try:
                 cb(info)
-            except Exception:  # noqa: BLE001 - a broken listener must not break the job
+            except Exception:
                 log.exception("job queue listener failed")
 
     # ---- public API ----------------------------------------------------------------------------------
@@ -130,8 +132,7 @@ class JobQueue:
         with self._lock:
             if self._closed:
                 raise ParameterError("queue", "is shut down; no new jobs")
-            job = _Job(next(self._ids), name or f"job {len(self._jobs) + 1}", int(priority), factory,
-                       next(self._order))
+            job = _Job(next(self._ids), name or f"job {len(self._jobs) + 1}", int(priority), factory, next(self._order))
             self._jobs[job.info.id] = job
             info = job.info
         self._notify(info)
@@ -153,8 +154,9 @@ class JobQueue:
             job = self._job(job_id)
             if job.info.state == QUEUED:
                 job.cancel.cancel()
-                job.info = replace(job.info, state=CANCELLED, error="cancelled before it started",
-                                   finished_s=time.monotonic())
+                job.info = replace(
+                    job.info, state=CANCELLED, error="cancelled before it started", finished_s=time.monotonic()
+                )
                 info = job.info
             elif job.info.state == RUNNING:
                 job.cancel.cancel()
@@ -169,13 +171,24 @@ class JobQueue:
         with self._lock:
             job = self._job(job_id)
             if job.info.state not in (FAILED, CANCELLED):
-                raise ParameterError("job", f"only failed or cancelled jobs can be retried; job {job_id} is "
-                                            f"{job.info.state}")
+                raise ParameterError(
+                    "job", f"only failed or cancelled jobs can be retried; job {job_id} is {job.info.state}"
+                )
             job.cancel = CancelToken()
             job.order = next(self._order)
             job.remove_when_done = False
-            job.info = replace(job.info, state=QUEUED, progress=None, partial=None, result=None, error="",
-                               traceback="", submitted_s=time.monotonic(), started_s=0.0, finished_s=0.0)
+            job.info = replace(
+                job.info,
+                state=QUEUED,
+                progress=None,
+                partial=None,
+                result=None,
+                error="",
+                traceback="",
+                submitted_s=time.monotonic(),
+                started_s=0.0,
+                finished_s=0.0,
+            )
             info = job.info
         self._notify(info)
         self._dispatch()
@@ -235,8 +248,7 @@ class JobQueue:
                 if not queued:
                     break
                 job = min(queued, key=lambda j: (-j.info.priority, j.order))
-                job.info = replace(job.info, state=RUNNING, attempts=job.info.attempts + 1,
-                                   started_s=time.monotonic())
+                job.info = replace(job.info, state=RUNNING, attempts=job.info.attempts + 1, started_s=time.monotonic())
                 self._running += 1
                 self._active.add(job.info.id)
                 started.append(job)
@@ -251,8 +263,9 @@ class JobQueue:
         def on_progress(p: Progress) -> None:
             nonlocal last_emit
             with self._lock:
-                job.info = replace(job.info, progress=p,
-                                   partial=p.partial if p.partial is not None else job.info.partial)
+                job.info = replace(
+                    job.info, progress=p, partial=p.partial if p.partial is not None else job.info.partial
+                )
                 info = job.info
             now = time.monotonic()
             if now - last_emit >= self._interval:
@@ -268,9 +281,15 @@ class JobQueue:
             error = describe_error(e, limit=2000)
             tb = traceback.format_exc()
         with self._lock:
-            job.info = info = replace(job.info, state=state, result=result, error=error, traceback=tb,
-                                      partial=partial if partial is not None else job.info.partial,
-                                      finished_s=time.monotonic())
+            job.info = info = replace(
+                job.info,
+                state=state,
+                result=result,
+                error=error,
+                traceback=tb,
+                partial=partial if partial is not None else job.info.partial,
+                finished_s=time.monotonic(),
+            )
             self._running -= 1
             if job.remove_when_done:
                 self._jobs.pop(info.id, None)

@@ -4,6 +4,7 @@ Jobs return their results and never write into a project; the CLI calls :func:`s
 the GUI calls it on its own thread when the queue reports a job finished. So one thread writes a project and
 nobody needs a lock to read one.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,8 +18,11 @@ Result = Union[SimulationResult, SweepResult, RecoveryResult]
 RESULT_TYPES = (SimulationResult, SweepResult, RecoveryResult)
 
 # result type -> (project list, id prefix)
-_TARGETS = ((SimulationResult, "results", "run"), (SweepResult, "sweeps", "sweep"),
-            (RecoveryResult, "recoveries", "recovery"))
+_TARGETS = (
+    (SimulationResult, "results", "run"),
+    (SweepResult, "sweeps", "sweep"),
+    (RecoveryResult, "recoveries", "recovery"),
+)
 
 
 def store_result(project: Project, result: Result) -> Result:

@@ -5,10 +5,12 @@ Front ends never change the edited document directly; they push commands, and me
 :meth:`CommandStack.on_change` hear of every change (push, undo, redo, clear, clean marker), e.g. to enable
 the Undo/Redo menu items or to redraw a view.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,7 @@ class CommandStack:
         for cb in list(self._listeners):
             try:
                 cb()
-            except Exception:  # noqa: BLE001 - a broken listener must not corrupt the history
+            except Exception:
                 log.exception("command stack listener failed")
 
     # ---- editing -------------------------------------------------------------------------------------

@@ -9,12 +9,14 @@ one defective array, and the other arrays keep their programmed (unbatched) cond
 front of the defective one are computed once for the whole chunk. Nodal and SPICE chunks evaluate map by
 map; a map that fails (or exceeds ``timeout_s``) is recorded as failed with its reason and the rest go on.
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -54,7 +56,7 @@ class ChunkResult:
     errors: list[str]
 
     @classmethod
-    def all_failed(cls, task: ChunkTask, reason: str) -> "ChunkResult":
+    def all_failed(cls, task: ChunkTask, reason: str) -> ChunkResult:
         m = len(task.items)
         return cls(np.full(m, np.nan), np.full(m, np.nan), [reason] * m)
 
@@ -69,8 +71,9 @@ def plan_chunks(spec: SweepSpec, chunk_maps: Optional[int] = None) -> list[Chunk
     tasks = []
     for array, items in by_array.items():
         for start in range(0, len(items), size):
-            tasks.append(ChunkTask(spec.fidelity, spec.base_seed, array, tuple(items[start:start + size]),
-                                   spec.timeout_s))
+            tasks.append(
+                ChunkTask(spec.fidelity, spec.base_seed, array, tuple(items[start : start + size]), spec.timeout_s)
+            )
     # interleave arrays so early points of every array finish first (a cancelled sweep keeps a useful table)
     tasks.sort(key=lambda t: t.items[0][0])
     return tasks
@@ -93,9 +96,14 @@ def default_map_evaluator(mapped: MappedNetwork, X: np.ndarray, g_list, fidelity
     return (yield from output_voltages_job(mapped, X, g_list, fidelity, workers=1))
 
 
-def evaluate_chunk(mapped: MappedNetwork, X: np.ndarray, y: np.ndarray, task: ChunkTask,
-                   cancel: Optional[CancelToken] = None,
-                   map_evaluator: Optional[Callable] = None) -> ChunkResult:
+def evaluate_chunk(
+    mapped: MappedNetwork,
+    X: np.ndarray,
+    y: np.ndarray,
+    task: ChunkTask,
+    cancel: Optional[CancelToken] = None,
+    map_evaluator: Optional[Callable] = None,
+) -> ChunkResult:
     """Evaluate the maps of one chunk; never raises for a failing map (it is recorded instead).
 
     Parameters
@@ -153,8 +161,9 @@ def evaluate_chunk(mapped: MappedNetwork, X: np.ndarray, y: np.ndarray, task: Ch
             v = out[0] if isinstance(out, tuple) else out
             acc[j] = accuracy(v, y)
         except jobs.Cancelled:
-            errors[j] = "cancelled" if cancel is not None and cancel.cancelled else \
-                f"timed out after {task.timeout_s:g} s"
+            errors[j] = (
+                "cancelled" if cancel is not None and cancel.cancelled else f"timed out after {task.timeout_s:g} s"
+            )
         except Exception as e:  # noqa: BLE001
             errors[j] = describe_error(e)
     return ChunkResult(acc, frac, errors)

@@ -8,10 +8,12 @@ recomputes the tasks (and the input data) held by a worker that disappears, and 
 cancels is resubmitted up to ``retries`` times. Workers need this package installed (and ngspice for
 SPICE sweeps); see ``docs/dask.md``.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterator, Optional, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -39,8 +41,9 @@ def connect(scheduler, timeout_s: float = CONNECT_TIMEOUT_S):
     try:
         return Client(address, timeout=timeout_s, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as e:
-        raise ParameterError("scheduler", f"cannot connect to {address} within {timeout_s:g} s "
-                                          f"({type(e).__name__}: {e})") from None
+        raise ParameterError(
+            "scheduler", f"cannot connect to {address} within {timeout_s:g} s ({type(e).__name__}: {e})"
+        ) from None
 
 
 def _inputs(mapped: MappedNetwork, X: np.ndarray, y: np.ndarray) -> tuple:
@@ -52,9 +55,16 @@ def _evaluate(inputs: tuple, task: ChunkTask, map_evaluator: Optional[Callable])
     return evaluate_chunk(mapped, X, y, task, None, map_evaluator)
 
 
-def dask_backend(scheduler, mapped: MappedNetwork, X: np.ndarray, y: np.ndarray, tasks: Sequence[ChunkTask],
-                 map_evaluator: Optional[Callable] = None, retries: int = DEFAULT_RETRIES,
-                 poll_s: float = 0.05) -> Iterator[Optional[tuple[ChunkTask, ChunkResult]]]:
+def dask_backend(
+    scheduler,
+    mapped: MappedNetwork,
+    X: np.ndarray,
+    y: np.ndarray,
+    tasks: Sequence[ChunkTask],
+    map_evaluator: Optional[Callable] = None,
+    retries: int = DEFAULT_RETRIES,
+    poll_s: float = 0.05,
+) -> Iterator[Optional[tuple[ChunkTask, ChunkResult]]]:
     """Run chunks on a Dask cluster; yields ``(task, result)`` as futures complete, ``None`` while waiting.
 
     Parameters
@@ -112,8 +122,9 @@ def dask_backend(scheduler, mapped: MappedNetwork, X: np.ndarray, y: np.ndarray,
                     if attempts[i] <= retries:
                         submit(i)
                         continue
-                    res = ChunkResult.all_failed(t, "dask: task cancelled by the scheduler "
-                                                    "(its worker or input data was lost)")
+                    res = ChunkResult.all_failed(
+                        t, "dask: task cancelled by the scheduler (its worker or input data was lost)"
+                    )
                 f.release()
                 yield t, res
     finally:

@@ -5,12 +5,14 @@ local threads (:mod:`core.sweeps.local`) or a Dask cluster (:mod:`core.sweeps.da
 chunks fill the table (:mod:`core.sweeps.table`). A cancelled sweep's last partial result holds the rows of
 the points whose maps had all finished, marked ``partial``.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import os
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 from core.circuit.fidelity import circuit_params
 from core.circuit.spice.runner import find_ngspice
@@ -26,9 +28,17 @@ from core.sweeps.spec import SweepSpec
 from core.sweeps.table import SweepTable
 
 
-def sweep_job(project: Project, spec: SweepSpec, *, workers: Optional[int] = None, scheduler=None,
-              chunk_maps: Optional[int] = None, map_evaluator: Optional[Callable] = None,
-              r_wire_ohm: Optional[float] = None, device_model: Optional[str] = None):
+def sweep_job(
+    project: Project,
+    spec: SweepSpec,
+    *,
+    workers: Optional[int] = None,
+    scheduler=None,
+    chunk_maps: Optional[int] = None,
+    map_evaluator: Optional[Callable] = None,
+    r_wire_ohm: Optional[float] = None,
+    device_model: Optional[str] = None,
+):
     """Job: run a defect sweep and return a :class:`~core.model.results.SweepResult`.
 
     Parameters

@@ -1,16 +1,19 @@
 """Running sweep chunks on a local thread pool."""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Optional
 
 from core.errors import describe_error
 from core.jobs import CancelToken
 from core.sweeps.chunks import ChunkResult, ChunkTask, evaluate_chunk
 
 
-def local_backend(mapped, X, y, tasks: Sequence[ChunkTask], workers: int,
-                  map_evaluator: Optional[Callable] = None) -> Iterator[Optional[tuple[ChunkTask, ChunkResult]]]:
+def local_backend(
+    mapped, X, y, tasks: Sequence[ChunkTask], workers: int, map_evaluator: Optional[Callable] = None
+) -> Iterator[Optional[tuple[ChunkTask, ChunkResult]]]:
     """Run chunks on a thread pool; yields ``(task, result)`` as they finish, ``None`` while waiting.
 
     Closing the generator cancels queued chunks, stops per-map chunks between maps (closing a running

@@ -24,6 +24,7 @@ deliberately *not* part of the key (common random numbers): for one seed, all si
 pattern use the same centre/placement, so accuracy-versus-size curves are paired comparisons and a larger
 circle always contains the smaller one.
 """
+
 from __future__ import annotations
 
 import functools
@@ -34,8 +35,8 @@ from typing import Optional
 
 import numpy as np
 
-from core.model.defects import Defect, parse_resistance
 from core.errors import DefectSpecError, ParameterError, check_range
+from core.model.defects import Defect, parse_resistance
 
 SWEEP_PATTERNS = ("circle", "ring", "circle_complement", "rows", "columns", "checkerboard", "random")
 SWEEP_FIDELITIES = ("behavioral", "nodal", "spice")
@@ -114,7 +115,7 @@ class SweepSpec:
         object.__setattr__(self, "base_seed", check_range("base_seed", self.base_seed, 0, 2**32 - 1, integer=True))
         object.__setattr__(self, "timeout_s", timeout)
 
-    def with_arrays(self, n_arrays: int) -> "SweepSpec":
+    def with_arrays(self, n_arrays: int) -> SweepSpec:
         """This spec with ``arrays`` resolved for a network of ``n_arrays`` crossbars (validated)."""
         if not self.arrays:
             return _replace(self, arrays=tuple(range(1, n_arrays + 1)))
@@ -135,7 +136,7 @@ class SweepSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SweepSpec":
+    def from_dict(cls, d: dict) -> SweepSpec:
         known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
         for k in ("patterns", "sizes", "stuck", "arrays"):
             if k in known:
@@ -172,8 +173,9 @@ def placement_uniforms(base_seed: int, seed_index: int, pattern: str, array: int
     return float(u), float(v)
 
 
-def make_defect(pattern: str, size: float, stuck: str, array: int, seed_index: int, shape: tuple[int, int],
-                base_seed: int = 0) -> Defect:
+def make_defect(
+    pattern: str, size: float, stuck: str, array: int, seed_index: int, shape: tuple[int, int], base_seed: int = 0
+) -> Defect:
     """The defect of one Monte-Carlo map: ``pattern`` of ``size`` stuck ``stuck`` on ``array`` of ``shape``.
 
     Parameters

@@ -7,10 +7,11 @@ evaluated; ``std`` is the sample standard deviation (ddof=1); the 95 % interval 
 ``defect_fraction`` is the mean fraction of the array's cells that were stuck; ``accuracies`` holds the
 per-seed accuracies (NaN for failed maps). ``status`` is ``ok``, ``some failed`` or ``failed``.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -76,9 +77,18 @@ class SweepTable:
         failures = self.spec.n_seeds - len(good)
         frac = self.frac[i][~np.isnan(self.frac[i])]
         return {
-            "pattern": pattern, "size": size, "stuck": stuck, "array": array, "fidelity": self.spec.fidelity,
-            "n": n, "mean_accuracy": mean, "std": std, "ci95_low": lo, "ci95_high": hi,
-            "failures": failures, "failure_reasons": sorted({e for e in errs if e}),
+            "pattern": pattern,
+            "size": size,
+            "stuck": stuck,
+            "array": array,
+            "fidelity": self.spec.fidelity,
+            "n": n,
+            "mean_accuracy": mean,
+            "std": std,
+            "ci95_low": lo,
+            "ci95_high": hi,
+            "failures": failures,
+            "failure_reasons": sorted({e for e in errs if e}),
             "status": "ok" if failures == 0 else ("failed" if n == 0 else "some failed"),
             "defect_fraction": float(frac.mean()) if frac.size else math.nan,
             "accuracies": [float(v) for v in self.acc[i]],
@@ -87,15 +97,21 @@ class SweepTable:
 
 def summary_text(result: SweepResult) -> str:
     """A plain-text table of a sweep result."""
-    head = f"{'pattern':<18} {'size':>6} {'stuck':>7} {'array':>5} {'n':>4} {'mean':>7} {'std':>7} " \
-           f"{'ci95':>15} {'fail':>4}"
-    lines = [f"sweep {result.id}{' (partial)' if result.partial else ''}: {len(result.rows)} points, "
-             f"{result.seconds:.2f} s", head]
+    head = (
+        f"{'pattern':<18} {'size':>6} {'stuck':>7} {'array':>5} {'n':>4} {'mean':>7} {'std':>7} "
+        f"{'ci95':>15} {'fail':>4}"
+    )
+    lines = [
+        f"sweep {result.id}{' (partial)' if result.partial else ''}: {len(result.rows)} points, {result.seconds:.2f} s",
+        head,
+    ]
     for r in result.rows:
         ci = "-" if math.isnan(r["ci95_low"]) else f"{r['ci95_low']:.3f}-{r['ci95_high']:.3f}"
         mean = "-" if math.isnan(r["mean_accuracy"]) else f"{r['mean_accuracy']:.3f}"
-        lines.append(f"{r['pattern']:<18} {r['size']:>6.3g} {r['stuck']:>7} {r['array']:>5} {r['n']:>4} "
-                     f"{mean:>7} {r['std']:>7.3f} {ci:>15} {r['failures']:>4}")
+        lines.append(
+            f"{r['pattern']:<18} {r['size']:>6.3g} {r['stuck']:>7} {r['array']:>5} {r['n']:>4} "
+            f"{mean:>7} {r['std']:>7.3f} {ci:>15} {r['failures']:>4}"
+        )
         for reason in r["failure_reasons"]:
             lines.append(f"    failed: {reason}")
     return "\n".join(lines)

@@ -26,18 +26,19 @@ Many inputs go through one ``.tran``: input k holds its value from t = k s to k 
 one by k + 1 s (behavioural ``pwl`` sources, which set no breakpoints); the circuit has no reactive element, so
 every time point on a plateau is the exact operating point of that input.
 """
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from core.model.devices import DeviceParams
 from core.errors import ParameterError
 from core.model.crossbar import MappedNetwork
+from core.model.devices import DeviceParams
 
-HOLD_S = 0.98          # plateau length of each input in the staircase
-MAX_STEP_S = 0.9       # < HOLD_S, so every plateau holds at least one time point
+HOLD_S = 0.98  # plateau length of each input in the staircase
+MAX_STEP_S = 0.9  # < HOLD_S, so every plateau holds at least one time point
 TITLE = "reram-workbench circuit"
 
 
@@ -80,8 +81,9 @@ def add_source(c, name: str, node: str, values: np.ndarray, field: str = "input"
         c.B(name, node, c.gnd, voltage_expression=staircase(values, field))
 
 
-def add_crossbar(c, l: int, g: np.ndarray, drivers: list[str], ends: list[str], r_wire_ohm: float,
-                 device: DeviceParams) -> None:
+def add_crossbar(
+    c, l: int, g: np.ndarray, drivers: list[str], ends: list[str], r_wire_ohm: float, device: DeviceParams
+) -> None:
     """Devices (and wire segments) of crossbar ``l`` between row driver nodes and column end nodes."""
     rows, cols = g.shape
     if len(drivers) != rows or len(ends) != cols:
@@ -101,9 +103,15 @@ def add_crossbar(c, l: int, g: np.ndarray, drivers: list[str], ends: list[str], 
             if gap is None:
                 c.R(f"g{l}_{i}_{j}", a, b, num(1.0 / g[i, j], "conductance"))
             else:
-                c.B(f"g{l}_{i}_{j}", a, b, current_expression=(
-                    f"{num(device.i0_amp)}*exp(-({num(gap[i, j])})/{num(device.g0_m)})"
-                    f"*sinh(v({a},{b})/{num(device.v0_volt)})"))
+                c.B(
+                    f"g{l}_{i}_{j}",
+                    a,
+                    b,
+                    current_expression=(
+                        f"{num(device.i0_amp)}*exp(-({num(gap[i, j])})/{num(device.g0_m)})"
+                        f"*sinh(v({a},{b})/{num(device.v0_volt)})"
+                    ),
+                )
 
 
 def add_network(c, mapped: MappedNetwork, inputs: list[str], g_list) -> list[str]:
@@ -117,7 +125,9 @@ def add_network(c, mapped: MappedNetwork, inputs: list[str], g_list) -> list[str
     for l, arr in enumerate(mapped.arrays):
         g = np.asarray(g_list[l], dtype=np.float64)
         if g.ndim != 2:
-            raise ParameterError("g_list", f"array {l + 1}: expected one (rows, cols) conductance array, got shape {g.shape}")
+            raise ParameterError(
+                "g_list", f"array {l + 1}: expected one (rows, cols) conductance array, got shape {g.shape}"
+            )
         if mapped.scheme == "differential-columns":
             drivers = signal + ["vbp"]
         else:
@@ -164,7 +174,7 @@ def control_lines(saves: list[str], n_steps: int, klu: bool) -> str:
     opts = ".options noinit reltol=1e-6 vntol=1e-9 abstol=1e-15" + (" klu" if klu else "")
     lines = [opts]
     for k in range(0, len(saves), 8):
-        lines.append(".save " + " ".join(saves[k:k + 8]))
+        lines.append(".save " + " ".join(saves[k : k + 8]))
     lines.append(f".tran {num(MAX_STEP_S)} {num(float(max(n_steps, 1)))} 0 {num(MAX_STEP_S)}")
     lines.append(".end")
     return "\n".join(lines) + "\n"
@@ -185,8 +195,9 @@ def network_netlist(mapped: MappedNetwork, X: np.ndarray, g_list, klu: bool) -> 
     return str(c) + control_lines(saves, len(X), klu), saves
 
 
-def crossbar_netlist(g: np.ndarray, v_rows: np.ndarray, r_wire_ohm: float, device: DeviceParams,
-                     klu: bool) -> tuple[str, list[str]]:
+def crossbar_netlist(
+    g: np.ndarray, v_rows: np.ndarray, r_wire_ohm: float, device: DeviceParams, klu: bool
+) -> tuple[str, list[str]]:
     """One crossbar driven by ``v_rows`` (N, rows), each column ending in a 0 V ammeter to ground."""
     g = np.asarray(g, dtype=np.float64)
     v_rows = np.asarray(v_rows, dtype=np.float64)

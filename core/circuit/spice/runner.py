@@ -6,6 +6,7 @@ all its children at once (they run in parallel on the OS's cores while the job o
 child and removes the directory in its ``finally``. PySpice's own subprocess backend is not used: it cannot
 read ngspice >= 39's raw header nor run on numpy 2, and its shared-library backend is not thread-safe.
 """
+
 from __future__ import annotations
 
 import functools
@@ -15,21 +16,30 @@ import shutil
 import subprocess
 import tempfile
 import time
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Optional
 
 import numpy as np
 
 from core.errors import SimulationError
 from core.jobs import Progress
 
-INSTALL_HINT = ("install it with `make install` (as root), or `apt-get install ngspice` (on Debian bookworm "
-                "`apt-get install -t bookworm-backports ngspice` gives version 46 with the fast KLU solver)")
+INSTALL_HINT = (
+    "install it with `make install` (as root), or `apt-get install ngspice` (on Debian bookworm "
+    "`apt-get install -t bookworm-backports ngspice` gives version 46 with the fast KLU solver)"
+)
 DEFAULT_TIMEOUT_S = 600.0
 POLL_S = 0.1
 
 # log messages by which ngspice reports that Newton iterations failed
-_NONCONVERGENCE = ("timestep too small", "no convergence", "iteration limit reached", "gmin stepping failed",
-                   "source stepping failed", "singular matrix")
+_NONCONVERGENCE = (
+    "timestep too small",
+    "no convergence",
+    "iteration limit reached",
+    "gmin stepping failed",
+    "source stepping failed",
+    "singular matrix",
+)
 
 
 def find_ngspice() -> str:
@@ -49,8 +59,7 @@ def find_ngspice() -> str:
 @functools.lru_cache(maxsize=8)
 def _probe(path: str) -> tuple[str, bool]:
     try:
-        out = subprocess.run([path, "-v"], capture_output=True, text=True, timeout=30,
-                             stdin=subprocess.DEVNULL)
+        out = subprocess.run([path, "-v"], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError) as exc:
         raise SimulationError(f"ngspice: cannot run {path} -v ({exc}); {INSTALL_HINT}") from None
     text = out.stdout + out.stderr
@@ -67,8 +76,7 @@ def solver_info() -> dict:
     """
     path = find_ngspice()
     version, klu = _probe(path)
-    return {"path": path, "version": version, "klu": klu,
-            "solver": f"ngspice {version} {'klu' if klu else 'sparse'}"}
+    return {"path": path, "version": version, "klu": klu, "solver": f"ngspice {version} {'klu' if klu else 'sparse'}"}
 
 
 def parse_raw(data: bytes) -> dict[str, np.ndarray]:
@@ -92,7 +100,7 @@ def parse_raw(data: bytes) -> dict[str, np.ndarray]:
     except (StopIteration, ValueError, IndexError):
         raise SimulationError("ngspice: raw file header is unreadable") from None
     dtype = np.dtype("<c16") if "complex" in flags else np.dtype("<f8")
-    payload = data[marker + len(b"Binary:\n"):]
+    payload = data[marker + len(b"Binary:\n") :]
     need = n_vars * n_points * dtype.itemsize
     if n_points < 1 or len(payload) < need:
         raise SimulationError(f"ngspice: raw file is truncated ({len(payload)} of {need} data bytes)")
@@ -121,8 +129,11 @@ def _failure(rc: int, log: str, k: int) -> tuple[Optional[str], bool]:
     low = log.lower()
     for pattern in _NONCONVERGENCE:
         if pattern in low:
-            return (f"ngspice run {k}: the circuit did not converge ({pattern}); check for extreme conductances "
-                    "or gains (opamp_gain, r_tia) or lower v_read_volt for the gap model", True)
+            return (
+                f"ngspice run {k}: the circuit did not converge ({pattern}); check for extreme conductances "
+                "or gains (opamp_gain, r_tia) or lower v_read_volt for the gap model",
+                True,
+            )
     if rc < 0:
         return f"ngspice run {k}: crashed (killed by signal {-rc})", False
     if rc != 0:
@@ -131,9 +142,12 @@ def _failure(rc: int, log: str, k: int) -> tuple[Optional[str], bool]:
     return None, False
 
 
-def run_batch_job(netlists: Sequence[str], timeout_s: float = DEFAULT_TIMEOUT_S,
-                  on_spawn: Optional[Callable[[subprocess.Popen, str], None]] = None,
-                  partial_on_nonconvergence: bool = False):
+def run_batch_job(
+    netlists: Sequence[str],
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    on_spawn: Optional[Callable[[subprocess.Popen, str], None]] = None,
+    partial_on_nonconvergence: bool = False,
+):
     """Job: run every netlist text in its own ngspice child, all in parallel.
 
     Parameters
@@ -166,8 +180,15 @@ def run_batch_job(netlists: Sequence[str], timeout_s: float = DEFAULT_TIMEOUT_S,
             with open(cir, "w", encoding="ascii") as fh:
                 fh.write(text)
             with open(os.path.join(workdir, f"run{k}.log"), "wb") as log:
-                procs.append(subprocess.Popen([path, "-b", "-r", f"run{k}.raw", f"run{k}.cir"], cwd=workdir,
-                                              stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT))
+                procs.append(
+                    subprocess.Popen(
+                        [path, "-b", "-r", f"run{k}.raw", f"run{k}.cir"],
+                        cwd=workdir,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
             if on_spawn is not None:
                 on_spawn(procs[-1], workdir)
         t0 = time.monotonic()
@@ -179,8 +200,9 @@ def run_batch_job(netlists: Sequence[str], timeout_s: float = DEFAULT_TIMEOUT_S,
             if not pending:
                 break
             if elapsed > timeout_s:
-                raise SimulationError(f"ngspice: timed out after {timeout_s:g} s (timeout_s); raise the timeout "
-                                      "or simulate fewer images")
+                raise SimulationError(
+                    f"ngspice: timed out after {timeout_s:g} s (timeout_s); raise the timeout or simulate fewer images"
+                )
             try:
                 pending[0].wait(timeout=POLL_S)
             except subprocess.TimeoutExpired:
