@@ -41,7 +41,14 @@ def test_evaluate_clean_and_defective(project_file):
     ideal = json.loads(cli("evaluate", project_file, "--fidelity", "ideal", "--json").stdout)
     assert abs(ideal["accuracy"] - clean["accuracy"]) <= 1 / 180 + 1e-12
     info = json.loads(cli("info", project_file, "--json").stdout)
-    assert isinstance(info, dict) and json.dumps(info).count("run-") >= 3  # every evaluation was stored
+    # every evaluation was stored, with its own id, fidelity and accuracy
+    assert info["n_results"] == 3
+    assert [(r["id"], r["fidelity"]) for r in info["results"]] == [
+        ("run-0001", "behavioral"),
+        ("run-0002", "behavioral"),
+        ("run-0003", "ideal"),
+    ]
+    assert [r["accuracy"] for r in info["results"]] == [clean["accuracy"], bad["accuracy"], ideal["accuracy"]]
 
 
 def test_human_output_is_one_line(project_file):

@@ -1,220 +1,25 @@
-"""The Qt workbench (app/): panel conformance, plot data after edits, jobs through the queue, the smoke test.
-
-Outcomes are asserted from plot data (curve.getData(), ImageItem arrays) and from the project, not pixels.
-"""
+"""Jobs through the window's queue: evaluations, sweeps, cancel, training, circuit fields, queue rows."""
 
 from __future__ import annotations
 
 import copy
-import gc
-import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
 
 from app.jobs_qt import QtJobQueue
-from app.main_window import MainWindow
-from app.panels.crossbar import PAINT, CrossbarPanel
-from app.panels.defects import DefectEditorPanel
+from app.panels.crossbar import PAINT
 from app.panels.queue import QueuePanel
-from app.panels.results import ResultsPanel
-from app.panels.training import TrainingPanel
 from app.state import DEFAULT_PROJECT, WorkbenchState
 from core import jobs, project_io
 from core.circuit.fidelity import with_overrides
 from core.evaluate import evaluate_job
 from core.jobs import Progress
-from core.model.defects import Defect
 from core.model.project import Project
-
-PANELS = [TrainingPanel, CrossbarPanel, DefectEditorPanel, QueuePanel, ResultsPanel]
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture(autouse=True)
-def _collect_qt_garbage_here(qapp):
-    """After each test (and after qtbot closed its widgets) collect cycles on this, the GUI, thread.
-
-    Otherwise a later test's worker thread may run the collector on Qt wrappers of this test's windows and
-    deadlock against the GUI thread (see app.jobs_qt.collect_garbage_on_gui_thread_only).
-    """
-    yield
-    qapp.processEvents()
-    gc.collect()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _automatic_gc_back_after_this_module(qapp):
-    yield
-    from app.jobs_qt import release_garbage_collection
-
-    qapp.processEvents()
-    release_garbage_collection()
-
-
-@pytest.fixture(scope="module")
-def _example():
-    return project_io.load(DEFAULT_PROJECT)
-
-
-@pytest.fixture
-def example(_example):
-    """A fresh copy of the bundled example project (paper preset, seed 0, trained, 8 scenarios)."""
-    return copy.deepcopy(_example)
-
-
-@pytest.fixture
-def window(qtbot, example):
-    w = MainWindow(WorkbenchState(example, DEFAULT_PROJECT), interactive=False)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.jobs.shutdown(timeout_s=20)
-
-
-def finished(qtbot, jobs: QtJobQueue, job_id: int, timeout_ms: int = 30_000):
-    """Wait for the adapter's finished signal of ``job_id`` and return its JobInfo."""
-    with qtbot.waitSignal(
-        jobs.job_finished, timeout=timeout_ms, check_params_cb=lambda info: info.id == job_id
-    ) as blocker:
-        pass
-    return blocker.args[0]
-
-
-def wait_job(qtbot, jobs: QtJobQueue, submit, timeout_ms: int = 30_000):
-    """Submit (a callable returning the job id) inside waitSignal so a fast job cannot slip past."""
-    ids = []
-    with qtbot.waitSignal(
-        jobs.job_finished, timeout=timeout_ms, check_params_cb=lambda info: bool(ids) and info.id == ids[0]
-    ) as blocker:
-        ids.append(submit())
-        assert ids[0] is not None
-    return blocker.args[0]
-
-
-# ---- conformance: every panel on an empty and on a full project ------------------------------------------
-@pytest.mark.parametrize("full", [False, True], ids=["empty", "example"])
-@pytest.mark.parametrize("panel_cls", PANELS, ids=[p.__name__ for p in PANELS])
-def test_panel_conformance(qtbot, tmp_path, example, panel_cls, full):
-    state = WorkbenchState(example if full else Project(), DEFAULT_PROJECT if full else None)
-    jobs_q = QtJobQueue()
-    panel = panel_cls(state, jobs_q)
-    qtbot.addWidget(panel)
-    panel.show()
-    qtbot.waitExposed(panel)
-    ms = panel.minimumSize()
-    assert 300 <= ms.width() <= 900 and 300 <= ms.height() <= 800, (ms.width(), ms.height())
-    path = tmp_path / f"{panel_cls.__name__}.png"
-    img = panel.grab()
-    assert img.save(str(path)) and path.stat().st_size > 1000
-    assert img.width() >= ms.width() and img.height() >= ms.height()
-    state.notify("project")  # refreshing must work too
-    jobs_q.shutdown()
-
-
-def test_empty_project_views_say_what_to_do(qtbot):
-    state = WorkbenchState(Project(), None)
-    w = MainWindow(state, interactive=False)
-    qtbot.addWidget(w)
-    assert w.crossbar.array == 0 and w.crossbar.overlay.image is None
-    assert "No mapped network" in w.crossbar.message.text()
-    assert not w.editor.add_button.isEnabled()
-    assert not w.queue_panel.controls.eval_button.isEnabled()
-    assert w.training.loss_curve.getData()[1] is None or len(w.training.loss_curve.getData()[1]) == 0
-    w.jobs.shutdown()
-
-
-# ---- defects: editor -> crossbar overlay, undo/redo ---------------------------------------------------------
-def test_circle_defect_changes_overlay_exactly_and_undo_restores(window):
-    ed, cb, st = window.editor, window.crossbar, window.state
-    cb.set_array(2)
-    shape = st.shape(2)
-    assert not cb.overlay_cells().any() and cb.overlay_cells().shape == shape
-    ed.array.setValue(2)
-    ed.set_fields("circle", {"cx": "0.4", "cy": "0.6", "r": "0.35"})
-    ed.stuck.setCurrentIndex(1)  # off
-    ed.add_button.click()
-    expected = Defect("circle", 2, "off", 0.0, {"cx": 0.4, "cy": 0.6, "r": 0.35}).cells(shape)
-    assert expected.any() and not expected.all()
-    assert np.array_equal(cb.overlay_cells(), expected)
-    assert np.array_equal(cb.overlay_codes()[expected], np.full(expected.sum(), 2))
-    assert f"defective {expected.sum()} cells" in cb.info.text()
-    assert window.undo_action.isEnabled() and "add circle defect" in window.undo_action.text()
-    window.undo_action.trigger()
-    assert not cb.overlay_cells().any() and st.draft == []
-    window.redo_action.trigger()
-    assert np.array_equal(cb.overlay_cells(), expected)
-
-
-def test_mouse_paint_is_one_undoable_mask_edit(window, qtbot):
-    ed, cb, st = window.editor, window.crossbar, window.state
-    cb.set_array(1)
-    ed.paint_buttons.button(1).click()  # Paint, stuck on
-    assert cb.paint_mode == PAINT and window.tabs.currentWidget() is cb
-    qtbot.waitExposed(window)
-    targets = [(3, 5), (10, 2)]
-    for r, c in targets:
-        scene = cb.overlay.mapToScene(QPointF(c + 0.5, r + 0.5))
-        qtbot.mouseClick(cb.glw.viewport(), Qt.MouseButton.LeftButton, pos=cb.glw.mapFromScene(scene))
-    painted = np.zeros(st.shape(1), dtype=bool)
-    painted[tuple(np.array(targets).T)] = True
-    assert [d.pattern for d in st.draft] == ["mask"]
-    assert np.array_equal(st.draft[0].mask, painted)
-    assert np.array_equal(cb.overlay_cells(), painted)
-    # a drag stroke becomes one command
-    n = len(st.stack)
-    for c in range(4):
-        cb.stroke_point(QPointF(c + 0.5, 20.5))
-    cb.finish_stroke()
-    assert len(st.stack) == n + 1 and cb.overlay_cells()[20, :4].all()
-    window.undo_action.trigger()
-    assert np.array_equal(cb.overlay_cells(), painted)
-    ed.paint_buttons.button(2).click()  # Erase
-    cb.stroke_point(QPointF(5.5, 3.5))
-    cb.finish_stroke()
-    assert cb.overlay_cells().sum() == 1
-
-
-@pytest.mark.parametrize(
-    "pattern, values, words",
-    [
-        ("circle", {"r": "5"}, ["circle", "r must be in [0, 2]"]),
-        ("circle", {"r": ""}, ["missing required key 'r'"]),
-        ("rows", {"start": "70"}, ["rows", "outside array 1"]),
-        ("random", {"fraction": "abc"}, ["fraction must be a number in [0, 1]"]),
-    ],
-)
-def test_bad_defect_parameter_shows_message_naming_field(window, pattern, values, words):
-    ed = window.editor
-    ed.set_fields(pattern, values)
-    ed.add_button.click()
-    assert ed.message.is_error and all(w in ed.message.text() for w in words), ed.message.text()
-    assert window.state.draft == []
-    ed.spec_edit.setText("ring:array=1,r_in=0.4,r_out=0.2,stuck=on")
-    ed.spec_button.click()
-    assert "r_out must be larger than r_in" in ed.message.text()
-
-
-def test_bad_training_and_sweep_fields_show_messages(window):
-    tr = window.training
-    tr.fields["epochs"].setText("0")
-    assert tr.train() is None
-    assert tr.message.is_error and "epochs" in tr.message.text() and "[1, 100000]" in tr.message.text()
-    window.undo_action.trigger()  # the parameter edit is undoable
-    assert window.state.training["epochs"] == "150" and tr.fields["epochs"].text() == "150"
-    c = window.queue_panel.controls
-    c.sweep_fields["seeds"].setText("many")
-    assert c.sweep() is None and "seeds" in c.message.text()
-    c.sweep_fields["seeds"].setText("5")
-    c.sweep_fields["arrays"].setText("9")
-    assert c.sweep() is None and "arrays: must be from 1 to 4" in c.message.text()
-    assert window.jobs.jobs() == []
+from gui_helpers import wait_job
 
 
 # ---- jobs through the queue ----------------------------------------------------------------------------------
@@ -476,69 +281,3 @@ def test_small_fixes_editor_error_clears_and_seconds_keep_digits(window, qtbot):
     window.state.project.results[0].seconds = 0.000123
     window.state.notify("results")
     assert window.results.sim_table.item(0, 4).text() == "0.000123"
-
-
-# ---- files -------------------------------------------------------------------------------------------------
-def test_save_roundtrip_and_failed_save_loses_nothing(window, tmp_path):
-    st = window.state
-    window.editor.spec_edit.setText("rows:array=2,start=1,count=2,stuck=off")
-    window.editor.spec_button.click()
-    window.editor.name_edit.setText("two-rows")
-    assert window.editor.save_scenario()
-    bad = str(tmp_path / "missing-folder" / "p.h5")
-    assert not window.save_to(bad)
-    assert "cannot save project" in window.last_error and st.dirty and "two-rows" in st.project.scenarios
-    good = str(tmp_path / "p.h5")
-    assert window.save_to(good) and not st.dirty and st.path == good
-    assert not window.windowTitle().endswith("*")
-    loaded = project_io.load(good)
-    assert [d.to_spec() for d in loaded.scenarios["two-rows"].defects] == ["rows:array=2,stuck=off,start=1,count=2"]
-    assert not window.open_path(str(tmp_path / "nope.h5")) and "no such file" in window.last_error
-    assert window.open_path(good) and window.state.project.scenarios.keys() == loaded.scenarios.keys()
-
-
-def test_smoke_test_subprocess_exits_zero():
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    r = subprocess.run(
-        [sys.executable, "-m", "app", "--smoke-test"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "smoke test ok" in r.stdout
-
-
-def test_qt_signal_emit_keeps_references():
-    """PySide6 6.12.0 loses a reference to True per emit, which kills Python < 3.12; the pin must avoid it."""
-    import sys
-
-    from PySide6.QtCore import QObject, Signal
-
-    class Probe(QObject):
-        fired = Signal()
-
-    probe = Probe()
-    before = sys.getrefcount(True)
-    for _ in range(1000):
-        probe.fired.emit()
-    assert sys.getrefcount(True) >= before - 10
-
-
-def test_sweep_on_a_dask_scheduler_from_the_gui_equals_the_local_sweep(window, qtbot):
-    import distributed
-
-    c = window.queue_panel.controls
-    c.sweep_fields["patterns"].setText("circle,columns")
-    c.sweep_fields["sizes"].setText("0.2")
-    c.sweep_fields["seeds"].setText("3")
-    c.scheduler.setText("dask.example:8786")
-    assert c.sweep() is None and "Dask scheduler: must be empty" in c.message.text()
-    assert wait_job(qtbot, window.jobs, lambda: (c.scheduler.setText(""), c.sweep())[1]).state == "done"
-    local = window.state.project.sweeps[-1]
-    with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, silence_logs=40
-    ) as cluster:
-        c.scheduler.setText(cluster.scheduler_address)
-        info = wait_job(qtbot, window.jobs, c.sweep, timeout_ms=60_000)
-    assert info.state == "done"
-    remote = window.state.project.sweeps[-1]
-    assert remote is not local
-    assert [r["accuracies"] for r in remote.rows] == [r["accuracies"] for r in local.rows]

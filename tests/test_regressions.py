@@ -1,0 +1,54 @@
+"""Bugs found while restructuring the core, each pinned by a test that failed before its fix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from core import project_io
+from core.cli.main import main
+from core.model.defects import parse_spec
+from core.model.project import Scenario
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_info_text_of_a_trained_project_with_empty_history(trained_project, tmp_path, capsys):
+    """A trained project whose training history is empty passes validation; `info` used to raise TypeError."""
+    p = trained_project
+    p.weights.history = {}
+    path = str(tmp_path / "p.h5")
+    project_io.save(p, path)
+    assert main(["info", path]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("network:"))
+    assert line == "network: 64-8-8-8-10, trained"
+
+
+def test_generalization_records_wire_resistance_and_device_model(trained_project, tmp_path, capsys):
+    """`recover --train-on ...` stores the circuit it ran on, as every other recovery does."""
+    p = trained_project
+    p.scenarios["rows-on"] = Scenario("rows-on", [parse_spec("rows:array=1,start=0,count=6,stuck=on")])
+    path = str(tmp_path / "p.h5")
+    project_io.save(p, path)
+    argv = ["recover", path, "--method", "correction", "--train-on", "rows-on", "--epochs", "3",
+            "--defect", "columns:array=1,start=2,count=3,stuck=on", "--fidelity", "nodal", "--r-wire", "1.5",
+            "--json", "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    (rec,) = project_io.load(path).recoveries
+    assert rec.params["r_wire_ohm"] == 1.5
+    assert rec.params["device_model"] == "linear" and rec.params["scheme"] == "differential-columns"
+    assert [h["name"] for h in rec.params["held_out"]] == ["columns:array=1,stuck=on,start=2,count=3"]
+
+
+def test_example_build_without_ngspice_fails_clearly(tmp_path):
+    """`make example` used to fall back to behavioural results silently, writing a file the suite rejects."""
+    target = tmp_path / "example.h5"
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable)}  # the venv only: no ngspice on PATH
+    run = subprocess.run([sys.executable, "-m", "tools.build_example", str(target)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert "ngspice" in run.stderr and "Traceback" not in run.stderr
+    assert not target.exists()
