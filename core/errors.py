@@ -64,6 +64,7 @@ def check_range(field: str, value, lo=None, hi=None, *, integer: bool = False, l
         Naming ``field`` and the allowed range.
     """
     rng = _describe_range(lo, hi, lo_open)
+    v: int | float
     try:
         if integer:
             if isinstance(value, float) and not value.is_integer():

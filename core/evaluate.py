@@ -23,6 +23,7 @@ from core.circuit.fidelity import (
     with_overrides,
 )
 from core.circuit.mapping import effective_weights
+from core.errors import ParameterError
 from core.jobs import Progress
 from core.model import network
 from core.model.defects import Defect
@@ -68,7 +69,10 @@ def evaluate_job(
             # the software network has no devices; defects act through the effective weights
             W, b = effective_weights(mapped, g_list)
         else:
-            W, b = project.weights.weights, project.weights.biases
+            weights = project.weights
+            if weights is None:  # a project file may hold a mapping without the weights it came from
+                raise ParameterError("project", "has no trained network; the ideal fidelity needs its weights")
+            W, b = weights.weights, weights.biases
         v, solver = network.forward(W, b, X), "numpy (software network)"
     else:
         v, solver = yield from output_voltages_job(mapped, X, g_list, fidelity, workers)

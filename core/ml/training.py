@@ -17,7 +17,7 @@ def build_torch_mlp(config: NetworkConfig):
     import torch.nn as nn
 
     sizes = config.layer_sizes
-    layers = []
+    layers: list[nn.Module] = []
     for l in range(len(sizes) - 1):
         layers.append(nn.Linear(sizes[l], sizes[l + 1]))
         if l < len(sizes) - 2:
@@ -51,7 +51,7 @@ def train_job(dataset: Dataset, config: NetworkConfig, train: TrainConfig):
     Xt = torch.from_numpy(np.ascontiguousarray(dataset.X_train, dtype=np.float64))
     yt = torch.from_numpy(dataset.y_train.astype(np.int64))
     loss_fn = torch.nn.CrossEntropyLoss()
-    hist = {"loss": [], "train_accuracy": [], "test_accuracy": []}
+    hist: dict[str, list[float]] = {"loss": [], "train_accuracy": [], "test_accuracy": []}
     n = len(yt)
     for epoch in range(train.epochs):
         model.train()

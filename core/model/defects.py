@@ -163,13 +163,16 @@ class Defect:
         if self.pattern == "random":
             rng = np.random.default_rng(p["seed"])
             n_bad = int(round(p["fraction"] * rows * cols))
-            m = np.zeros(rows * cols, dtype=bool)
-            m[rng.permutation(rows * cols)[:n_bad]] = True
-            return m.reshape(shape)
+            flat = np.zeros(rows * cols, dtype=bool)
+            flat[rng.permutation(rows * cols)[:n_bad]] = True
+            return flat.reshape(shape)
         # mask
-        if self.mask.shape != tuple(shape):
-            raise DefectSpecError(f"mask: shape {self.mask.shape} does not match array {self.array} {tuple(shape)}")
-        return self.mask.copy()
+        mask = self.mask
+        if mask is None:  # __post_init__ refuses a mask defect without one; only a later reassignment gets here
+            raise DefectSpecError("mask: needs a boolean mask array (or file=PATH to a .npy or .csv of 0/1)")
+        if mask.shape != tuple(shape):
+            raise DefectSpecError(f"mask: shape {mask.shape} does not match array {self.array} {tuple(shape)}")
+        return mask.copy()
 
 
 def _validate_params(pattern: str, given: dict) -> dict:

@@ -62,7 +62,8 @@ class Project:
 
     def next_id(self, prefix: str) -> str:
         """The first free result id ``prefix-0001``, ``prefix-0002``... over results, sweeps and recoveries."""
-        taken = {r.id for r in (*self.results, *self.sweeps, *self.recoveries)}
+        stored: list[SimulationResult | SweepResult | RecoveryResult] = [*self.results, *self.sweeps, *self.recoveries]
+        taken = {r.id for r in stored}
         i = 1
         while f"{prefix}-{i:04d}" in taken:
             i += 1

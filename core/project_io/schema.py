@@ -27,7 +27,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any, Literal, Optional, overload
 
 import h5py
 import numpy as np
@@ -157,6 +157,12 @@ class Reader:
             self._check_link(group.name.rstrip("/") + "/" + name, group.get(name, getlink=True))
         return names
 
+    @overload
+    def group(self, parent: h5py.Group, name: str, kind: str, required: Literal[True] = True) -> h5py.Group: ...
+
+    @overload
+    def group(self, parent: h5py.Group, name: str, kind: str, required: bool) -> Optional[h5py.Group]: ...
+
     def group(self, parent: h5py.Group, name: str, kind: str, required: bool = True) -> Optional[h5py.Group]:
         """A sub-group whose ``kind`` attribute must equal ``kind``; links inside it are refused."""
         obj, path = self._child(parent, name, required)
@@ -238,6 +244,38 @@ class Reader:
             raise ProjectFormatError(where, "is not valid UTF-8 text") from None
 
     # --- datasets --------------------------------------------------------------------------------------
+    @overload
+    def array(
+        self,
+        parent: h5py.Group,
+        name: str,
+        kinds: str,
+        *,
+        shape: Optional[tuple] = None,
+        ndim: Optional[int] = None,
+        max_elements: int = MAX_ELEMENTS,
+        finite: bool = True,
+        lo: Optional[float] = None,
+        hi: Optional[float] = None,
+        required: Literal[True] = True,
+    ) -> np.ndarray: ...
+
+    @overload
+    def array(
+        self,
+        parent: h5py.Group,
+        name: str,
+        kinds: str,
+        *,
+        shape: Optional[tuple] = None,
+        ndim: Optional[int] = None,
+        max_elements: int = MAX_ELEMENTS,
+        finite: bool = True,
+        lo: Optional[float] = None,
+        hi: Optional[float] = None,
+        required: bool,
+    ) -> Optional[np.ndarray]: ...
+
     def array(
         self,
         parent: h5py.Group,
@@ -315,6 +353,16 @@ class Reader:
         if ds.chunks is not None and math.prod(ds.chunks) * max(ds.dtype.itemsize, 1) > MAX_CHUNK_BYTES:
             raise ProjectFormatError(path, f"has an absurd chunk shape {ds.chunks}")
 
+    @overload
+    def strings(
+        self, parent: h5py.Group, name: str, *, n: Optional[int] = None, required: Literal[True] = True
+    ) -> list[str]: ...
+
+    @overload
+    def strings(
+        self, parent: h5py.Group, name: str, *, n: Optional[int] = None, required: bool
+    ) -> Optional[list[str]]: ...
+
     def strings(
         self, parent: h5py.Group, name: str, *, n: Optional[int] = None, required: bool = True
     ) -> Optional[list[str]]:
@@ -323,6 +371,12 @@ class Reader:
         if arr is None:
             return None
         return [self._decode(self.where, bytes(s)) for s in arr]
+
+    @overload
+    def text(self, parent: h5py.Group, name: str, required: Literal[True] = True) -> str: ...
+
+    @overload
+    def text(self, parent: h5py.Group, name: str, required: bool) -> Optional[str]: ...
 
     def text(self, parent: h5py.Group, name: str, required: bool = True) -> Optional[str]:
         """A scalar fixed-length UTF-8 string dataset (long text: JSON, descriptions)."""

@@ -280,25 +280,25 @@ def _write_results(f: h5py.File, p: Project) -> None:
         _write_table(g, s.rows)
     rec = _group(f, "recoveries", "recoveries")
     taken = set()
-    for i, r in enumerate(p.recoveries, 1):
+    for i, recovery in enumerate(p.recoveries, 1):
         g = _group(
             rec,
-            schema.child_name(r.id, i, "recovery", taken),
+            schema.child_name(recovery.id, i, "recovery", taken),
             "recovery",
-            id=r.id,
-            method=r.method,
-            fidelity=r.fidelity,
-            before=r.before,
-            after=r.after,
-            scenario=r.scenario,
-            software_version=r.software_version,
-            created=r.created,
+            id=recovery.id,
+            method=recovery.method,
+            fidelity=recovery.fidelity,
+            before=recovery.before,
+            after=recovery.after,
+            scenario=recovery.scenario,
+            software_version=recovery.software_version,
+            created=recovery.created,
         )
-        _strings(g, "defect_specs", r.defect_specs)
-        _json(g, "params", r.params)
+        _strings(g, "defect_specs", recovery.defect_specs)
+        _json(g, "params", recovery.params)
         ag = _group(g, "arrays", "arrays")
         names: set = set()
-        for j, (k, v) in enumerate(r.arrays.items(), 1):
+        for j, (k, v) in enumerate(recovery.arrays.items(), 1):
             _array(ag, schema.child_name(k, j, "array", names), v, name=str(k))
 
 

@@ -10,7 +10,7 @@ tested on scenarios it never saw (:func:`generalization_job`).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,8 +174,8 @@ def correction_job(
 
 def generalization_job(
     project: Project,
-    train_scenarios: dict[str, Sequence[Defect]],
-    test_scenarios: dict[str, Sequence[Defect]],
+    train_scenarios: Mapping[str, Sequence[Defect]],
+    test_scenarios: Mapping[str, Sequence[Defect]],
     fidelity: str = "behavioral",
     config: CorrectionConfig | None = None,
     *,
@@ -213,7 +213,7 @@ def generalization_job(
         v_train_test[name] = yield from voltages_job(mapped, ds.X_test, g_list, fidelity)
     y_rep = np.tile(ds.y_cal, len(v_parts))
     arrays = yield from fit_correction_job(np.concatenate(v_parts), y_rep, _n_classes(project, ds), config)
-    held_out = []
+    held_out: list[dict] = []
     for name, defs in test_scenarios.items():
         yield Progress(len(train_items) + len(held_out), n_steps, f"testing on held-out scenario {name}")
         g_list, _ = defective_conductances(mapped, defs)

@@ -41,7 +41,8 @@ def store_result(project: Project, result: Result) -> Result:
             items = getattr(project, attr)
             if any(x is result for x in items):
                 return result
-            taken = {x.id for x in (*project.results, *project.sweeps, *project.recoveries)}
+            stored: list[Result] = [*project.results, *project.sweeps, *project.recoveries]
+            taken = {x.id for x in stored}
             if not result.id or result.id in taken:
                 result.id = project.next_id(prefix)
             items.append(result)

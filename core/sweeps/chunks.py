@@ -126,22 +126,24 @@ def evaluate_chunk(
     for j, (_, pattern, size, stuck, k) in enumerate(task.items):
         try:
             d = make_defect(pattern, size, stuck, task.array, k, shape, task.base_seed)
-            masks[j] = d.cells(shape)
+            cells = d.cells(shape)
+            masks[j] = cells
             g_stuck[j] = d.stuck_conductance(mapped.device)
-            frac[j] = np.count_nonzero(masks[j]) / masks[j].size
+            frac[j] = np.count_nonzero(cells) / cells.size
         except Exception as e:  # noqa: BLE001 - a bad map must not sink the sweep
             errors[j] = describe_error(e)
-    ok = [j for j in range(m) if masks[j] is not None]
+    ok_masks = {j: mask for j, mask in enumerate(masks) if mask is not None}
+    ok = list(ok_masks)
     if not ok:
         return ChunkResult(acc, frac, errors)
     a = task.array - 1
     g_prog = mapped.conductances()
     if task.fidelity == "behavioral" and map_evaluator is None:
-        stuck = np.full((len(ok),) + tuple(shape), np.nan)
+        stuck_maps = np.full((len(ok),) + tuple(shape), np.nan)
         for n, j in enumerate(ok):
-            stuck[n][masks[j]] = g_stuck[j]
+            stuck_maps[n][ok_masks[j]] = g_stuck[j]
         g_list = list(g_prog)
-        g_list[a] = defects_mod.apply_stuck([g_prog[a]], [stuck])[0]
+        g_list[a] = defects_mod.apply_stuck([g_prog[a]], [stuck_maps])[0]
         try:
             acc[ok] = behavioral.batch_accuracy(mapped, X, y, g_list)
         except Exception as e:  # noqa: BLE001
@@ -154,7 +156,7 @@ def evaluate_chunk(
             errors[j] = "cancelled"
             continue
         g_list = list(g_prog)
-        g_list[a] = np.where(masks[j], g_stuck[j], g_prog[a])
+        g_list[a] = np.where(ok_masks[j], g_stuck[j], g_prog[a])
         token = _DeadlineToken(cancel, time.monotonic() + (task.timeout_s or math.inf))
         try:
             out = jobs.run(evaluator(mapped, X, g_list, task.fidelity), cancel=token)

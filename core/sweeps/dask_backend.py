@@ -12,7 +12,7 @@ SPICE sweeps); see ``docs/dask.md``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Optional
 
 import numpy as np
@@ -64,7 +64,7 @@ def dask_backend(
     map_evaluator: Optional[Callable] = None,
     retries: int = DEFAULT_RETRIES,
     poll_s: float = 0.05,
-) -> Iterator[Optional[tuple[ChunkTask, ChunkResult]]]:
+) -> Generator[Optional[tuple[ChunkTask, ChunkResult]], None, None]:
     """Run chunks on a Dask cluster; yields ``(task, result)`` as futures complete, ``None`` while waiting.
 
     Parameters

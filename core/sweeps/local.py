@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Optional
 
@@ -13,7 +13,7 @@ from core.sweeps.chunks import ChunkResult, ChunkTask, evaluate_chunk
 
 def local_backend(
     mapped, X, y, tasks: Sequence[ChunkTask], workers: int, map_evaluator: Optional[Callable] = None
-) -> Iterator[Optional[tuple[ChunkTask, ChunkResult]]]:
+) -> Generator[Optional[tuple[ChunkTask, ChunkResult]], None, None]:
     """Run chunks on a thread pool; yields ``(task, result)`` as they finish, ``None`` while waiting.
 
     Closing the generator cancels queued chunks, stops per-map chunks between maps (closing a running

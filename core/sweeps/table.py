@@ -20,7 +20,7 @@ from core.sweeps.chunks import ChunkResult, ChunkTask
 from core.sweeps.spec import SweepSpec
 
 
-def t_interval(values: Sequence[float]) -> tuple[int, float, float, float, float]:
+def t_interval(values: Sequence[float] | np.ndarray) -> tuple[int, float, float, float, float]:
     """(n, mean, sample std, ci95_low, ci95_high) with Student's t, clipped to [0, 1]; NaN where undefined."""
     a = np.asarray(values, dtype=np.float64)
     n = int(a.size)

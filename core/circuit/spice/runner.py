@@ -179,13 +179,13 @@ def run_batch_job(
             cir = os.path.join(workdir, f"run{k}.cir")
             with open(cir, "w", encoding="ascii") as fh:
                 fh.write(text)
-            with open(os.path.join(workdir, f"run{k}.log"), "wb") as log:
+            with open(os.path.join(workdir, f"run{k}.log"), "wb") as log_fh:
                 procs.append(
                     subprocess.Popen(
                         [path, "-b", "-r", f"run{k}.raw", f"run{k}.cir"],
                         cwd=workdir,
                         stdin=subprocess.DEVNULL,
-                        stdout=log,
+                        stdout=log_fh,
                         stderr=subprocess.STDOUT,
                     )
                 )
@@ -207,7 +207,7 @@ def run_batch_job(
                 pending[0].wait(timeout=POLL_S)
             except subprocess.TimeoutExpired:
                 pass
-        results = []
+        results: list[tuple[Optional[dict[str, np.ndarray]], bool, Optional[str]]] = []
         for k, p in enumerate(procs):
             with open(os.path.join(workdir, f"run{k}.log"), "rb") as fh:
                 log = fh.read().decode("latin-1")

@@ -104,7 +104,7 @@ def _batch_job(make_netlist, n: int, workers: Optional[int], timeout_s: Optional
             values, n_done = _sample(vectors, saves, len(idx)) if vectors is not None else (None, 0)
             if error is None and n_done < len(idx):
                 raise SimulationError("ngspice: the transient run skipped an input step (no time point on it)")
-            if n_done == 0:
+            if values is None or n_done == 0:  # no raw file (values is None) means nothing was done either
                 raise SimulationError(error)
             out[idx[:n_done]] = values[:n_done]
             if n_done < len(idx):
