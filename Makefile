@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 TORCH_PIN := torch==2.13.0
 EXAMPLE := projects/digits-paper.h5
 
-.PHONY: run test install system venv bench example clean screenshots
+.PHONY: run test lint install system venv bench example clean screenshots
 
 # opens the workbench; without a screen it prints a summary of the example project instead
 run: install
@@ -21,9 +21,15 @@ run: install
 screenshots: install
 	QT_QPA_PLATFORM=offscreen $(PY) -m app.screenshots docs/screenshots
 
-test: install
-	QT_QPA_PLATFORM=offscreen $(VENV)/bin/lint-imports
+test: install lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider tests
+
+# import layers, lint, format and types; part of `make test`
+lint: install
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 install: system $(STAMP)
 

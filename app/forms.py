@@ -15,8 +15,10 @@ import numpy as np
 from core.errors import DefectSpecError, ParameterError, check_range
 from core.model.data import DatasetSpec
 from core.model.defects import PATTERNS, Defect, parse_resistance
+from core.model.devices import DEVICE_MODELS, CircuitParams
 from core.model.network import PRESETS, NetworkConfig, TrainConfig, parse_hidden
-from core.sweeps.spec import SweepSpec, normalize_stuck, parse_list, sizes_from_text
+from core.model.params import spec_of
+from core.sweeps.spec import MAX_SEEDS, SweepSpec, normalize_stuck, parse_list, sizes_from_text
 
 
 def training_configs(fields: dict) -> tuple[DatasetSpec, NetworkConfig, TrainConfig]:
@@ -28,8 +30,8 @@ def training_configs(fields: dict) -> tuple[DatasetSpec, NetworkConfig, TrainCon
         hidden = parse_hidden(str(fields.get("hidden", "")).strip())
     else:
         raise ParameterError("preset", f"must be one of {', '.join(PRESETS)} or custom; got {preset!r}")
-    epochs = check_range("epochs", str(fields.get("epochs", "")).strip(), 1, 100_000, integer=True)
-    seed = check_range("seed", str(fields.get("seed", "")).strip(), 0, 2**31 - 1, integer=True)
+    epochs = spec_of(TrainConfig, "epochs").check(str(fields.get("epochs", "")).strip())
+    seed = spec_of(TrainConfig, "seed").check(str(fields.get("seed", "")).strip())
     return DatasetSpec(seed=seed), NetworkConfig(64, hidden, 10), TrainConfig(epochs=epochs, seed=seed)
 
 
@@ -103,7 +105,7 @@ def sweep_spec(
     if not patterns:
         raise ParameterError("patterns", "tick at least one pattern")
     arrays = () if arrays_text.strip().lower() in ("", "all") else parse_list("arrays", arrays_text, int)
-    seeds = check_range("seeds", seeds_text.strip(), 1, 100_000, integer=True)
+    seeds = check_range("seeds", seeds_text.strip(), 1, MAX_SEEDS, integer=True)
     return SweepSpec(
         patterns=tuple(patterns),
         sizes=sizes_from_text(sizes_text),
@@ -137,17 +139,16 @@ def sweep_curves(rows: list[dict], array: Optional[int] = None) -> dict:
     return out
 
 
-R_WIRE_MAX_OHM = 1e4  # core.model.devices.CircuitParams accepts wire segments up to 10 kohm
+R_WIRE = spec_of(CircuitParams, "r_wire_ohm")
+R_WIRE_MAX_OHM = R_WIRE.hi
 
 
 def circuit_overrides(r_wire_text: str, device_model: str) -> tuple[float, str]:
     """(wire resistance in ohm, device model) from the run controls' circuit fields."""
-    from core.model.devices import DEVICE_MODELS
-
     text = str(r_wire_text).strip()
     if not text:
-        raise ParameterError("wire resistance (ohm)", f"is empty; give a number in [0, {R_WIRE_MAX_OHM:g}]")
-    r_wire = check_range("wire resistance (ohm)", text, 0.0, R_WIRE_MAX_OHM)
+        raise ParameterError("wire resistance (ohm)", f"is empty; give a {R_WIRE.describe()}")
+    r_wire = R_WIRE.check(text, "wire resistance (ohm)")
     if device_model not in DEVICE_MODELS:
         raise ParameterError("device model", f"must be one of {', '.join(DEVICE_MODELS)}; got {device_model!r}")
     return r_wire, device_model

@@ -24,6 +24,7 @@ import numpy as np
 
 from core import project_io
 from core.model.defects import Defect
+from core.model.network import PRESETS, NetworkConfig, TrainConfig
 from core.model.project import Project, Scenario
 from core.session.undo import Command, CommandStack
 
@@ -32,7 +33,13 @@ log = logging.getLogger(__name__)
 DEFAULT_PROJECT = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "projects", "digits-paper.h5"
 )
-TRAINING_FIELDS = {"preset": "paper", "hidden": "8,8,8", "epochs": "150", "seed": "0"}
+_NET, _TRAIN = NetworkConfig(), TrainConfig()
+TRAINING_FIELDS = {
+    "preset": next(k for k, v in PRESETS.items() if v == _NET.hidden),
+    "hidden": ",".join(map(str, _NET.hidden)),
+    "epochs": str(_TRAIN.epochs),
+    "seed": str(_TRAIN.seed),
+}
 
 
 def copy_defects(defects) -> list[Defect]:
@@ -141,8 +148,6 @@ class WorkbenchState:
         p = self.project
         if p.weights is None:
             return
-        from core.model.network import PRESETS
-
         preset = next((k for k, v in PRESETS.items() if tuple(v) == tuple(p.network.hidden)), "custom")
         self.training = {
             "preset": preset,

@@ -23,14 +23,15 @@ from app.jobs_qt import QtJobQueue
 from app.state import WorkbenchState
 from app.widgets import MessageLabel, color, plot_widget
 from core.errors import WorkbenchError
-from core.model.network import PRESETS
+from core.model.network import MAX_HIDDEN, PRESETS, TrainConfig
+from core.model.params import spec_of
 from core.model.project import Project
 from core.session.job_queue import DONE, JobInfo
 
 FIELD_HELP = {
-    "hidden": "three hidden-layer sizes, e.g. 8,8,8 (each 1-4096; preset 'custom' only)",
-    "epochs": "integer in [1, 100000]",
-    "seed": "integer in [0, 2147483647]; also seeds the data split",
+    "hidden": f"three hidden-layer sizes, e.g. 8,8,8 (each 1-{MAX_HIDDEN}; preset 'custom' only)",
+    "epochs": spec_of(TrainConfig, "epochs").describe(),
+    "seed": spec_of(TrainConfig, "seed").describe() + "; also seeds the data split",
 }
 
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.errors import ParameterError, check_range
+from core.errors import ParameterError
+from core.model.params import ranged, validate
 
 DEVICE_MODELS = ("linear", "gap")
 SCHEMES = ("differential-columns", "differential-rows")
@@ -35,31 +36,27 @@ class DeviceParams:
         Parameters of the gap I-V.
     """
 
-    r_on_ohm: float = 10e3
-    r_off_ohm: float = 1e6
-    levels: int = 0
-    v_read_volt: float = 0.2
+    r_on_ohm: float = ranged(10e3, 1.0, 1e9, unit="ohm", label="LRS (stuck-on) resistance")
+    r_off_ohm: float = ranged(1e6, 1.0, 1e12, unit="ohm", label="HRS (stuck-off) resistance")
+    levels: int = ranged(0, 0, 65536, integer=True, label="Conductance levels", help="0 = continuous, else >= 2")
+    v_read_volt: float = ranged(
+        0.2, 0.0, 5.0, lo_open=True, unit="V", label="Read voltage", help="input voltage for a feature value of 1"
+    )
     model: str = "linear"
-    i0_amp: float = 1e-3
-    g0_m: float = 0.25e-9
-    v0_volt: float = 0.25
+    i0_amp: float = ranged(1e-3, 0, 1, lo_open=True, unit="A", label="Gap model I0")
+    g0_m: float = ranged(0.25e-9, 0, 1e-6, lo_open=True, unit="m", label="Gap model g0")
+    v0_volt: float = ranged(0.25, 0, 10, lo_open=True, unit="V", label="Gap model V0")
 
     def __post_init__(self) -> None:
-        self.r_on_ohm = check_range("r_on_ohm", self.r_on_ohm, 1.0, 1e9)
-        self.r_off_ohm = check_range("r_off_ohm", self.r_off_ohm, 1.0, 1e12)
+        validate(self)
         if self.r_off_ohm <= self.r_on_ohm:
             raise ParameterError(
                 "r_off_ohm", f"must be larger than r_on_ohm ({self.r_on_ohm:g}), got {self.r_off_ohm:g}"
             )
-        self.levels = check_range("levels", self.levels, 0, 65536, integer=True)
         if self.levels == 1:
             raise ParameterError("levels", "must be 0 (continuous) or >= 2, got 1")
-        self.v_read_volt = check_range("v_read_volt", self.v_read_volt, 0.0, 5.0, lo_open=True)
         if self.model not in DEVICE_MODELS:
             raise ParameterError("device model", f"must be one of {', '.join(DEVICE_MODELS)}; got {self.model!r}")
-        self.i0_amp = check_range("i0_amp", self.i0_amp, 0, 1, lo_open=True)
-        self.g0_m = check_range("g0_m", self.g0_m, 0, 1e-6, lo_open=True)
-        self.v0_volt = check_range("v0_volt", self.v0_volt, 0, 10, lo_open=True)
 
     @property
     def g_on_siemens(self) -> float:
@@ -98,18 +95,21 @@ class CircuitParams:
     activation seen on the training set uses ``headroom`` of the rail.
     """
 
-    v_rail_volt: float = 5.0
-    opamp_gain: float = 1e5
-    headroom: float = 0.8
-    r_wire_ohm: float = 0.0
-    r_stage2_ohm: float = 10e3
+    v_rail_volt: float = ranged(5.0, 0.1, 100, unit="V", label="Op-amp rails (+-)")
+    opamp_gain: float = ranged(1e5, 10, 1e9, label="Op-amp open-loop gain")
+    headroom: float = ranged(0.8, 0.01, 1.0, label="Headroom", help="share of the rail the largest activation uses")
+    r_wire_ohm: float = ranged(
+        0.0,
+        0.0,
+        1e4,
+        unit="ohm",
+        label="Wire segment resistance",
+        help="per cell on word and bit lines; used by the nodal and spice fidelities",
+    )
+    r_stage2_ohm: float = ranged(10e3, 1.0, 1e9, unit="ohm", label="Stage-2 input resistance")
 
     def __post_init__(self) -> None:
-        self.v_rail_volt = check_range("v_rail_volt", self.v_rail_volt, 0.1, 100)
-        self.opamp_gain = check_range("opamp_gain", self.opamp_gain, 10, 1e9)
-        self.headroom = check_range("headroom", self.headroom, 0.01, 1.0)
-        self.r_wire_ohm = check_range("r_wire_ohm", self.r_wire_ohm, 0.0, 1e4)
-        self.r_stage2_ohm = check_range("r_stage2_ohm", self.r_stage2_ohm, 1.0, 1e9)
+        validate(self)
 
     def tia_factor(self, r_f_ohm, g_sum_siemens):
         """v_out = -I * tia_factor for a TIA with finite gain A whose input node sees ``g_sum`` to ground.

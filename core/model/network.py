@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.errors import ParameterError, check_range
+from core.model.params import ranged, validate
 
 N_HIDDEN = 3
+MAX_HIDDEN = 4096  # neurons per hidden layer
 
 PRESETS: dict[str, tuple[int, ...]] = {
     # hidden width 8: the original group's framework
@@ -35,7 +37,7 @@ class NetworkConfig:
         if len(self.hidden) != N_HIDDEN:
             raise ParameterError("hidden", f"must list exactly {N_HIDDEN} layer sizes, got {len(self.hidden)}")
         for h in self.hidden:
-            check_range("hidden", h, 1, 4096, integer=True)
+            check_range("hidden", h, 1, MAX_HIDDEN, integer=True)
         check_range("n_inputs", self.n_inputs, 1, 100_000, integer=True)
         check_range("n_outputs", self.n_outputs, 2, 1000, integer=True)
 
@@ -64,18 +66,14 @@ def parse_hidden(text: str) -> tuple[int, ...]:
 class TrainConfig:
     """Training hyper-parameters (Adam, cross-entropy, mini-batches)."""
 
-    epochs: int = 150
-    learning_rate: float = 0.01
-    batch_size: int = 32
-    weight_decay: float = 1e-4
-    seed: int = 0
+    epochs: int = ranged(150, 1, 100_000, integer=True, label="Epochs")
+    learning_rate: float = ranged(0.01, 0, 10, lo_open=True, label="Learning rate")
+    batch_size: int = ranged(32, 1, 1_000_000, integer=True, label="Batch size")
+    weight_decay: float = ranged(1e-4, 0, 1, label="Weight decay")
+    seed: int = ranged(0, 0, 2**31 - 1, integer=True, label="Seed", help="seed of the data split and of training")
 
     def __post_init__(self) -> None:
-        self.epochs = check_range("epochs", self.epochs, 1, 100_000, integer=True)
-        self.learning_rate = check_range("learning_rate", self.learning_rate, 0, 10, lo_open=True)
-        self.batch_size = check_range("batch_size", self.batch_size, 1, 1_000_000, integer=True)
-        self.weight_decay = check_range("weight_decay", self.weight_decay, 0, 1)
-        self.seed = check_range("seed", self.seed, 0, 2**31 - 1, integer=True)
+        validate(self)
 
 
 @dataclass

@@ -9,6 +9,7 @@ tested on scenarios it never saw (:func:`generalization_job`).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,11 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.circuit.fidelity import check_fidelity, circuit_params, defective_conductances
-from core.errors import ParameterError, check_range
+from core.errors import ParameterError
 from core.jobs import Progress
 from core.ml.torch_env import seeded_init, torch_module
 from core.model.defects import Defect
 from core.model.network import accuracy
+from core.model.params import ranged, validate
 from core.model.project import Project
 from core.model.results import RecoveryResult
 from core.recovery.common import voltages_job
@@ -30,27 +32,17 @@ from core.recovery.common import voltages_job
 class CorrectionConfig:
     """Hyper-parameters of the correction MLP (full-batch Adam, cross-entropy)."""
 
-    hidden: int = 32
-    epochs: int = 300
-    learning_rate: float = 0.01
-    weight_decay: float = 1e-3
-    seed: int = 0
+    hidden: int = ranged(32, 1, 4096, integer=True, label="Hidden units")
+    epochs: int = ranged(300, 1, 100_000, integer=True, label="Epochs")
+    learning_rate: float = ranged(0.01, 0, 10, lo_open=True, label="Learning rate")
+    weight_decay: float = ranged(1e-3, 0, 1, label="Weight decay")
+    seed: int = ranged(0, 0, 2**31 - 1, integer=True, label="Seed")
 
     def __post_init__(self) -> None:
-        self.hidden = check_range("hidden", self.hidden, 1, 4096, integer=True)
-        self.epochs = check_range("epochs", self.epochs, 1, 100_000, integer=True)
-        self.learning_rate = check_range("learning_rate", self.learning_rate, 0, 10, lo_open=True)
-        self.weight_decay = check_range("weight_decay", self.weight_decay, 0, 1)
-        self.seed = check_range("seed", self.seed, 0, 2**31 - 1, integer=True)
+        validate(self)
 
     def as_dict(self) -> dict:
-        return {
-            "hidden": self.hidden,
-            "epochs": self.epochs,
-            "learning_rate": self.learning_rate,
-            "weight_decay": self.weight_decay,
-            "seed": self.seed,
-        }
+        return dataclasses.asdict(self)
 
 
 def fit_correction_job(V: np.ndarray, y: np.ndarray, n_classes: int, config: CorrectionConfig):

@@ -24,12 +24,12 @@ import numpy as np
 from core.circuit import neuron
 from core.circuit.fidelity import check_fidelity, circuit_accuracy_job, circuit_params
 from core.circuit.mapping import row_voltages
-from core.errors import check_range
 from core.jobs import Progress
 from core.ml.torch_env import torch_module
 from core.model import defects as defects_mod
 from core.model.crossbar import MappedNetwork
 from core.model.defects import Defect
+from core.model.params import ranged, validate
 from core.model.project import Project
 from core.model.results import RecoveryResult
 
@@ -39,16 +39,13 @@ class RetrainConfig:
     """Fine-tuning hyper-parameters (Adam on normalized conductances, mini-batches of the train split)."""
 
     # a small step: defects that saturate TIAs leave narrow valleys that a larger step jumps out of
-    epochs: int = 100
-    learning_rate: float = 0.003
-    batch_size: int = 128
-    seed: int = 0
+    epochs: int = ranged(100, 1, 100_000, integer=True, label="Epochs")
+    learning_rate: float = ranged(0.003, 0, 10, lo_open=True, label="Learning rate")
+    batch_size: int = ranged(128, 1, 1_000_000, integer=True, label="Batch size")
+    seed: int = ranged(0, 0, 2**31 - 1, integer=True, label="Seed")
 
     def __post_init__(self) -> None:
-        self.epochs = check_range("epochs", self.epochs, 1, 100_000, integer=True)
-        self.learning_rate = check_range("learning_rate", self.learning_rate, 0, 10, lo_open=True)
-        self.batch_size = check_range("batch_size", self.batch_size, 1, 1_000_000, integer=True)
-        self.seed = check_range("seed", self.seed, 0, 2**31 - 1, integer=True)
+        validate(self)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
