@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from app.state import DEFAULT_PROJECT
+from app.presenters.document import DEFAULT_PROJECT
 
 
 def _parse(argv):
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.main_window import MainWindow
-    from app.state import WorkbenchState
+    from app.presenters.document import WorkbenchState
     from core.errors import WorkbenchError
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

@@ -15,7 +15,7 @@ from app.panels.defects import DefectEditorPanel
 from app.panels.queue import QueuePanel
 from app.panels.results import ResultsPanel
 from app.panels.training import TrainingPanel
-from app.state import WorkbenchState
+from app.presenters.document import WorkbenchState
 from core import project_io
 from core.errors import WorkbenchError
 from core.model.project import Project

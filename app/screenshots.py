@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.main_window import MainWindow
-    from app.state import DEFAULT_PROJECT, WorkbenchState
+    from app.presenters.document import DEFAULT_PROJECT, WorkbenchState
 
     app = QApplication.instance() or QApplication([])
     state = WorkbenchState()

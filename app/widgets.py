@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy
 pg.setConfigOptions(background="w", foreground="k", antialias=True)
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
-# overlay colours (RGBA) by code of app.forms.overlay_codes: healthy, stuck on, stuck off, stuck at R
+# overlay colours (RGBA) by code of app.presenters.forms.overlay_codes: healthy, stuck on, stuck off, stuck at R
 OVERLAY_RGBA = [(0, 0, 0, 0), (230, 30, 30, 200), (30, 90, 230, 200), (255, 150, 0, 200)]
 OVERLAY_NAMES = ["healthy", "stuck on", "stuck off", "stuck at R"]
 

@@ -1,4 +1,4 @@
-"""The Qt-free undo stack (core.session.undo) and the app's document commands (app.state, no Qt needed)."""
+"""The Qt-free undo stack (core.session.undo) and the document commands of app.presenters.document (no Qt)."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def test_max_depth_forgets_oldest():
 
 
 def test_state_paint_erase_and_scenario_undo():
-    from app.state import DEFAULT_PROJECT, WorkbenchState
+    from app.presenters.document import DEFAULT_PROJECT, WorkbenchState
     from core import project_io
 
     project = project_io.load(DEFAULT_PROJECT)  # the bundled example: trained, no training needed here

@@ -14,8 +14,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app import forms
-from app.state import WorkbenchState
+from app.presenters import forms
+from app.presenters.document import WorkbenchState
 from app.widgets import OVERLAY_NAMES, OVERLAY_RGBA, MessageLabel
 from core.errors import WorkbenchError
 

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import forms
 from app.panels.crossbar import ERASE, PAINT, PAINT_OFF
-from app.state import WorkbenchState
+from app.presenters import forms
+from app.presenters.document import WorkbenchState
 from app.widgets import MessageLabel
 from core.errors import WorkbenchError
 from core.model.defects import PATTERNS, parse_spec

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from app.jobs_qt import QtJobQueue
 from app.panels.run_controls import RunControls
-from app.state import WorkbenchState
+from app.presenters.document import WorkbenchState
 from app.widgets import MessageLabel
 from core.errors import WorkbenchError
 from core.model.results import SweepResult

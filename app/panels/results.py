@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import forms
-from app.state import WorkbenchState
+from app.presenters import forms
+from app.presenters.document import WorkbenchState
 from app.widgets import color, outside_legend, plot_widget
 
 FIDELITY_COLORS = {"ideal": 7, "behavioral": 0, "nodal": 2, "spice": 1}

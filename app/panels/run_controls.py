@@ -12,9 +12,9 @@ from typing import Optional
 
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
-from app import forms
 from app.jobs_qt import QtJobQueue
-from app.state import WorkbenchState
+from app.presenters import forms
+from app.presenters.document import WorkbenchState
 from app.widgets import MessageLabel
 from core.errors import ParameterError, WorkbenchError
 from core.evaluate import FIDELITIES

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import forms
 from app.jobs_qt import QtJobQueue
-from app.state import WorkbenchState
+from app.presenters import forms
+from app.presenters.document import WorkbenchState
 from app.widgets import MessageLabel, color, plot_widget
 from core.errors import WorkbenchError
 from core.model.network import MAX_HIDDEN, PRESETS, TrainConfig

@@ -31,7 +31,7 @@ from core.session.undo import Command, CommandStack
 log = logging.getLogger(__name__)
 
 DEFAULT_PROJECT = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "projects", "digits-paper.h5"
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "projects", "digits-paper.h5"
 )
 _NET, _TRAIN = NetworkConfig(), TrainConfig()
 TRAINING_FIELDS = {
