@@ -50,3 +50,14 @@ def test_cli_defaults_are_the_dataclass_defaults():
     # a changed default would show in the CLI at once: the parser reads the field, not a copy
     field = next(f for f in dataclasses.fields(DeviceParams) if f.name == "r_on_ohm")
     assert field.default == args.r_on
+
+
+def test_wilson_interval_against_hand_arithmetic():
+    from core.model.stats import wilson_interval
+
+    # 150 of 180 (p = 0.8333): centre (p + z^2/360) / (1 + z^2/180) = 0.82638, half-width 0.05432
+    lo, hi = wilson_interval(150, 180)
+    assert lo == pytest.approx(0.77205, abs=1e-5) and hi == pytest.approx(0.88069, abs=1e-5)
+    # 0 of 10: the upper end is z^2 / (n + z^2) = 3.8415 / 13.8415 = 0.27753
+    assert wilson_interval(0, 10) == (0.0, pytest.approx(0.27753, abs=1e-5))
+    assert wilson_interval(10, 10)[1] == 1.0

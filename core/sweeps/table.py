@@ -11,29 +11,13 @@ per-seed accuracies (NaN for failed maps). ``status`` is ``ok``, ``some failed``
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 
 from core.model.results import SweepResult
+from core.model.stats import t_interval
 from core.sweeps.chunks import ChunkResult, ChunkTask
 from core.sweeps.spec import SweepSpec
-
-
-def t_interval(values: Sequence[float] | np.ndarray) -> tuple[int, float, float, float, float]:
-    """(n, mean, sample std, ci95_low, ci95_high) with Student's t, clipped to [0, 1]; NaN where undefined."""
-    a = np.asarray(values, dtype=np.float64)
-    n = int(a.size)
-    if n == 0:
-        return 0, math.nan, math.nan, math.nan, math.nan
-    mean = float(a.mean())
-    if n == 1:
-        return 1, mean, 0.0, math.nan, math.nan
-    from scipy.special import stdtrit
-
-    std = float(a.std(ddof=1))
-    half = float(stdtrit(n - 1, 0.975)) * std / math.sqrt(n)
-    return n, mean, std, max(0.0, mean - half), min(1.0, mean + half)
 
 
 class SweepTable:
