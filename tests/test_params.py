@@ -60,4 +60,4 @@ def test_wilson_interval_against_hand_arithmetic():
     assert lo == pytest.approx(0.77205, abs=1e-5) and hi == pytest.approx(0.88069, abs=1e-5)
     # 0 of 10: the upper end is z^2 / (n + z^2) = 3.8415 / 13.8415 = 0.27753
     assert wilson_interval(0, 10) == (0.0, pytest.approx(0.27753, abs=1e-5))
-    assert wilson_interval(10, 10)[1] == 1.0
+    assert wilson_interval(10, 10)[1] == pytest.approx(1.0)
