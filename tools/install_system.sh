@@ -5,9 +5,17 @@
 # Not root: print the exact command to run and carry on (tests needing ngspice skip with a reason).
 set -euo pipefail
 
-QT_LIBS="libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libfontconfig1 fonts-dejavu-core libdbus-1-3"
+# Qt 6's xcb platform plugin (a real X display) needs every one of these; with one missing Qt aborts with a
+# message that names xcb-cursor0 whatever is really missing (QT_DEBUG_PLUGINS=1 names the library)
+QT_LIBS="libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 fonts-dejavu-core libdbus-1-3
+ libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0
+ libxcb-xfixes0 libxcb-xinerama0 libxcb-xkb1"
+QT_SONAMES="libEGL.so.1 libGL.so.1 libxkbcommon.so.0 libxkbcommon-x11.so.0 libfontconfig.so.1 libdbus-1.so.3
+ libxcb-cursor.so.0 libxcb-icccm.so.4 libxcb-image.so.0 libxcb-keysyms.so.1 libxcb-randr.so.0
+ libxcb-render-util.so.0 libxcb-shape.so.0 libxcb-xfixes.so.0 libxcb-xinerama.so.0 libxcb-xkb.so.1"
+QT_LIBS=$(echo $QT_LIBS)  # one line for the messages below
 NEED_QT=0
-for lib in libEGL.so.1 libxkbcommon.so.0 libxcb-cursor.so.0 libfontconfig.so.1; do
+for lib in $QT_SONAMES; do
     ldconfig -p 2>/dev/null | grep -q "$lib" || NEED_QT=1
 done
 
