@@ -79,10 +79,6 @@ class DeviceParams:
         """Gap (m) whose small-signal conductance equals ``g`` (S)."""
         return -self.g0_m * np.log(np.asarray(g) * self.v0_volt / self.i0_amp)
 
-    def gap_current(self, gap_m: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """Static gap-model current (A) at voltage ``v`` (V)."""
-        return self.i0_amp * np.exp(-gap_m / self.g0_m) * np.sinh(v / self.v0_volt)
-
 
 @dataclass
 class CircuitParams:
