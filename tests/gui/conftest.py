@@ -12,7 +12,7 @@ import gc
 import pytest
 
 from app.main_window import MainWindow
-from app.state import DEFAULT_PROJECT, WorkbenchState
+from app.presenters.document import DEFAULT_PROJECT, WorkbenchState
 from core import project_io
 
 

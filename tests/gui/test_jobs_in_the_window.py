@@ -13,7 +13,7 @@ import pytest
 from app.jobs_qt import QtJobQueue
 from app.panels.crossbar import PAINT
 from app.panels.queue import QueuePanel
-from app.state import DEFAULT_PROJECT, WorkbenchState
+from app.presenters.document import DEFAULT_PROJECT, WorkbenchState
 from core import jobs, project_io
 from core.circuit.fidelity import with_overrides
 from core.evaluate import evaluate_job

@@ -13,7 +13,7 @@ from PySide6.QtGui import QImage
 from app.jobs_qt import QtJobQueue
 from app.main_window import MainWindow
 from app.panels.crossbar import PAINT
-from app.state import DEFAULT_PROJECT, WorkbenchState
+from app.presenters.document import DEFAULT_PROJECT, WorkbenchState
 from core.model.defects import Defect
 from core.model.project import Project
 from gui_helpers import PANELS
