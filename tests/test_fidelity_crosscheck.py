@@ -65,7 +65,10 @@ def test_nodal_and_spice_agree_with_wire_resistance_and_saturated_tias(trained_p
     assert np.max(np.abs(behavioral.forward_voltages(mapped, X, g_list) - v_spice)) > 1e-3
 
 
-@pytest.mark.parametrize("scheme,model", [("differential-rows", "linear"), ("differential-columns", "gap")])
+@pytest.mark.parametrize(
+    "scheme,model",
+    [("differential-rows", "linear"), ("differential-columns", "gap"), ("balanced", "gap"), ("reference", "gap")],
+)
 def test_spice_matches_behavioural_other_scheme_and_gap_model(trained_project, ngspice_path, scheme, model):
     trained_project.scheme = scheme
     mapped = with_overrides(map_project(trained_project), device_model=model)

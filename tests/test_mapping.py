@@ -11,7 +11,7 @@ from core.errors import ParameterError
 from core.model import network
 from core.model.crossbar import physical_shape, split_pairs
 from core.model.defects import apply_stuck, parse_spec, stuck_maps
-from core.model.devices import CircuitParams, DeviceParams
+from core.model.devices import SCHEMES, CircuitParams, DeviceParams
 from core.model.network import Weights
 
 
@@ -80,9 +80,10 @@ def test_behavioural_output_of_a_single_column_matches_the_op_amp_closed_form():
     got = behavioral.layer_forward(m, 0, x * dev.v_read_volt, a.g_siemens)
     assert got[0, 0] == pytest.approx(expect, rel=1e-12)
     # it carries the software activation at the layer's voltage scale, up to the finite-gain error, which
-    # shrinks with the open-loop gain: ~1% at A = 1e3, ~1e-5 at A = 1e6
+    # shrinks with the open-loop gain: ~2% at A = 1e3 (the G+ TIA's noise gain 1 + G_sum R_f is ~19 here),
+    # ~1e-5 at A = 1e6
     z = max((x @ tiny().weights[0] + tiny().biases[0])[0, 0], 0)
-    assert got[0, 0] == pytest.approx(a.sigma_out * z, rel=2e-2)
+    assert got[0, 0] == pytest.approx(a.sigma_out * z, rel=3e-2)
     assert got[0, 0] != pytest.approx(a.sigma_out * z, rel=1e-3)
     m6 = map_network(tiny(), dev, CircuitParams(opamp_gain=1e6), np.array([[1.0, 1.0]]))
     got6 = behavioral.layer_forward(m6, 0, x * dev.v_read_volt, m6.arrays[0].g_siemens)
@@ -97,7 +98,7 @@ def test_rails_clip_and_relu():
     assert np.abs(v[-1]).max() <= 1.0
 
 
-@pytest.mark.parametrize("scheme", ["differential-columns", "differential-rows"])
+@pytest.mark.parametrize("scheme", SCHEMES)
 def test_clean_mapped_network_classifies_like_software(trained_project, scheme):
     p = trained_project
     ds = p.load_dataset()

@@ -10,11 +10,11 @@ from core.circuit.fidelity import defective_conductances, with_overrides
 from core.circuit.mapping import map_project
 from core.errors import ParameterError
 from core.model.defects import parse_spec
-from core.model.devices import DeviceParams
+from core.model.devices import SCHEMES, DeviceParams
 
 
 @pytest.mark.parametrize("model", ["linear", "gap"])
-@pytest.mark.parametrize("scheme", ["differential-columns", "differential-rows"])
+@pytest.mark.parametrize("scheme", SCHEMES)
 def test_ideal_wires_reduce_to_behavioural(trained_project, model, scheme):
     trained_project.scheme = scheme
     mapped = with_overrides(map_project(trained_project), r_wire_ohm=0.0, device_model=model)

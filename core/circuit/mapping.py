@@ -1,22 +1,36 @@
-"""Mapping trained weights onto physical crossbars of differential conductance pairs.
+"""Mapping trained weights onto physical crossbars: every weight becomes a pair (G+, G-) whose difference carries it.
 
-Every weight matrix plus its bias becomes one crossbar. A weight ``w`` is a pair (G+, G-): the side of its
-sign gets ``g_off + |w| / w_max * (g_on - g_off)``, the other side ``g_off``, so ``G+ - G- = w * dG / w_max``
-and the largest |w| of the layer uses the full conductance window.
+Every weight matrix plus its bias becomes one crossbar; ``u = w / w_max`` is the weight normalised by the
+layer's largest |w| (bias row included), so ``u`` is in [-1, 1]. With ``dG = g_on - g_off`` and
+``g_mid = (g_on + g_off) / 2``, the schemes program (:func:`weights_to_pairs`; every device quantized to the
+device's levels):
 
-Physical layouts (``rows x cols`` devices, the grid on which defects live):
+``differential-columns``, ``differential-rows``
+    the side of the weight's sign gets ``g_off + |u| dG``, the other (idle) side ``g_off`` (HRS):
+    ``G+ - G- = u dG``. Stuck on, the active device moves u by 1 - |u| away from zero and the idle one by 1
+    towards the other sign; stuck off, the active device sets u to 0 and the idle one changes nothing.
+``balanced``
+    ``G+- = g_mid +- u dG / 2``: ``G+ - G- = u dG`` as above, but both devices sit around mid-window. G+ stuck
+    on moves u by +(1 - u) / 2, stuck off by -(1 + u) / 2; G- stuck on by -(1 + u) / 2, stuck off by
+    +(1 - u) / 2: on and off shifts of the same size on average (1/2 over a symmetric weight distribution).
+``reference``
+    one device per weight, ``G = g_mid + u dG / 2``, against the array's reference column at
+    ``g_ref = g_mid`` (quantized like any device, so a zero weight is exactly ``G = g_ref``):
+    ``G - g_ref = u dG / 2``. The neuron's stage 2 takes (reference TIA) - (own TIA), the same sign convention
+    as (G- TIA) - (G+ TIA) of the pair schemes, so positive weights give positive outputs. G stuck on moves u by
+    +(1 - u), stuck off by -(1 + u); a reference cell stuck on moves every weight of its row by -1, stuck off
+    by +1 (a single point of failure).
 
-``differential-columns`` (default)
-    rows = n_in + 1 (the last row is the bias row, driven at ``v_read``), cols = 2 n_out; column 2j holds
-    G+ of neuron j and column 2j+1 its G-.
-``differential-rows``
-    rows = 2 (n_in + 1), cols = n_out; row 2i is driven at +V_i and row 2i+1 at -V_i (bias last).
+:func:`core.model.crossbar.weight_span` is ``G+ - G-`` at ``u = 1`` (dG, or dG / 2 for ``reference``).
+Physical layouts: :mod:`core.model.crossbar`.
 
 Voltage scaling: an activation ``h`` of layer l is carried as the voltage ``sigma_l * h`` with
 ``sigma_0 = v_read``. The bias row weight is ``b * sigma_{l-1} / v_read`` so the bias stays consistent, and
 the TIA feedback resistance and stage-2 gain are chosen per layer from the training set: the TIAs use at most
-``headroom`` of the rail; the largest hidden activation becomes ``v_read`` (it drives the next crossbar, whose
-devices must only see read voltages) and the largest output uses ``headroom`` of the rail.
+``headroom`` of the rail (taking each column's real current, common mode of ``balanced`` and ``reference``
+included, and its finite-gain TIA factor with the column's G_sum); the largest hidden activation becomes
+``v_read`` (it drives the next crossbar, whose devices must only see read voltages) and the largest output uses
+``headroom`` of the rail.
 """
 
 from __future__ import annotations
@@ -26,18 +40,45 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.errors import ParameterError
-from core.model.crossbar import ArrayMap, MappedNetwork, join_pairs, physical_shape, split_pairs
+from core.model.crossbar import ArrayMap, MappedNetwork, join_pairs, layout, split_pairs, weight_span
 from core.model.devices import CircuitParams, DeviceParams
 from core.model.network import Weights, forward
 
 
-def weights_to_pairs(w_aug: np.ndarray, w_max: float, device: DeviceParams) -> tuple[np.ndarray, np.ndarray]:
-    """Map an augmented weight matrix (n_in + 1, n_out) to (G+, G-) conductances, quantized if asked."""
-    g_off, dg = device.g_off_siemens, device.g_on_siemens - device.g_off_siemens
-    mag = device.quantize(g_off + np.abs(w_aug) / w_max * dg)
-    g_pos = np.where(w_aug > 0, mag, g_off)
-    g_neg = np.where(w_aug < 0, mag, g_off)
-    return g_pos, g_neg
+def weights_to_pairs(
+    w_aug: np.ndarray, w_max: float, device: DeviceParams, scheme: str = "differential-columns"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Map an augmented weight matrix (n_in + 1, n_out) to (G+, G-) conductances of ``scheme``, quantized if asked.
+
+    For ``reference`` G- is the reference cell of each row, repeated over the row's neurons (see the module
+    docstring for every scheme's rule).
+    """
+    g_off, g_on = device.g_off_siemens, device.g_on_siemens
+    dg = g_on - g_off
+    u = np.asarray(w_aug, dtype=np.float64) / w_max
+    if scheme in ("differential-columns", "differential-rows"):
+        mag = device.quantize(g_off + np.abs(u) * dg)
+        return np.where(u > 0, mag, g_off), np.where(u < 0, mag, g_off)
+    layout(scheme)  # validates the name
+
+    def prog(g):
+        return np.clip(device.quantize(g), g_off, g_on)
+
+    g_pos = prog(device.g_mid_siemens + 0.5 * u * dg)
+    if scheme == "balanced":
+        return g_pos, prog(device.g_mid_siemens - 0.5 * u * dg)
+    return g_pos, np.full_like(g_pos, prog(np.float64(device.g_mid_siemens)))
+
+
+def tia_feedback(i_cols: np.ndarray, g_sum: np.ndarray, v_max: float, opamp_gain: float) -> float:
+    """Largest TIA feedback R_f (ohm) keeping every |v_tia| of column currents ``i_cols`` (N, cols) within ``v_max``.
+
+    With finite gain A, |v_tia| = |I| / ((1 + 1/A) / R_f + G_sum / A) (the column's ``g_sum``, (cols,)), so
+    ``1/R_f = max (|I| / v_max - G_sum / A) / (1 + 1/A)``.
+    """
+    a = opamp_gain
+    inv_r = float(np.max((np.abs(i_cols) / v_max - g_sum / a) / (1.0 + 1.0 / a))) if np.size(i_cols) else 0.0
+    return 1.0 / max(inv_r, 1e-12 / v_max)
 
 
 def map_network(
@@ -58,11 +99,10 @@ def map_network(
     X_calibration
         Inputs (n, n_in) in [0, 1] used to size TIA feedback and stage-2 gains so nothing clips.
     scheme
-        ``differential-columns`` or ``differential-rows``.
+        One of :data:`core.model.devices.SCHEMES` (module docstring).
     """
-    physical_shape(scheme, 1, 1)  # validates the scheme name
+    span = weight_span(scheme, device)  # validates the scheme name
     v_bias = device.v_read_volt
-    dg = device.g_on_siemens - device.g_off_siemens
     rail = circuit.v_rail_volt * circuit.headroom
     _, acts = forward(weights.weights, weights.biases, X_calibration, return_hidden=True)
     sigma = device.v_read_volt
@@ -73,19 +113,17 @@ def map_network(
         bias_scale = sigma / v_bias
         w_aug = np.vstack([W, b[None, :] * bias_scale])
         w_max = float(np.max(np.abs(w_aug))) or 1.0
-        g_pos, g_neg = weights_to_pairs(w_aug, w_max, device)
+        g_pos, g_neg = weights_to_pairs(w_aug, w_max, device, scheme)
         g_phys = join_pairs(scheme, g_pos, g_neg)
         # the largest single-column current on the calibration set sizes the TIA feedback
         v_rows = row_voltages(scheme, sigma * h_in, v_bias, circuit, l)
-        i_cols = v_rows @ g_phys
-        i_max = float(np.max(np.abs(i_cols))) or 1e-12
-        r_tia = rail / i_max
+        r_tia = tia_feedback(v_rows @ g_phys, g_phys.sum(axis=0), rail, circuit.opamp_gain)
         z_max = float(np.max(np.abs(acts[l]))) or 1.0
         # hidden activations drive the next crossbar, so they stay within the read-voltage range;
         # the output layer may use the rail
         sigma_out = (device.v_read_volt if l < n_layers - 1 else rail) / z_max
-        # sigma_out = k * r_tia * dG / w_max * sigma_in   (differential current -> stage-2 output)
-        k = sigma_out * w_max / (r_tia * dg * sigma)
+        # sigma_out = k * r_tia * span / w_max * sigma_in   (differential current -> stage-2 output)
+        k = sigma_out * w_max / (r_tia * span * sigma)
         arrays.append(
             ArrayMap(
                 l,
@@ -109,12 +147,13 @@ def map_network(
 def row_voltages(scheme: str, v_in: np.ndarray, v_bias: float, circuit: CircuitParams, layer: int) -> np.ndarray:
     """Voltages on the physical rows for input voltages ``v_in`` (..., n_in).
 
-    ``differential-rows`` drives row 2i+1 from a unity-gain inverting amplifier of row 2i's signal
-    (finite gain included); the bias rows come from ideal +-v_bias references.
+    Column-pair and reference-column layouts drive row i at ``v_in[i]`` (bias last). ``differential-rows`` drives
+    row 2i+1 from a unity-gain inverting amplifier of row 2i's signal (finite gain included); the bias rows come
+    from ideal +-v_bias references.
     """
     bias = np.full(v_in.shape[:-1] + (1,), v_bias)
     v_aug = np.concatenate([v_in, bias], axis=-1)
-    if scheme == "differential-columns":
+    if layout(scheme) != "row-pairs":
         return v_aug
     out = np.empty(v_aug.shape[:-1] + (2 * v_aug.shape[-1],))
     out[..., 0::2] = v_aug
@@ -126,14 +165,15 @@ def row_voltages(scheme: str, v_in: np.ndarray, v_bias: float, circuit: CircuitP
 def effective_weights(mapped: MappedNetwork, g_list: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Software-equivalent (W, b) of crossbars with conductances ``g_list`` (ideal op-amps, linear devices).
 
-    Works on a leading batch dimension too. A device at G- stuck on shifts its weight by exactly
-    ``-(g_on - G-_programmed) * w_max / dG``.
+    ``w_aug = (G+ - G-) * w_max / span`` with :func:`core.model.crossbar.weight_span`; works on a leading batch
+    dimension too. So a device at G- stuck on shifts its weight by exactly ``-(g_on - G-_programmed) * w_max /
+    span``, and with ``reference`` a stuck reference cell shifts every weight of its row by that amount.
     """
-    dg = mapped.device.g_on_siemens - mapped.device.g_off_siemens
+    span = mapped.span_siemens
     Ws, bs = [], []
     for a, g in zip(mapped.arrays, g_list):
         gp, gn = split_pairs(mapped.scheme, np.asarray(g))
-        w_aug = (gp - gn) * a.w_max / dg
+        w_aug = (gp - gn) * a.w_max / span
         Ws.append(w_aug[..., :-1, :])
         bs.append(w_aug[..., -1, :] / a.bias_scale)
     return Ws, bs

@@ -2,9 +2,12 @@
 
 Each crossbar column feeds a transimpedance amplifier (TIA) with feedback ``R_f`` and open-loop gain ``A``:
 ``v_tia = -I / (1/R_f + (G_sum + 1/R_f)/A)`` (:meth:`core.model.devices.CircuitParams.tia_factor`), clipped to
-the rails. Stage 2 takes ``v_tia(G+) - v_tia(G-)`` for ``differential-columns`` (a difference amplifier) or
-``-v_tia`` for ``differential-rows`` (an inverting amplifier), with gain ``k`` reduced by the finite open-loop gain
-(:meth:`~core.model.devices.CircuitParams.stage2_factor`), clipped to the rails; hidden layers end in a ReLU.
+the rails. Stage 2, by the scheme's layout (:func:`core.model.crossbar.layout`), is a difference amplifier of
+``v_tia(G-) - v_tia(G+)`` (column pairs: ``differential-columns``, ``balanced``) or of ``v_tia(reference column) -
+v_tia(own column)`` (``reference``), or an inverting amplifier ``-v_tia`` (row pairs: ``differential-rows``). As
+``v_tia = -R_f I``, each is ``+k R_f (I(G+) - I(G-))``, so positive weights give positive outputs. The gain ``k``
+is reduced by the finite open-loop gain (:meth:`~core.model.devices.CircuitParams.stage2_factor`) and the output
+clipped to the rails; hidden layers end in a ReLU.
 
 The functions take an array namespace ``xp`` (``numpy`` by default, ``torch`` for fault-aware retraining) and
 use only ``xp.clip`` and slicing, so the behavioural model, the nodal solver and the differentiable circuit
@@ -17,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from core.model.crossbar import ArrayMap
+from core.model.crossbar import ArrayMap, layout
 from core.model.devices import CircuitParams
 
 
@@ -35,8 +38,11 @@ def neuron_outputs(v_tia: Any, array: ArrayMap, scheme: str, circuit: CircuitPar
     """Neuron output voltages (..., n_out) from the TIA outputs (..., cols) of one crossbar."""
     rail = circuit.v_rail_volt
     gain2 = circuit.stage2_factor(array.k_stage2)
-    if scheme == "differential-columns":
+    lay = layout(scheme)
+    if lay == "column-pairs":
         v = gain2 * (v_tia[..., 1::2] - v_tia[..., 0::2])
+    elif lay == "reference-column":
+        v = gain2 * (v_tia[..., -1:] - v_tia[..., :-1])
     else:
         v = -gain2 * v_tia
     v = xp.clip(v, -rail, rail)

@@ -41,7 +41,7 @@ def register(sub, common) -> None:
         "--downsample", type=int, default=1, help="average-pool square images by this factor (e.g. 2: 28x28 -> 14x14)"
     )
     p.add_argument(
-        "--scheme", default=SCHEMES[0], help=f"mapping scheme: {' or '.join(SCHEMES)} (default {SCHEMES[0]})"
+        "--scheme", default=SCHEMES[0], help=f"mapping scheme: one of {', '.join(SCHEMES)} (default {SCHEMES[0]})"
     )
     p.add_argument(
         "--r-on", type=float, default=_DEV.r_on_ohm, help=f"LRS resistance in ohm (default {_DEV.r_on_ohm:g})"

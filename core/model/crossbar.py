@@ -3,13 +3,22 @@
 Plain dataclasses and numpy arrays (no torch, no h5py). How trained weights become these objects is
 :mod:`core.circuit.mapping`; how they are evaluated is :mod:`core.circuit`.
 
-Physical layouts (``rows x cols`` devices, the grid on which defects live):
+Every scheme gives each weight of the augmented matrix (n_in + 1, n_out; bias row last) a pair (G+, G-) whose
+difference carries it; :func:`split_pairs` reads those pairs off the physical grid. The physical layouts
+(``rows x cols`` devices, the grid on which defects live), by :func:`layout`:
 
-``differential-columns`` (default)
+``column-pairs`` (``differential-columns``, the default, and ``balanced``)
     rows = n_in + 1 (the last row is the bias row, driven at ``v_read``), cols = 2 n_out; column 2j holds
     G+ of neuron j and column 2j+1 its G-.
-``differential-rows``
+``row-pairs`` (``differential-rows``)
     rows = 2 (n_in + 1), cols = n_out; row 2i is driven at +V_i and row 2i+1 at -V_i (bias last).
+``reference-column`` (``reference``)
+    rows = n_in + 1 (bias last), cols = n_out + 1; column j holds the one device G+ of each weight of neuron
+    j, and the last column is the array's reference column: its cell in row i is the G- of *every* weight of
+    row i (a single point of failure: a defect there shifts the whole row's weights).
+
+The schemes differ in how a weight becomes conductances (:func:`core.circuit.mapping.weights_to_pairs`) and so in
+the conductance difference per unit of normalised weight, :func:`weight_span`.
 """
 
 from __future__ import annotations
@@ -67,30 +76,104 @@ class MappedNetwork:
     def conductances(self) -> list[np.ndarray]:
         return [a.g_siemens for a in self.arrays]
 
+    @property
+    def span_siemens(self) -> float:
+        """G+ - G- of a weight of +w_max (:func:`weight_span`)."""
+        return weight_span(self.scheme, self.device)
+
+
+LAYOUTS = ("column-pairs", "row-pairs", "reference-column")
+_LAYOUT_OF = {
+    "differential-columns": "column-pairs",
+    "differential-rows": "row-pairs",
+    "balanced": "column-pairs",
+    "reference": "reference-column",
+}
+assert set(_LAYOUT_OF) == set(SCHEMES)
+
+
+def layout(scheme: str) -> str:
+    """The physical layout of ``scheme``: ``column-pairs``, ``row-pairs`` or ``reference-column``.
+
+    Raises :class:`ParameterError` (field ``scheme``) for an unknown scheme.
+    """
+    try:
+        return _LAYOUT_OF[scheme]
+    except (KeyError, TypeError):
+        raise ParameterError("scheme", f"must be one of {', '.join(SCHEMES)}; got {scheme!r}") from None
+
+
+def weight_span(scheme: str, device: DeviceParams) -> float:
+    """G+ - G- (S) of a weight of +w_max: dG = g_on - g_off, or dG / 2 for ``reference`` (G = g_mid + u dG / 2
+    against g_ref = g_mid)."""
+    dg = device.g_on_siemens - device.g_off_siemens
+    return 0.5 * dg if layout(scheme) == "reference-column" else dg
+
 
 def physical_shape(scheme: str, n_in: int, n_out: int) -> tuple[int, int]:
     """Rows x columns of devices for a layer with ``n_in`` inputs (bias excluded) and ``n_out`` neurons."""
-    if scheme == "differential-columns":
+    lay = layout(scheme)
+    if lay == "column-pairs":
         return n_in + 1, 2 * n_out
-    if scheme == "differential-rows":
+    if lay == "row-pairs":
         return 2 * (n_in + 1), n_out
-    raise ParameterError("scheme", f"must be one of {', '.join(SCHEMES)}; got {scheme!r}")
+    return n_in + 1, n_out + 1
 
 
 def split_pairs(scheme: str, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Split physical conductances (..., rows, cols) into (G+, G-), each (..., n_in + 1, n_out)."""
-    if scheme == "differential-columns":
+    """Split physical conductances (..., rows, cols) into (G+, G-), each (..., n_in + 1, n_out).
+
+    With ``reference`` G- is a read-only broadcast of the reference column over the row's neurons.
+    """
+    lay = layout(scheme)
+    if lay == "column-pairs":
         return g[..., :, 0::2], g[..., :, 1::2]
-    return g[..., 0::2, :], g[..., 1::2, :]
+    if lay == "row-pairs":
+        return g[..., 0::2, :], g[..., 1::2, :]
+    own = g[..., :, :-1]
+    return own, np.broadcast_to(g[..., :, -1:], own.shape)
 
 
 def join_pairs(scheme: str, g_pos: np.ndarray, g_neg: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`split_pairs`."""
+    """Inverse of :func:`split_pairs`.
+
+    With ``reference`` every column of ``g_neg`` must be the same reference column (else ParameterError).
+    """
     rows, cols = g_pos.shape[-2:]
-    if scheme == "differential-columns":
+    lay = layout(scheme)
+    if lay == "reference-column":
+        ref = g_neg[..., :, :1]
+        if not np.array_equal(np.broadcast_to(ref, g_neg.shape), g_neg, equal_nan=True):
+            raise ParameterError("g_neg", "reference scheme: every weight of a row shares one reference cell")
+        return np.concatenate([g_pos, np.broadcast_to(ref, g_pos.shape[:-1] + (1,))], axis=-1)
+    if lay == "column-pairs":
         out = np.empty(g_pos.shape[:-1] + (2 * cols,))
         out[..., :, 0::2], out[..., :, 1::2] = g_pos, g_neg
     else:
         out = np.empty(g_pos.shape[:-2] + (2 * rows, cols))
         out[..., 0::2, :], out[..., 1::2, :] = g_pos, g_neg
     return out
+
+
+def cell_pair(scheme: str, row: int, col: int, n_out: int) -> tuple[int, int, str]:
+    """(input i, neuron j, side) of physical cell (row, col); i = n_in is the bias row.
+
+    ``side`` is ``"G+"``, ``"G-"`` or, for the reference column of ``reference`` (shared by every neuron of the
+    row), ``"ref"`` with ``j = -1``.
+    """
+    lay = layout(scheme)
+    if lay == "column-pairs":
+        return row, col // 2, "G+" if col % 2 == 0 else "G-"
+    if lay == "row-pairs":
+        return row // 2, col, "G+" if row % 2 == 0 else "G-"
+    return (row, -1, "ref") if col == n_out else (row, col, "G+")
+
+
+def pair_cells(scheme: str, i: int, j: int, n_out: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Physical (row, col) of the G+ and the G- device of pair (input i, neuron j) (G-: the reference cell)."""
+    lay = layout(scheme)
+    if lay == "column-pairs":
+        return (i, 2 * j), (i, 2 * j + 1)
+    if lay == "row-pairs":
+        return (2 * i, j), (2 * i + 1, j)
+    return (i, j), (i, n_out)

@@ -14,7 +14,8 @@ from core.errors import ParameterError
 from core.model.params import ranged, validate
 
 DEVICE_MODELS = ("linear", "gap")
-SCHEMES = ("differential-columns", "differential-rows")
+# mapping schemes; their physical layouts and programming rules: core.model.crossbar and core.circuit.mapping
+SCHEMES = ("differential-columns", "differential-rows", "balanced", "reference")
 
 
 @dataclass
@@ -66,6 +67,11 @@ class DeviceParams:
     def g_off_siemens(self) -> float:
         return 1.0 / self.r_off_ohm
 
+    @property
+    def g_mid_siemens(self) -> float:
+        """Middle of the window, (g_on + g_off) / 2: where ``balanced`` and ``reference`` put a zero weight."""
+        return 0.5 * (self.g_on_siemens + self.g_off_siemens)
+
     def quantize(self, g: np.ndarray) -> np.ndarray:
         """Snap conductances to ``levels`` evenly spaced levels between HRS and LRS (no-op if continuous)."""
         if self.levels == 0:
@@ -84,8 +90,9 @@ class DeviceParams:
 class CircuitParams:
     """Neuron and wiring parameters.
 
-    Each neuron is a transimpedance amplifier (TIA) per crossbar column followed by a difference (or, for
-    ``differential-rows``, inverting) amplifier of gain ``k`` and, on hidden layers, an analog ReLU. Op-amps
+    Each neuron is a transimpedance amplifier (TIA) per crossbar column followed by a difference amplifier of
+    gain ``k`` (of its G- and G+ TIAs; with ``reference``, of the array's reference-column TIA and its own; with
+    ``differential-rows`` an inverting amplifier) and, on hidden layers, an analog ReLU. Op-amps
     are single-pole-free macro-models with open-loop gain ``opamp_gain`` and outputs limited to
     +-``v_rail_volt``. Per-layer feedback resistances and gains are chosen at mapping time so that the largest
     activation seen on the training set uses ``headroom`` of the rail.

@@ -1,9 +1,14 @@
 """Remapping: permute hidden neurons so that stuck devices hold weights whose damage is smallest.
 
-Hidden neuron ``j`` of layer ``h`` owns a column of array ``h`` (with ``differential-columns`` a column pair)
-and a row of array ``h + 1`` (a row pair with ``differential-rows``). Moving neuron ``j`` to physical position
-``p`` moves both together, which leaves the network's function unchanged on a defect-free circuit. The defect
-map stays on the physical grid; the weights move.
+Hidden neuron ``j`` of layer ``h`` owns a column of array ``h`` (a column pair with ``differential-columns`` and
+``balanced``) and a row of array ``h + 1`` (a row pair with ``differential-rows``). Moving neuron ``j`` to physical
+position ``p`` moves both together, which leaves the network's function unchanged on a defect-free circuit. With
+``reference`` the array's reference column never moves: only the neurons' own columns are permuted, and the row
+of array ``h + 1`` moves with its reference cell (every reference cell is programmed alike, so that changes no
+conductance). The defect map stays on the physical grid; the weights move. Everything goes through
+:func:`core.model.crossbar.split_pairs` / ``join_pairs``, so every scheme is handled the same way; a stuck
+reference cell costs the same at every position of a neuron's column (it cannot be avoided by moving columns)
+and is avoided, where possible, by moving rows.
 
 A permutation is an int array ``perm`` with ``perm[p]`` = the logical neuron placed at physical position
 ``p``. The cost of placing neuron ``j`` at ``p`` is the weight error the stuck devices at ``p`` would cause,
@@ -93,9 +98,8 @@ def permute_weights(weights: Weights, perms: Sequence[np.ndarray]) -> Weights:
 
 def _damage(mapped: MappedNetwork, layer: int, gp, gn, sp, sn) -> np.ndarray:
     """|weight error| (w_aug units) of programmed pairs (gp, gn) when devices are stuck at (sp, sn) (NaN = ok)."""
-    dg = mapped.device.g_on_siemens - mapped.device.g_off_siemens
     err = (np.where(np.isnan(sp), gp, sp) - np.where(np.isnan(sn), gn, sn)) - (gp - gn)
-    return np.abs(err) * mapped.arrays[layer].w_max / dg
+    return np.abs(err) * mapped.arrays[layer].w_max / mapped.span_siemens
 
 
 def _importance(mapped: MappedNetwork, X: np.ndarray, weighted: bool):

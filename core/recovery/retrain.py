@@ -2,9 +2,11 @@
 
 The defect map is known. Every device of every crossbar is a parameter: its normalized conductance
 ``theta = (G - g_off) / (g_on - g_off)``, kept in [0, 1] (the programmable window) for healthy devices and
-fixed at the stuck value for stuck ones. So each weight ``(G+ - G-) * w_max / dG`` stays within
-[-w_max, w_max] where both devices are healthy, and a weight with one stuck side is re-programmed through
-its healthy side. The loss is computed through a torch port of the behavioural circuit model
+fixed at the stuck value for stuck ones. So each weight ``(G+ - G-) * w_max / span``
+(:func:`core.model.crossbar.weight_span`) stays within [-w_max, w_max] where both devices are healthy, and a
+weight with one stuck side is re-programmed through its healthy side. With ``reference`` the reference column's
+devices are parameters like any other (one cell per row, shared by the row's weights; moving it off g_mid widens
+the row's range up to [-2 w_max, 2 w_max]). The loss is computed through a torch port of the behavioural circuit model
 (:mod:`core.circuit.behavioral`: TIA gain with finite op-amp gain, rail clipping, stage 2, analog ReLU), so training
 sees the same circuit it is evaluated on; ``w_max``, bias scale, TIA feedback and stage-2 gains of every
 array stay as mapped (the same circuit). After training the healthy devices are programmed again

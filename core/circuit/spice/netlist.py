@@ -17,9 +17,11 @@ Circuit of one crossbar layer ``l`` (``rows x cols`` devices), shared with :mod:
 * Devices: a resistor of the cell's conductance (``linear``) or a behavioural current source
   ``I = I0 exp(-gap/g0) sinh(V/V0)`` with ``gap = DeviceParams.gap_from_conductance(g)`` (``gap``).
 * Op-amps are B sources ``V = clamp(A (V+ - V-), -rail, +rail)``. Column ``j`` has a TIA (V+ grounded,
-  feedback ``r_tia``) with output ``t{l}_{j}``; stage 2 (``s{l}_{j}``) is a difference amplifier of TIA
-  ``2j+1`` minus TIA ``2j`` (``differential-columns``; resistors R, kR on both inputs) or an inverting amplifier
-  of gain k (``differential-rows``), with R = ``r_stage2_ohm``. Hidden layers end in an analog ReLU
+  feedback ``r_tia``) with output ``t{l}_{j}``; stage 2 (``s{l}_{j}``) is a difference amplifier (resistors R,
+  kR on both inputs) of TIA ``2j+1`` (G-) minus TIA ``2j`` (G+) with column pairs (``differential-columns``,
+  ``balanced``), of the reference column's TIA ``t{l}_{n_out}`` minus TIA ``j`` with ``reference`` (the one
+  reference TIA drives the + input of every neuron's difference amplifier), or an inverting amplifier of gain k
+  (``differential-rows``), with R = ``r_stage2_ohm``. Hidden layers end in an analog ReLU
   ``h{l}_{j} = max(s{l}_{j}, 0)`` that drives the next crossbar.
 
 Many inputs go through one ``.tran``: input k holds its value from t = k s to k + 0.98 s and ramps to the next
@@ -34,7 +36,7 @@ import math
 import numpy as np
 
 from core.errors import ParameterError
-from core.model.crossbar import MappedNetwork
+from core.model.crossbar import MappedNetwork, layout
 from core.model.devices import DeviceParams
 
 HOLD_S = 0.98  # plateau length of each input in the staircase
@@ -118,8 +120,9 @@ def add_network(c, mapped: MappedNetwork, inputs: list[str], g_list) -> list[str
     """Every crossbar and neuron of ``mapped``, fed from nodes ``inputs``; returns the output nodes."""
     dev, cir = mapped.device, mapped.circuit
     a_gain, rail, r2 = cir.opamp_gain, cir.v_rail_volt, cir.r_stage2_ohm
+    lay = layout(mapped.scheme)
     c.V("bp", "vbp", c.gnd, num(dev.v_read_volt, "v_read_volt"))
-    if mapped.scheme == "differential-rows":
+    if lay == "row-pairs":
         c.V("bn", "vbn", c.gnd, num(-dev.v_read_volt, "v_read_volt"))
     signal = list(inputs)
     for l, arr in enumerate(mapped.arrays):
@@ -128,7 +131,7 @@ def add_network(c, mapped: MappedNetwork, inputs: list[str], g_list) -> list[str
             raise ParameterError(
                 "g_list", f"array {l + 1}: expected one (rows, cols) conductance array, got shape {g.shape}"
             )
-        if mapped.scheme == "differential-columns":
+        if lay != "row-pairs":
             drivers = signal + ["vbp"]
         else:
             drivers = []
@@ -149,11 +152,13 @@ def add_network(c, mapped: MappedNetwork, inputs: list[str], g_list) -> list[str
         outs = []
         for j in range(arr.n_out):
             m, s = f"m{l}_{j}", f"s{l}_{j}"
-            if mapped.scheme == "differential-columns":
+            if lay != "row-pairs":
+                # difference amplifier: v(s) = k (v(plus TIA) - v(minus TIA))
+                t_minus, t_plus = (2 * j, 2 * j + 1) if lay == "column-pairs" else (j, arr.n_out)
                 p = f"p{l}_{j}"
-                c.R(f"sa{l}_{j}", f"t{l}_{2 * j}", m, num(r2))
+                c.R(f"sa{l}_{j}", f"t{l}_{t_minus}", m, num(r2))
                 c.R(f"sf{l}_{j}", m, s, rk)
-                c.R(f"sb{l}_{j}", f"t{l}_{2 * j + 1}", p, num(r2))
+                c.R(f"sb{l}_{j}", f"t{l}_{t_plus}", p, num(r2))
                 c.R(f"sg{l}_{j}", p, c.gnd, rk)
                 c.B(f"s{l}_{j}", s, c.gnd, voltage_expression=_clamp(f"v({p})-v({m})", a_gain, rail))
             else:
