@@ -1,28 +1,49 @@
-"""The main window: menus, the five panels (a dock for the defect editor, tabs for the rest), file handling."""
+"""The main window: menus, the five panels (a dock for the defect editor, tabs for the rest), files and settings.
+
+The flow (what replacing or closing a project asks and cancels, where a finished job's result went, the texts)
+is in :mod:`app.presenters.window_flow`; this module lays out, forwards, shows questions as message boxes and
+reads and writes project files on a worker thread (:class:`app.file_tasks.FileTasks`), so the window keeps
+painting and stays responsive while a large project is opened or saved.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from typing import Optional
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+)
 
+from app.dialogs.new_project import ask_new_project
+from app.file_tasks import FileTasks
 from app.jobs_qt import QtJobQueue
 from app.panels.crossbar import CrossbarPanel
 from app.panels.defects import DefectEditorPanel
 from app.panels.queue import QueuePanel
 from app.panels.results import ResultsPanel
 from app.panels.training import TrainingPanel
+from app.presenters import window_flow as flow
 from app.presenters.document import WorkbenchState
 from core import project_io
-from core.errors import WorkbenchError
 from core.model.project import Project
-from core.model.results import RecoveryResult, SimulationResult, SweepResult
-from core.session.job_queue import CANCELLED, DONE, JobInfo
+from core.session.job_queue import JobInfo
 
 FILE_FILTER = "Workbench projects (*.h5 *.hdf5);;All files (*)"
+SETTINGS_ORG = SETTINGS_APP = "reram-workbench"
+_ROLES = {
+    flow.ACCEPT: QMessageBox.ButtonRole.AcceptRole,
+    flow.REJECT: QMessageBox.ButtonRole.RejectRole,
+    flow.DESTRUCTIVE: QMessageBox.ButtonRole.DestructiveRole,
+}
 
 
 class MainWindow(QMainWindow):
@@ -31,17 +52,33 @@ class MainWindow(QMainWindow):
     Parameters
     ----------
     interactive
-        False skips every modal dialog (unsaved-changes prompt, error boxes): tests and the smoke test.
-        Errors still go to the status bar and :attr:`last_error`.
+        False skips every modal dialog: each question takes its unattended answer (see
+        :class:`app.presenters.window_flow.Question`) unless :attr:`answer` is set. Errors still go to the status
+        bar and :attr:`last_error`.
+    settings
+        Where window geometry, dock layout and recent files are remembered. Default: the user's
+        ``reram-workbench`` settings when interactive, none (nothing remembered) otherwise.
     """
 
-    def __init__(self, state: WorkbenchState, jobs: Optional[QtJobQueue] = None, interactive: bool = True):
+    def __init__(
+        self,
+        state: WorkbenchState,
+        jobs: Optional[QtJobQueue] = None,
+        interactive: bool = True,
+        settings: Optional[QSettings] = None,
+    ):
         super().__init__()
         self.state = state
         self.jobs = jobs or QtJobQueue(parent=self)
         self.interactive = interactive
+        self.settings = (
+            settings if settings is not None else (QSettings(SETTINGS_ORG, SETTINGS_APP) if interactive else None)
+        )
+        self.answer: Optional[Callable[[flow.Question], str]] = None  # scripted answers (tests)
+        self.last_question: Optional[flow.Question] = None
         self.last_error = ""
-        self.last_replace_note = ""  # what replacing the project did to running jobs (for the status bar)
+        self.files = FileTasks(self)  # project reads and writes, off the GUI thread
+        self.recent: list[str] = []
 
         self.training = TrainingPanel(
             state, self.jobs, before_train=self._before_training, accept_trained=self._accept_trained
@@ -65,40 +102,67 @@ class MainWindow(QMainWindow):
             | QDockWidget.DockWidgetFeature.DockWidgetClosable
         )
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.editor_dock)
+        self.statusBar().addPermanentWidget(self.files.label)
+        self.statusBar().addPermanentWidget(self.files.bar)
+        self.files.busy_changed.connect(lambda _text: self._update_actions())
 
         self.editor.paint_mode_changed.connect(self._paint_mode)
         self.editor.array_changed.connect(self.crossbar.set_array)
-        self.crossbar.array_changed.connect(lambda a: self.editor.array.setValue(a) if a else None)
+        self.crossbar.array_changed.connect(self._array_shown)
+        self.results.defects_selected.connect(self._show_defect_map)
         self.jobs.job_finished.connect(self._job_finished)
         state.on_change(self._state_changed)
         self.state.stack.on_change(self._update_actions)
+        self.setAcceptDrops(True)
         self._build_menus()
+        self._restore_settings()
         self._update_title()
         self._update_actions()
-        self.resize(1280, 800)
+        if state.view_array:
+            self.crossbar.set_array(state.view_array)  # the array on screen when the open project was saved
+        self._array_shown(self.crossbar.array)
+        # ngspice is probed once (a child process, ~0.1 s) off the GUI thread so Help > About never waits for it
+        threading.Thread(target=flow.solver_details, name="probe-ngspice", daemon=True).start()
 
     # ---- menus ---------------------------------------------------------------------------------------
-    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+    def _action(self, menu, text: str, slot, *shortcuts) -> QAction:
         act = QAction(text, self)
-        if shortcut is not None:
-            act.setShortcut(shortcut)
+        keys: list[QKeySequence] = []
+        for s in shortcuts:
+            for k in QKeySequence.keyBindings(s) if isinstance(s, QKeySequence.StandardKey) else [QKeySequence(s)]:
+                if k not in keys:
+                    keys.append(k)
+        act.setShortcuts(keys)
         act.triggered.connect(lambda _checked=False: slot())
         menu.addAction(act)
         return act
 
     def _build_menus(self) -> None:
-        m = self.menuBar().addMenu("&File")
-        self.new_action = self._action(m, "&New project…", self.new_project, QKeySequence.StandardKey.New)
-        self.open_action = self._action(m, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
-        self.save_action = self._action(m, "&Save", self.save, QKeySequence.StandardKey.Save)
-        self.save_as_action = self._action(m, "Save &As…", self.save_as_dialog, QKeySequence.StandardKey.SaveAs)
+        K = QKeySequence.StandardKey
+        m = self.file_menu = self.menuBar().addMenu("&File")
+        self.new_action = self._action(m, "&New project…", self.new_project, K.New)
+        self.open_action = self._action(m, "&Open…", self.open_dialog, K.Open)
+        self.recent_menu = m.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.save_action = self._action(m, "&Save", self.save, K.Save)
+        self.save_as_action = self._action(m, "Save &As…", self.save_as_dialog, K.SaveAs)
+        self.close_action = self._action(m, "&Close", self.close_project, "Ctrl+W", K.Close)
         m.addSeparator()
-        self.quit_action = self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
-        e = self.menuBar().addMenu("&Edit")
-        self.undo_action = self._action(e, "&Undo", self.state.stack.undo, QKeySequence.StandardKey.Undo)
-        self.redo_action = self._action(e, "&Redo", self.state.stack.redo, QKeySequence.StandardKey.Redo)
+        self.quit_action = self._action(m, "&Quit", self.close, "Ctrl+Q", K.Quit)
+        self.file_actions = [
+            self.new_action,
+            self.open_action,
+            self.save_action,
+            self.save_as_action,
+            self.close_action,
+        ]
+        e = self.edit_menu = self.menuBar().addMenu("&Edit")
+        self.undo_action = self._action(e, "&Undo", self.state.stack.undo, K.Undo)
+        self.redo_action = self._action(e, "&Redo", self.state.stack.redo, "Ctrl+Y", "Ctrl+Shift+Z", K.Redo)
         v = self.menuBar().addMenu("&View")
         v.addAction(self.editor_dock.toggleViewAction())
+        h = self.help_menu = self.menuBar().addMenu("&Help")
+        self.about_action = self._action(h, "&About ReRAM Fault Workbench", self.about)
 
     def _update_actions(self) -> None:
         s = self.state.stack
@@ -106,38 +170,64 @@ class MainWindow(QMainWindow):
         self.redo_action.setEnabled(s.can_redo)
         self.undo_action.setText(f"&Undo {s.undo_text}" if s.can_undo else "&Undo")
         self.redo_action.setText(f"&Redo {s.redo_text}" if s.can_redo else "&Redo")
+        for a in self.file_actions:
+            a.setEnabled(not self.files.busy)
+        self.recent_menu.setEnabled(not self.files.busy and bool(self.recent))
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for label, path, exists in flow.recent_entries(self.recent):
+            act = self.recent_menu.addAction(label, lambda p=path: self.open_path(p))
+            act.setToolTip(path if exists else f"{path} (no longer exists)")
+            act.setEnabled(exists)
 
     def _paint_mode(self, mode: str, stuck: str, ohm: float) -> None:
         self.crossbar.set_paint_mode(mode, stuck, ohm)
         if mode != "off":
             self.tabs.setCurrentWidget(self.crossbar)
 
-    # ---- state ---------------------------------------------------------------------------------------
+    def _array_shown(self, array: int) -> None:
+        if array:
+            self.state.view_array = array
+            self.editor.array.setValue(array)
+
+    def _show_defect_map(self, defects, label: str) -> None:
+        self.crossbar.show_defect_map(defects, label)
+        self.tabs.setCurrentWidget(self.crossbar)
+
+    # ---- state, questions, messages ------------------------------------------------------------------
     def _state_changed(self, topic: str) -> None:
+        if topic == "project" and self.state.view_array:
+            self.crossbar.set_array(self.state.view_array)  # the array that was on screen when it was saved
         if topic in ("project", "dirty"):
             self._update_title()
 
     def _update_title(self) -> None:
-        name = os.path.basename(self.state.path) if self.state.path else "untitled"
-        self.setWindowTitle(f"ReRAM Fault Workbench — {name}{' *' if self.state.dirty else ''}")
+        self.setWindowTitle(flow.window_title(self.state))
 
     def _job_finished(self, info: JobInfo) -> None:
-        if info.state == DONE and isinstance(info.result, Project):
-            return  # a finished training: _accept_trained has said what became of it
-        stored = (info.state == DONE and isinstance(info.result, (SimulationResult, SweepResult, RecoveryResult))) or (
-            info.state == CANCELLED and isinstance(info.partial, SweepResult) and info.partial.rows
-        )
-        target = self.jobs.target(info.id)
-        elsewhere = target is not None and target is not self.state.project
-        if stored and not elsewhere:
+        report = flow.job_report(info, self.jobs.target(info.id), self.state.project)
+        if report is None:
+            return
+        if report.stored_here:
             self.state.results_added()
-        verb = {"done": "finished", "failed": "failed", "cancelled": "was cancelled"}.get(info.state, info.state)
-        text = f"{info.name} {verb}" + (f": {info.error}" if info.error and info.error != info.state else "")
-        if stored and info.state == CANCELLED and not elsewhere:
-            text += f"; kept the {len(info.partial.rows)} finished points as a partial sweep"
-        if elsewhere:
-            text += " (its project is no longer open; nothing was added to this one)"
-        self.statusBar().showMessage(text, 8000)
+        self.statusBar().showMessage(report.text, 8000)
+
+    def ask(self, question: flow.Question) -> str:
+        """The user's answer (a choice key) to ``question``; scripted or unattended without a user."""
+        self.last_question = question
+        if self.answer is not None:
+            return self.answer(question)
+        if not self.interactive:
+            return question.unattended
+        box = QMessageBox(QMessageBox.Icon.Question, question.title, question.text, parent=self)
+        buttons = {box.addButton(c.label, _ROLES[c.role]): c for c in question.choices}
+        default = next(b for b, c in buttons.items() if c.key == question.default)
+        box.setDefaultButton(default)
+        box.exec()
+        chosen = buttons.get(box.clickedButton())
+        reject = next((c for c in question.choices if c.role == flow.REJECT), question.choices[-1])
+        return (chosen or reject).key
 
     def show_error(self, title: str, text: str) -> None:
         self.last_error = text
@@ -145,125 +235,78 @@ class MainWindow(QMainWindow):
         if self.interactive:
             QMessageBox.critical(self, title, text)
 
-    # ---- file handling -------------------------------------------------------------------------------
-    def confirm_discard(self) -> bool:
-        """True if the open project may be replaced (saved, discarded, or nothing unsaved)."""
-        if not self.state.dirty or not self.interactive:
-            return True
-        answer = QMessageBox.question(
-            self,
-            "Unsaved changes",
-            "The project has unsaved changes. Save them first?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Save,
-        )
-        if answer == QMessageBox.StandardButton.Save:
-            return self.save()
-        return answer == QMessageBox.StandardButton.Discard
+    def about(self) -> str:
+        """Help > About: versions of the app, the file format and ngspice; returns the text shown."""
+        text = flow.about_text(*flow.solver_details())
+        if self.interactive:
+            QMessageBox.about(self, "About ReRAM Fault Workbench", text)
+        return text
 
-    def confirm_cancel_jobs(self, action: str) -> Optional[list[int]]:
-        """Jobs of the open project that must be cancelled before ``action`` replaces it, or None to abort.
-
-        Their results would go to a project that is no longer open (and never saved). Interactive: ask;
-        otherwise they are to be cancelled. The caller cancels them (:meth:`cancel_jobs`) once it proceeds.
-        """
-        pending = self.jobs.unfinished_for(self.state.project)
-        if not pending or not self.interactive:
-            return [j.id for j in pending]
-        names = "\n".join(f"  • {j.name} ({j.state})" for j in pending[:8]) + ("\n  …" if len(pending) > 8 else "")
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Jobs still running",
-            f"{len(pending)} job(s) of the open project are queued or running:\n{names}\n\n"
-            f"Their results belong to this project and would be lost if you {action}. "
-            "Cancel them?",
-            parent=self,
-        )
-        cancel_jobs = box.addButton("Cancel jobs and continue", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(f"Don't {action}", QMessageBox.ButtonRole.RejectRole)
-        box.exec()
-        if box.clickedButton() is not cancel_jobs:
-            self.statusBar().showMessage(f"did not {action}: jobs of the open project are still running", 8000)
-            return None
-        return [j.id for j in pending]
-
-    def cancel_jobs(self, job_ids: list[int]) -> str:
-        """Cancel ``job_ids`` (finished ones are skipped); returns a note for the status bar ('' if none)."""
-        n = 0
-        for job_id in job_ids:
-            if not self.jobs.queue.get(job_id).finished:
-                self.jobs.cancel(job_id)
-                n += 1
-        return f"cancelled {n} job{'s' if n != 1 else ''} of the previous project" if n else ""
-
+    # ---- replacing the open project ------------------------------------------------------------------
     def replace_project(
         self, project: Project, path: Optional[str], action: str, *, dirty: bool = False, keep_dirty: bool = False
-    ) -> bool:
-        """Make ``project`` the open one after asking about running jobs and unsaved changes.
-
-        Parameters
-        ----------
-        action
-            What the user is doing, for the questions ("open another project").
-        keep_dirty
-            Without dialogs (``interactive=False``) keep a project with unsaved changes instead of replacing it.
-        """
-        if keep_dirty and not self.interactive and self.state.dirty:
-            return False
-        to_cancel = self.confirm_cancel_jobs(action)
-        if to_cancel is None or not self.confirm_discard():
-            return False
-        note = self.cancel_jobs(to_cancel)
-        self.state.set_project(project, path, dirty=dirty)
-        self.last_replace_note = note
-        return True
+    ) -> flow.Outcome:
+        """Make ``project`` the open one after asking about unfinished jobs and unsaved changes."""
+        if self.files.busy:
+            return flow.Outcome(False, f"did not {action}: {self.files.busy} (wait for it)")
+        return flow.replace_project(
+            self.state, self.jobs, project, path, action, self.ask, self.save, dirty=dirty, keep_dirty=keep_dirty
+        )
 
     def new_project(self) -> Optional[int]:
-        """Train a new project with the training panel's settings (a queued job with live curves)."""
+        """File > New project: the New-project dialog, then training in the queue; returns the job id (or None)."""
         self.tabs.setCurrentWidget(self.training)
-        return self.training.train()
+        if not self.interactive:  # no modal dialog without a user: retrain with the training panel's quick form
+            return self.training.train()
+        request = ask_new_project(self, self.state)
+        return None if request is None else self.training.start_training(request)
 
     def _before_training(self) -> bool:
         """The trained project replaces the open one: its running jobs would lose their results then."""
-        to_cancel = self.confirm_cancel_jobs("train a new project")
-        if to_cancel is None:
+        pending = self.jobs.unfinished_for(self.state.project)
+        q = flow.jobs_question(pending, "train a new project")
+        if q is not None and self.ask(q) != flow.CANCEL_JOBS:
+            self.statusBar().showMessage("did not train: jobs of the open project are still running", 8000)
             return False
-        note = self.cancel_jobs(to_cancel)
+        note = flow.cancel_jobs(self.jobs, self.state.project, [j.id for j in pending])
         if note:
-            self.statusBar().showMessage(f"training a new project; {note}", 8000)
+            self.statusBar().showMessage(flow.training_start_text(note), 8000)
         return True
 
     def _accept_trained(self, project: Project) -> bool:
         """Open a freshly trained project, unless that would lose unsaved changes (see TrainingPanel)."""
-        if not self.replace_project(project, None, "open the trained project", dirty=True, keep_dirty=True):
-            why = " has unsaved changes and" if self.state.dirty else ""
-            self.statusBar().showMessage(
-                f"training finished; the open project{why} was kept (use 'Open trained project' in the training panel)",
-                15000,
-            )
-            return False
-        note = self.last_replace_note
-        self.statusBar().showMessage(
-            "training finished; the new project is open (unsaved)" + (f"; {note}" if note else ""), 8000
-        )
-        return True
+        outcome = self.replace_project(project, None, "open the trained project", dirty=True, keep_dirty=True)
+        self.statusBar().showMessage(flow.trained_text(outcome, self.state), 15000 if not outcome.done else 8000)
+        return outcome.done
 
+    def close_project(self) -> bool:
+        """File > Close: an empty project (after the same questions as opening another one)."""
+        outcome = self.replace_project(Project(), None, "close the project")
+        done = "closed the project" + (f"; {outcome.note}" if outcome.note else "")
+        self.statusBar().showMessage(done if outcome.done else outcome.note, 8000)
+        return outcome.done
+
+    # ---- files ---------------------------------------------------------------------------------------
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open project", os.path.dirname(self.state.path or ""), FILE_FILTER)
         if path:
             self.open_path(path)
 
     def open_path(self, path: str) -> bool:
-        """Open ``path``; jobs of the current project are cancelled (asked first when interactive)."""
-        try:
-            project = project_io.load(path)
-        except WorkbenchError as e:
-            self.show_error("Cannot open project", str(e))
+        """Open ``path`` (read on a worker thread); jobs of the current project are cancelled after asking."""
+        if self.files.busy:
+            self.statusBar().showMessage(f"did not open {path}: {self.files.busy}", 8000)
             return False
-        if not self.replace_project(project, os.path.abspath(path), "open another project"):
+        ok, value = self.files.run(lambda: project_io.load(path), flow.file_task_text("opening", path))
+        if not ok:
+            self.show_error("Cannot open project", value)
             return False
-        note = self.last_replace_note
-        self.statusBar().showMessage(f"opened {path}" + (f"; {note}" if note else ""), 8000)
+        outcome = self.replace_project(value, os.path.abspath(path), "open another project")
+        if not outcome.done:
+            self.statusBar().showMessage(outcome.note, 8000)
+            return False
+        self._add_recent(path)
+        self.statusBar().showMessage(f"opened {path}" + (f"; {outcome.note}" if outcome.note else ""), 8000)
         return True
 
     def save(self) -> bool:
@@ -276,19 +319,82 @@ class MainWindow(QMainWindow):
         return self.save_to(path) if path else False
 
     def save_to(self, path: str) -> bool:
-        """Save atomically; on failure the error is shown and the project (and any old file) is unchanged."""
-        try:
-            saved = self.state.save(path)
-        except (WorkbenchError, OSError) as e:
-            self.show_error("Cannot save project", str(e))
+        """Save the whole document (draft included) atomically on a worker thread, from a snapshot.
+
+        Edits made while it is written stay unsaved; on failure the error is shown and nothing is lost.
+        """
+        if self.files.busy:
+            self.statusBar().showMessage(f"did not save: {self.files.busy}", 8000)
             return False
+        self.state.view_array = self.crossbar.array
+        snap = self.state.snapshot()
+        ok, value = self.files.run(lambda: project_io.save(snap.project, path), flow.file_task_text("saving", path))
+        if not ok:
+            self.show_error("Cannot save project", value)
+            return False
+        saved = self.state.saved(snap, path)
+        self._add_recent(saved)
         self._update_title()
         self.statusBar().showMessage(f"saved {saved}", 5000)
         return True
 
-    def closeEvent(self, event) -> None:
-        if not self.confirm_discard():
+    def _add_recent(self, path: str) -> None:
+        self.recent = flow.add_recent(self.recent, path)
+        if self.settings is not None:
+            self.settings.setValue("recent_files", self.recent)
+        self._update_actions()
+
+    # ---- drag and drop -------------------------------------------------------------------------------
+    def _dropped(self, event) -> Optional[str]:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        return flow.dropped_project(u.toLocalFile() for u in urls if u.isLocalFile())
+
+    def dragEnterEvent(self, event) -> None:
+        if self._dropped(event) and not self.files.busy:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:
+        path = self._dropped(event)
+        if path is None:
             event.ignore()
             return
+        event.acceptProposedAction()
+        # after the drop returns: the questions and the read must not run inside the drag-and-drop machinery
+        QTimer.singleShot(0, lambda: self.open_path(path))
+
+    # ---- settings and closing ------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geometry = s.value("window/geometry") if s is not None else None
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 800)
+        layout = s.value("window/state") if s is not None else None
+        if layout is not None:
+            self.restoreState(layout)
+        recent = s.value("recent_files", []) if s is not None else []
+        self.recent = [str(p) for p in ([recent] if isinstance(recent, str) else recent or [])]
+
+    def save_settings(self) -> None:
+        """Remember geometry, dock layout and recent files (done when the window closes)."""
+        if self.settings is not None:
+            self.settings.setValue("window/geometry", self.saveGeometry())
+            self.settings.setValue("window/state", self.saveState())
+            self.settings.setValue("recent_files", self.recent)
+            self.settings.sync()
+
+    def closeEvent(self, event) -> None:
+        if self.files.busy:
+            self.statusBar().showMessage(f"cannot quit now: {self.files.busy}", 8000)
+            event.ignore()
+            return
+        unfinished = [j for j in self.jobs.jobs() if not j.finished]
+        outcome = flow.may_quit(self.state, unfinished, self.ask, self.save)
+        if not outcome.done:
+            self.statusBar().showMessage(outcome.note, 8000)
+            event.ignore()
+            return
+        self.save_settings()
         self.jobs.shutdown(timeout_s=10.0)
         event.accept()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy
 
 # light plots read better in screenshots and papers; set once before any plot widget exists
@@ -12,6 +14,32 @@ PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 # overlay colours (RGBA) by code of app.presenters.forms.overlay_codes: healthy, stuck on, stuck off, stuck at R
 OVERLAY_RGBA = [(0, 0, 0, 0), (230, 30, 30, 200), (30, 90, 230, 200), (255, 150, 0, 200)]
 OVERLAY_NAMES = ["healthy", "stuck on", "stuck off", "stuck at R"]
+# stuck-at-R cells are shaded by their resistance, from LRS (dark brown) to HRS (light orange): a hue family
+# of its own, apart from the red (on), the blue (off) and the viridis conductance image underneath; opaque,
+# so the shade reads as the value and not as a mix with the conductance below
+STUCK_R_LRS_RGBA, STUCK_R_HRS_RGBA = (110, 40, 0, 255), (255, 196, 100, 255)
+
+
+def stuck_r_rgba(position) -> np.ndarray:
+    """RGBA (uint8, shape (..., 4)) of stuck-at-R cells at ``position`` in [0, 1] (0 = LRS, 1 = HRS)."""
+    t = np.clip(np.nan_to_num(np.asarray(position, dtype=float), nan=0.5), 0.0, 1.0)[..., None]
+    lo, hi = np.array(STUCK_R_LRS_RGBA, dtype=float), np.array(STUCK_R_HRS_RGBA, dtype=float)
+    return np.round(lo + t * (hi - lo)).astype(np.uint8)
+
+
+def stuck_r_gradient(width: int = 90, height: int = 12) -> QPixmap:
+    """The stuck-at-R colour scale from LRS (left) to HRS (right), for a legend."""
+    rgba = np.ascontiguousarray(np.repeat(stuck_r_rgba(np.linspace(0.0, 1.0, width))[None], height, axis=0))
+    img = QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888)
+    return QPixmap.fromImage(img.copy())  # copy: the QImage only borrows the numpy buffer
+
+
+def overlay_image(codes: np.ndarray, r_position: np.ndarray) -> np.ndarray:
+    """RGBA overlay (rows, cols, 4) of overlay ``codes``; code 3 (stuck at R) takes its colour from ``r_position``."""
+    rgba = np.array(OVERLAY_RGBA, dtype=np.uint8)[codes]
+    at_r = codes == 3
+    rgba[at_r] = stuck_r_rgba(np.asarray(r_position)[at_r])
+    return rgba
 
 
 def color(i: int) -> str:

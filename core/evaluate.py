@@ -8,12 +8,15 @@ circuit fidelities of :mod:`core.circuit.fidelity`. The job returns a
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Optional
 
 import numpy as np
 
+from core.circuit import behavioral
 from core.circuit.fidelity import (
     CIRCUIT_FIDELITIES,
     check_fidelity,
@@ -26,9 +29,11 @@ from core.circuit.mapping import effective_weights
 from core.errors import ParameterError
 from core.jobs import Progress
 from core.model import network
+from core.model.crossbar import MappedNetwork
 from core.model.defects import Defect
 from core.model.project import Project
 from core.model.results import SimulationResult
+from core.model.stats import wilson_interval
 
 FIDELITIES = ("ideal", *CIRCUIT_FIDELITIES)
 
@@ -92,3 +97,77 @@ def evaluate_job(
     )
     yield Progress(1, 1, f"{fidelity}: accuracy {res.accuracy:.3f}")
     return res
+
+
+# ---- the defect editor's live read-out ------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class DefectReadout:
+    """Behavioural test accuracy of a draft defect map against the defect-free circuit.
+
+    ``defect_fraction`` holds the defective fraction of each array (array 1 first); ``ci_low``/``ci_high``
+    are the 95 % Wilson interval of ``accuracy`` over the ``n_images`` images of ``split``.
+    """
+
+    accuracy: float
+    clean_accuracy: float
+    delta: float  # accuracy - clean_accuracy
+    ci_low: float
+    ci_high: float
+    n_images: int
+    defect_fraction: tuple[float, ...]
+    split: str = "test"
+
+
+# mapped network -> (its weak reference, the dataset's, split, defect-free accuracy): one clean evaluation per
+# network and split, so an edit costs one behavioural evaluation. Keyed by id() because MappedNetwork (a plain,
+# mutable dataclass) is unhashable; the weak references tell a live entry from a recycled id.
+_CLEAN: dict[int, tuple[weakref.ref, weakref.ref, str, float]] = {}
+_CLEAN_LOCK = threading.Lock()
+
+
+def _clean_accuracy(mapped: MappedNetwork, dataset, split: str, X: np.ndarray, y: np.ndarray) -> float:
+    key = id(mapped)
+    with _CLEAN_LOCK:
+        hit = _CLEAN.get(key)
+    if hit is not None and hit[0]() is mapped and hit[1]() is dataset and hit[2] == split:
+        return hit[3]
+    acc = network.accuracy(behavioral.forward_voltages(mapped, X), y)
+    with _CLEAN_LOCK:
+        for k in [k for k, v in _CLEAN.items() if v[0]() is None or v[1]() is None]:
+            del _CLEAN[k]  # networks and datasets gone: forget them
+        _CLEAN[key] = (weakref.ref(mapped), weakref.ref(dataset), split, acc)
+    return acc
+
+
+def defect_readout(project: Project, defects: Sequence[Defect] = (), *, split: str = "test") -> DefectReadout:
+    """Behavioural accuracy of ``project`` with ``defects`` (fast: no job, no result stored).
+
+    The same computation as ``evaluate_job(project, defects, "behavioral")`` (accuracy and defective fractions
+    are identical), plus the defect-free accuracy (cached per mapped network, see above), the difference and a
+    95 % Wilson interval over the split's images. The project's device model is used and wires are ideal.
+
+    Raises
+    ------
+    ParameterError
+        The project has no mapped network.
+    DefectSpecError
+        A defect does not fit its array (e.g. a mask of another shape).
+    """
+    mapped = project.require_mapped()
+    dataset = project.load_dataset()
+    X, y = dataset.split(split)
+    clean = _clean_accuracy(mapped, dataset, split, X, y)
+    g_list, fractions = defective_conductances(mapped, defects)
+    acc = network.accuracy(behavioral.forward_voltages(mapped, X, g_list), y) if defects else clean
+    n = len(y)
+    lo, hi = wilson_interval(int(round(acc * n)), n)
+    return DefectReadout(
+        accuracy=acc,
+        clean_accuracy=clean,
+        delta=acc - clean,
+        ci_low=lo,
+        ci_high=hi,
+        n_images=n,
+        defect_fraction=tuple(float(f) for f in fractions),
+        split=split,
+    )

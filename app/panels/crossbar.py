@@ -1,7 +1,9 @@
-"""Panel 2, crossbar layout: one array's programmed conductances with the draft scenario's stuck cells on top.
+"""Panel 2, crossbar layout: one array's conductances (or weight errors) with the stuck cells on top.
 
-The view is also the canvas of the defect editor's paint/erase tool: a mouse stroke collects cells and
-becomes one undoable ``mask`` edit when the button is released.
+The view is also the canvas of the defect editor's paint/erase tool: a mouse stroke stamps the brush on every
+cell of the line between successive mouse positions and becomes one undoable ``mask`` edit on release. It can
+also preview the defect map of a stored result, read-only. What is drawn and read out is computed by
+:mod:`app.presenters.crossbar_view`; this module lays it out and forwards the mouse.
 """
 
 from __future__ import annotations
@@ -12,14 +14,30 @@ from typing import Optional
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from app.presenters import forms
+from app.presenters import crossbar_view as cv
 from app.presenters.document import WorkbenchState
-from app.widgets import OVERLAY_NAMES, OVERLAY_RGBA, MessageLabel
+from app.widgets import OVERLAY_NAMES, OVERLAY_RGBA, MessageLabel, overlay_image, stuck_r_gradient
 from core.errors import WorkbenchError
 
 PAINT_OFF, PAINT, ERASE = "off", "paint", "erase"
+VIEW_CONDUCTANCE, VIEW_WEIGHT_ERROR = "conductance", "weight-error"
+HOVER_HINT = "Hover over a cell to read what it holds."
+_LABELS = {
+    VIEW_CONDUCTANCE: ("column (G+ / G- pairs)", "row (inputs, bias last)", "conductance (µS)", "viridis"),
+    VIEW_WEIGHT_ERROR: ("neuron", "input (bias last)", "effective - programmed weight", "CET-D1"),
+}
 
 
 class _CanvasImage(pg.ImageItem):
@@ -36,7 +54,7 @@ class _CanvasImage(pg.ImageItem):
         return self._panel()
 
     def mouseClickEvent(self, ev):
-        if self.panel.paint_mode != PAINT_OFF and ev.button() == Qt.MouseButton.LeftButton:
+        if self.panel.can_paint and ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
             self.panel.stroke_point(ev.pos())
             self.panel.finish_stroke()
@@ -44,18 +62,19 @@ class _CanvasImage(pg.ImageItem):
             super().mouseClickEvent(ev)
 
     def mouseDragEvent(self, ev):
-        if self.panel.paint_mode == PAINT_OFF or ev.button() != Qt.MouseButton.LeftButton:
+        if not self.panel.can_paint or ev.button() != Qt.MouseButton.LeftButton:
             ev.ignore()  # let the view pan as usual
             return
         ev.accept()
-        self.panel.stroke_point(ev.buttonDownPos() if ev.isStart() else ev.pos())
+        if ev.isStart():
+            self.panel.stroke_point(ev.buttonDownPos())
         self.panel.stroke_point(ev.pos())
         if ev.isFinish():
             self.panel.finish_stroke()
 
 
 class CrossbarPanel(QWidget):
-    """Conductance image (µS) of array 1-4 with the defect overlay, its shape and defective fraction."""
+    """Conductance or weight-error image of array 1-4 with the defect overlay, a hover read-out and a brush."""
 
     title = "Crossbar layout"
     array_changed = Signal(int)
@@ -64,46 +83,117 @@ class CrossbarPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.paint_mode, self.paint_stuck, self.paint_ohm = PAINT_OFF, "on", 0.0
+        self.view_mode = VIEW_CONDUCTANCE
         self._stroke: Optional[np.ndarray] = None
+        self._last_cell: Optional[tuple[int, int]] = None
+        self._preview: Optional[tuple[list, str]] = None
+        self._readout: Optional[cv.ArrayReadout] = None
+        self._codes = np.zeros((0, 0), dtype=np.uint8)
+        self._grid_shape: Optional[tuple[int, int]] = None
+        self._hover_cell: Optional[tuple[int, int]] = None  # re-read after an edit under a still mouse
 
         self.array_box = QComboBox()
         self.info = QLabel()
-        self.message = MessageLabel()
-        legend = QLabel(
-            "  ".join(
-                f'<span style="color: rgb{c[:3]}">&#9632;</span> {n}'
-                for c, n in zip(OVERLAY_RGBA[1:], OVERLAY_NAMES[1:])
-            )
-        )
+        self.info.setWordWrap(True)
         top = QHBoxLayout()
         top.addWidget(QLabel("Array"))
         top.addWidget(self.array_box)
         top.addWidget(self.info, 1)
-        top.addWidget(legend)
+
+        self.view_buttons = QButtonGroup(self)
+        tools = QHBoxLayout()
+        tools.addWidget(QLabel("View"))
+        for i, (text, mode) in enumerate((("Conductance", VIEW_CONDUCTANCE), ("Weight error", VIEW_WEIGHT_ERROR))):
+            b = QPushButton(text)
+            b.setCheckable(True)
+            b.setProperty("mode", mode)
+            b.setToolTip("programmed conductances" if i == 0 else "effective minus programmed weight of each pair")
+            self.view_buttons.addButton(b, i)
+            tools.addWidget(b)
+        self.view_buttons.button(0).setChecked(True)
+        tools.addSpacing(12)
+        tools.addWidget(QLabel("Brush"))
+        self.brush_size = QSpinBox()
+        self.brush_size.setRange(cv.BRUSH_MIN, cv.BRUSH_MAX)
+        self.brush_size.setSingleStep(2)
+        self.brush_size.setToolTip(f"brush width in cells, odd from {cv.BRUSH_MIN} to {cv.BRUSH_MAX}")
+        self.brush_shape = QComboBox()
+        self.brush_shape.addItems(cv.BRUSH_SHAPES)
+        self.reset_button = QPushButton("Reset view")
+        self.reset_button.setToolTip("show the whole array (wheel: zoom, middle or left drag: pan)")
+        tools.addWidget(self.brush_size)
+        tools.addWidget(self.brush_shape)
+        tools.addStretch(1)
+        tools.addWidget(self.reset_button)
+
+        self.legend = QLabel(
+            "  ".join(
+                f'<span style="color: rgb{c[:3]}">&#9632;</span> {n}'
+                for c, n in zip(OVERLAY_RGBA[1:3], OVERLAY_NAMES[1:3])
+            )
+        )
+        self.r_legend = QLabel()
+        self.r_gradient = QLabel()
+        self.r_gradient.setPixmap(stuck_r_gradient())
+        self.r_high = QLabel()
+        self.legend_row = QWidget()  # the overlay's key: hidden in the weight-error view, which has no overlay
+        legend_row = QHBoxLayout(self.legend_row)
+        legend_row.setContentsMargins(0, 0, 0, 0)
+        for w in (self.legend, self.r_legend, self.r_gradient, self.r_high):
+            legend_row.addWidget(w)
+        legend_row.addStretch(1)
+
+        self.preview_bar = QFrame()
+        self.preview_bar.setStyleSheet("QFrame { background: #fff3c4; border: 1px solid #d9b100; }")
+        self.preview_label = QLabel()
+        self.preview_label.setWordWrap(True)
+        self.preview_label.setStyleSheet("border: none; font-weight: bold;")
+        self.draft_button = QPushButton("Back to draft")
+        pb = QHBoxLayout(self.preview_bar)
+        pb.setContentsMargins(6, 2, 6, 2)
+        pb.addWidget(self.preview_label, 1)
+        pb.addWidget(self.draft_button)
+        self.preview_bar.hide()
 
         self.glw = pg.GraphicsLayoutWidget()
         self.plot = self.glw.addPlot()
-        self.plot.setLabel("bottom", "column (G+ / G- pairs)")
-        self.plot.setLabel("left", "row (inputs, bias last)")
         self.plot.invertY(True)
         self.plot.setAspectLocked(False)
+        self.plot.hideButtons()  # the "A" button would autorange past the limits' intent; Reset view does it
         self.image = pg.ImageItem(axisOrder="row-major")
         self.overlay = _CanvasImage(self)
-        self.plot.addItem(self.image)
-        self.plot.addItem(self.overlay)
-        self.colorbar = pg.ColorBarItem(
-            values=(0.0, 100.0), colorMap=pg.colormap.get("viridis"), label="conductance (µS)", interactive=False
-        )
+        for item in (self.image, self.overlay):
+            item.setPos(cv.CELL_OFFSET, cv.CELL_OFFSET)  # ticks on cell centres; item-local cell k is [k, k+1)
+            self.plot.addItem(item)
+        self.colorbar = pg.ColorBarItem(values=(0.0, 100.0), colorMap="viridis", interactive=False, width=18)
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
+
+        self.hover = QLabel(HOVER_HINT)
+        self.hover.setWordWrap(True)
+        self.hover.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.hover.setMinimumHeight(3 * self.hover.fontMetrics().lineSpacing() + 4)
+        self.hover.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.message = MessageLabel()
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addLayout(tools)
+        layout.addWidget(self.legend_row)
+        layout.addWidget(self.preview_bar)
         layout.addWidget(self.glw, 1)
+        layout.addWidget(self.hover)
         layout.addWidget(self.message)
-        self.setMinimumSize(420, 360)
+        # wide and tall enough for the tool row, the legend and a readable plot with its colour-bar label
+        self.setMinimumSize(max(560, layout.minimumSize().width()), 440)
 
         self.array_box.currentIndexChanged.connect(self._array_picked)
+        self.brush_size.valueChanged.connect(self._brush_size_changed)
+        self.view_buttons.idClicked.connect(lambda i: self.set_view(self.view_buttons.button(i).property("mode")))
+        self.reset_button.clicked.connect(self.reset_view)
+        self.draft_button.clicked.connect(self.show_draft)
+        self.glw.scene().sigMouseMoved.connect(self._mouse_moved)
         state.on_change(self._state_changed)
+        self._set_axis_labels()
         self.refresh()
 
     # ---- public --------------------------------------------------------------------------------------
@@ -116,15 +206,14 @@ class CrossbarPanel(QWidget):
         if 1 <= array <= self.state.n_arrays and array != self.array:
             self.array_box.setCurrentIndex(array - 1)
 
+    @property
+    def readout(self) -> Optional[cv.ArrayReadout]:
+        """What the shown array holds under the shown defects (draft or preview); None without a network."""
+        return self._readout
+
     def overlay_codes(self) -> np.ndarray:
-        """Per-cell overlay codes shown now (0 healthy, 1 on, 2 off, 3 resistance), from the drawn image."""
-        img = self.overlay.image
-        if img is None or img.ndim != 3:
-            return np.zeros((0, 0), dtype=np.uint8)
-        codes = np.zeros(img.shape[:2], dtype=np.uint8)
-        for code, rgba in enumerate(OVERLAY_RGBA[1:], 1):
-            codes[np.all(img == np.array(rgba, dtype=np.uint8), axis=-1)] = code
-        return codes
+        """Per-cell overlay codes shown now (0 healthy, 1 on, 2 off, 3 resistance), an unfinished stroke included."""
+        return self._codes.copy()
 
     def overlay_cells(self) -> np.ndarray:
         """Boolean mask of the cells highlighted as stuck."""
@@ -132,39 +221,103 @@ class CrossbarPanel(QWidget):
 
     def set_paint_mode(self, mode: str, stuck: str = "on", stuck_ohm: float = 0.0) -> None:
         self.paint_mode, self.paint_stuck, self.paint_ohm = mode, stuck, stuck_ohm
-        self.plot.getViewBox().setMouseEnabled(x=mode == PAINT_OFF, y=mode == PAINT_OFF)
+        self._stroke, self._last_cell = None, None
+        if mode != PAINT_OFF:
+            self.set_view(VIEW_CONDUCTANCE)  # strokes land on devices, so show the device grid
+            if self._preview is not None:
+                self.message.info("Previewing a stored result: press 'Back to draft' to paint.")
+
+    @property
+    def can_paint(self) -> bool:
+        return self.paint_mode != PAINT_OFF and self._preview is None and self.view_mode == VIEW_CONDUCTANCE
+
+    def set_view(self, mode: str) -> None:
+        """Show the conductances (:data:`VIEW_CONDUCTANCE`) or the weight errors (:data:`VIEW_WEIGHT_ERROR`)."""
+        if mode not in _LABELS:
+            raise ValueError(f"view: must be {VIEW_CONDUCTANCE} or {VIEW_WEIGHT_ERROR}; got {mode!r}")
+        self.view_buttons.button(0 if mode == VIEW_CONDUCTANCE else 1).setChecked(True)
+        if mode != self.view_mode:
+            self.view_mode = mode
+            self._set_axis_labels()
+            self._draw()
+
+    def reset_view(self) -> None:
+        """Show the whole grid of the current view."""
+        if self._grid_shape is not None:
+            xr, yr = cv.home_range(self._grid_shape)
+            self.plot.getViewBox().setRange(xRange=xr, yRange=yr, padding=0)
+
+    def show_defect_map(self, defects, label: str) -> None:
+        """Preview ``defects`` (Defect objects or spec strings, e.g. a result's) read-only, titled ``label``."""
+        try:
+            parsed = cv.defects_from(defects)
+        except WorkbenchError as e:
+            self.message.error(f"cannot show {label}: {e}")
+            return
+        self._preview = (parsed, str(label))
+        self._stroke, self._last_cell = None, None
+        self.preview_bar.show()
+        target = cv.preview_array(parsed, self.array, self.state.n_arrays)
+        if target != self.array:
+            self.set_array(target)  # redraws
+        else:
+            self._draw()
+
+    def show_draft(self) -> None:
+        """Leave a preview: show (and paint on) the draft scenario again."""
+        if self._preview is not None:
+            self._preview = None
+            self.preview_bar.hide()
+            self._draw()
+
+    @property
+    def previewing(self) -> bool:
+        return self._preview is not None
+
+    def hover_at(self, pos) -> str:
+        """Show (and return) the read-out of the cell at an ImageItem-local position."""
+        self._hover_cell = cv.cell_of(pos.x(), pos.y(), self._grid_shape)
+        return self._show_hover()
+
+    def _show_hover(self) -> str:
+        text, ro, cell = HOVER_HINT, self._readout, self._hover_cell
+        if ro is not None and cell is not None:
+            text = ro.cell_text(*cell) if self.view_mode == VIEW_CONDUCTANCE else ro.pair_text(*cell)
+        self.hover.setText(text)
+        return text
 
     # ---- painting ------------------------------------------------------------------------------------
     def cell_at(self, pos) -> Optional[tuple[int, int]]:
         """(row, col) under an ImageItem-local position, or None outside the array."""
-        shape = self.state.shape(self.array)
-        if shape is None:
-            return None
-        r, c = int(np.floor(pos.y())), int(np.floor(pos.x()))
-        return (r, c) if 0 <= r < shape[0] and 0 <= c < shape[1] else None
+        return cv.cell_of(pos.x(), pos.y(), self.state.shape(self.array))
 
     def stroke_point(self, pos) -> None:
-        cell = self.cell_at(pos)
-        shape = self.state.shape(self.array)
-        if cell is None or shape is None:
+        """Add the brush stamps from the stroke's previous point to ``pos`` (ImageItem-local) to the stroke."""
+        cell, shape = self.cell_at(pos), self.state.shape(self.array)
+        if cell is None or shape is None or not self.can_paint:
             return
         if self._stroke is None or self._stroke.shape != shape:
-            self._stroke = np.zeros(shape, dtype=bool)
-        self._stroke[cell] = True
+            self._stroke, self._last_cell = np.zeros(shape, dtype=bool), None
+        self._stroke |= cv.stroke_cells(
+            self._last_cell, cell, shape, self.brush_size.value(), self.brush_shape.currentText()
+        )
+        self._last_cell = cell
         self._draw_overlay()
 
     def finish_stroke(self) -> None:
-        stroke, self._stroke = self._stroke, None
-        if stroke is not None and stroke.any():
+        stroke, self._stroke, self._last_cell = self._stroke, None, None
+        if stroke is not None and stroke.any() and self.can_paint:
             self.state.paint(self.array, stroke, self.paint_mode == ERASE, self.paint_stuck, self.paint_ohm)
         self._draw_overlay()
 
     # ---- drawing -------------------------------------------------------------------------------------
     def _state_changed(self, topic: str) -> None:
         if topic == "project":
+            self._preview = None
+            self.preview_bar.hide()
             self.refresh()
-        elif topic == "draft":
-            self._draw_overlay()
+        elif topic == "draft" and self._preview is None:
+            self._draw(keep_range=True)
 
     def refresh(self) -> None:
         n = self.state.n_arrays
@@ -178,48 +331,84 @@ class CrossbarPanel(QWidget):
         self.array_box.setCurrentIndex(min(keep, n) - 1 if n else -1)
         self.array_box.blockSignals(False)
         self.array_box.setEnabled(n > 0)
+        if m is not None:
+            self.r_legend.setText(f"stuck at R: {cv.format_ohm(m.device.r_on_ohm)} (LRS)")
+            self.r_high.setText(f"{cv.format_ohm(m.device.r_off_ohm)} (HRS), log scale")
         self._draw()
 
     def _array_picked(self, _index: int) -> None:
-        self._stroke = None
+        self._stroke, self._last_cell = None, None
         self._draw()
         self.array_changed.emit(self.array)
 
-    def _draw(self) -> None:
+    def _set_axis_labels(self) -> None:
+        bottom, left, bar, cmap = _LABELS[self.view_mode]
+        self.plot.setLabel("bottom", bottom)
+        self.plot.setLabel("left", left)
+        self.colorbar.getAxis("left").setLabel(bar)
+        self.colorbar.setColorMap(cmap)
+
+    def _draw(self, keep_range: bool = False) -> None:
         shape = self.state.shape(self.array)
         if shape is None:
+            self._readout, self._grid_shape, self._codes = None, None, np.zeros((0, 0), dtype=np.uint8)
+            self._hover_cell = None
+            self.hover.setText(HOVER_HINT)
             self.image.clear()
             self.overlay.clear()
             self.info.setText("")
             self.message.info("No mapped network: train one in 'Network & training' or open a project.")
             return
         self.message.clear_message()
-        g_us = self.state.project.mapped.arrays[self.array - 1].g_siemens * 1e6
-        self.image.setImage(g_us, autoLevels=False)
-        dev = self.state.project.mapped.device
-        self.colorbar.setLevels((dev.g_off_siemens * 1e6, dev.g_on_siemens * 1e6))
-        self._draw_overlay()
-        self.plot.autoRange(padding=0.02)
-
-    def _draw_overlay(self) -> None:
-        shape = self.state.shape(self.array)
-        if shape is None:
-            return
+        mapped = self.state.project.mapped
+        defects = self._preview[0] if self._preview is not None else self.state.draft
         try:
-            codes = forms.overlay_codes(self.state.draft, self.array, shape)
+            self._readout = cv.ArrayReadout(mapped, self.array, defects)
         except WorkbenchError as e:  # e.g. a mask of another shape loaded from a file
             self.message.error(str(e))
-            codes = np.zeros(shape, dtype=np.uint8)
-        rgba = np.array(OVERLAY_RGBA, dtype=np.uint8)[codes]
-        if self._stroke is not None and self._stroke.shape == shape:
-            preview = (
-                OVERLAY_RGBA[0]
-                if self.paint_mode == ERASE
-                else OVERLAY_RGBA[{"on": 1, "off": 2}.get(self.paint_stuck, 3)]
-            )
-            rgba[self._stroke] = preview
-        self.overlay.setImage(rgba, autoLevels=False, levels=(0, 255))
-        n_bad = int(np.count_nonzero(codes))
+            self._readout = cv.ArrayReadout(mapped, self.array, [])
+        ro = self._readout
+        if self.view_mode == VIEW_CONDUCTANCE:
+            self.image.setImage(ro.g_programmed * 1e6, autoLevels=False)
+            self.colorbar.setLevels((mapped.device.g_off_siemens * 1e6, mapped.device.g_on_siemens * 1e6))
+        else:
+            self.image.setImage(ro.weight_error, autoLevels=False)
+            self.colorbar.setLevels(cv.weight_levels(ro.weight_error))
+        grid = self.image.image.shape[:2]
+        self.overlay.setVisible(self.view_mode == VIEW_CONDUCTANCE)
+        self.legend_row.setVisible(self.view_mode == VIEW_CONDUCTANCE)
+        self._draw_overlay()
+        if self._preview is not None:
+            self.preview_label.setText(cv.preview_text(self._preview[1], self._preview[0], self.array))
+        if grid != self._grid_shape or not keep_range:
+            self._grid_shape, self._hover_cell = grid, None  # another grid: the old cell means nothing here
+            self.plot.getViewBox().setLimits(**cv.view_limits(grid))
+            self.reset_view()
+        self._show_hover()
+
+    def _draw_overlay(self) -> None:
+        ro = self._readout
+        if ro is None:
+            return
+        codes, r_pos = ro.codes.copy(), ro.r_position.copy()
+        if self._stroke is not None and self._stroke.shape == codes.shape:
+            code = 0 if self.paint_mode == ERASE else {"on": 1, "off": 2}.get(self.paint_stuck, 3)
+            codes[self._stroke] = code
+            if code == 3 and self.paint_ohm > 0:
+                dev = self.state.project.mapped.device
+                r_pos[self._stroke] = cv.r_position(np.array(1.0 / self.paint_ohm), dev.r_on_ohm, dev.r_off_ohm)
+        self._codes = codes
+        self.overlay.setImage(overlay_image(codes, r_pos), autoLevels=False, levels=(0, 255))
+        n_bad = int(np.count_nonzero(ro.codes))
         self.info.setText(
-            f"shape {shape[0]} rows x {shape[1]} columns; defective {n_bad} cells ({100.0 * n_bad / codes.size:.1f} %)"
+            f"shape {ro.shape[0]} rows x {ro.shape[1]} columns; defective {n_bad} cells "
+            f"({100.0 * n_bad / ro.codes.size:.1f} %)"
         )
+
+    def _brush_size_changed(self, value: int) -> None:
+        if value % 2 == 0:  # a typed even width: the next odd one, so the brush keeps a centre cell
+            self.brush_size.setValue(min(value + 1, cv.BRUSH_MAX))
+
+    def _mouse_moved(self, scene_pos) -> None:
+        if self._readout is not None:
+            self.hover_at(self.image.mapFromScene(scene_pos))

@@ -2,36 +2,125 @@
 
 Fields per pattern come from :data:`core.model.defects.PATTERNS`. Every edit is a command on the state's undo
 stack; errors from :class:`core.model.defects.Defect` / :func:`core.model.defects.parse_spec` appear in the panel.
+After every edit of the draft the read-out box shows the draft's behavioural accuracy, computed off the GUI
+thread by :class:`app.presenters.readout.ReadoutComputer` (latest edit wins).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
+    QProgressBar,
     QPushButton,
     QRadioButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from app.jobs_qt import collect_garbage_on_gui_thread_only
 from app.panels.crossbar import ERASE, PAINT, PAINT_OFF
 from app.presenters import forms
-from app.presenters.document import WorkbenchState
+from app.presenters import readout as ro
+from app.presenters.document import WorkbenchState, copy_defects
 from app.widgets import MessageLabel
 from core.errors import WorkbenchError
 from core.model.defects import PATTERNS, parse_spec
 
 STUCK_CHOICES = [("on (LRS)", "on"), ("off (HRS)", "off"), ("resistance", "ohm")]
+BARS_PER_ROW = 4  # defective-fraction bars side by side: four arrays fit the dock's ~330 px in one row
+# a light fill, so the dark label stays readable over it whatever the style
+BAR_STYLE = (
+    "QProgressBar { border: 1px solid #999; border-radius: 2px; background: white; text-align: center; }"
+    "QProgressBar::chunk { background: #f2a0a0; }"
+)
+
+
+def _breakable(spec: str) -> str:
+    """A spec the message label may wrap after its commas (a zero-width space after each)."""
+    return spec.replace(",", ",\u200b")
+
+
+class ReadoutBox(QGroupBox):
+    """The draft's accuracy, its interval and change, a "computing…" hint and one bar per array."""
+
+    def __init__(self, parent=None):
+        super().__init__("Accuracy of the current scenario", parent)
+        self.text = QLabel("")
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # room for two lines: a dock's layout does not grow a wrapping label to its height-for-width
+        self.text.setMinimumHeight(2 * self.text.fontMetrics().lineSpacing() + 4)
+        self.hint = QLabel("")
+        self.hint.setStyleSheet("color: #777;")
+        self.bars: list[QProgressBar] = []
+        self.bar_grid = QGridLayout()
+        self.bar_grid.setSpacing(4)
+        head = QHBoxLayout()
+        head.addWidget(QLabel("Defective cells per array"))
+        head.addStretch(1)
+        head.addWidget(self.hint)
+        lay = QVBoxLayout(self)
+        lay.setSpacing(3)
+        lay.addWidget(self.text)
+        lay.addLayout(head)
+        lay.addLayout(self.bar_grid)
+
+    def set_arrays(self, n: int) -> None:
+        """One bar per array (rebuilt when another project has another number of arrays)."""
+        if n == len(self.bars):
+            return
+        for bar in self.bars:
+            self.bar_grid.removeWidget(bar)
+            bar.deleteLater()
+        self.bars = []
+        for i in range(n):
+            bar = QProgressBar()
+            bar.setRange(0, 1000)
+            bar.setTextVisible(True)
+            bar.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            bar.setMaximumHeight(18)
+            bar.setMinimumWidth(40)  # four share the dock's width; the label "1: 12.3%" needs about 60 px
+            bar.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            bar.setStyleSheet(BAR_STYLE)
+            self.bar_grid.addWidget(bar, i // BARS_PER_ROW, i % BARS_PER_ROW)
+            self.bars.append(bar)
+        self.show_fractions([0.0] * n, ["-"] * n)
+
+    def show_fractions(self, fractions, texts) -> None:
+        for i, (bar, f, t) in enumerate(zip(self.bars, fractions, texts), start=1):
+            bar.setValue(round(1000 * f))
+            bar.setFormat(f"{i}: {t}")
+            bar.setToolTip(f"array {i}: {t} of its cells defective")
+
+    def show_outcome(self, outcome: ro.ReadoutOutcome) -> None:
+        r = outcome.readout
+        if r is None:
+            self.text.setStyleSheet("color: #b00020;")
+            self.text.setText(outcome.text)
+            self.text.setToolTip(outcome.text)
+            return
+        self.text.setStyleSheet("")
+        self.text.setText(ro.accuracy_text(r).replace("), ", ")\n", 1))  # interval, then the change
+        self.text.setToolTip(ro.readout_tooltip(r))
+        items = ro.fraction_items(r)
+        self.show_fractions([f for _n, f, _t in items], [t for _n, _f, t in items])
+
+    def show_note(self, text: str) -> None:
+        self.text.setStyleSheet("color: #444;")
+        self.text.setText(text)
+        self.show_fractions([0.0] * len(self.bars), ["-"] * len(self.bars))
 
 
 class DefectEditorPanel(QWidget):
@@ -40,6 +129,8 @@ class DefectEditorPanel(QWidget):
     title = "Defect editor"
     paint_mode_changed = Signal(str, str, float)  # mode, stuck, stuck_ohm
     array_changed = Signal(int)
+    readout_shown = Signal(int)  # serial of the edit whose read-out the box now shows
+    _readout_arrived = Signal()  # emitted on the read-out's worker thread; the outcome waits in the presenter
 
     def __init__(self, state: WorkbenchState, jobs=None, parent=None):
         super().__init__(parent)
@@ -55,7 +146,7 @@ class DefectEditorPanel(QWidget):
         for label, value in STUCK_CHOICES:
             self.stuck.addItem(label, value)
         self.resistance = QLineEdit()
-        self.resistance.setPlaceholderText("e.g. 50k, 1.5meg, 2e5")
+        self.resistance.setPlaceholderText("e.g. 50k or 1.5meg")
         self.resistance.setToolTip("stuck resistance in ohms, 1 to 1e12 (k, meg, g suffixes)")
         head = QFormLayout()
         head.addRow("Pattern", self.pattern)
@@ -68,6 +159,7 @@ class DefectEditorPanel(QWidget):
         self.add_button = QPushButton("Add defect")
         self.spec_edit = QLineEdit()
         self.spec_edit.setPlaceholderText("or a spec: circle:array=1,r=0.3,stuck=on")
+        self.spec_edit.setToolTip("a defect spec PATTERN:key=value,..., e.g. circle:array=1,r=0.3,stuck=on")
         self.spec_button = QPushButton("Add spec")
         spec_row = QHBoxLayout()
         spec_row.addWidget(self.spec_edit, 1)
@@ -80,7 +172,9 @@ class DefectEditorPanel(QWidget):
         nb.addLayout(spec_row)
 
         # --- paint tool -----------------------------------------------------------------------------
-        paint_box = QGroupBox("Paint on the crossbar view (uses Array and Stuck above)")
+        # the title fits the dock's ~330 px; the tooltip says which fields the brush uses
+        paint_box = QGroupBox("Paint on the crossbar view")
+        paint_box.setToolTip("Paint and Erase act on the crossbar view with the Array and Stuck chosen above")
         pb = QHBoxLayout(paint_box)
         self.paint_buttons = QButtonGroup(self)
         for i, (label, mode) in enumerate((("Off", PAINT_OFF), ("Paint", PAINT), ("Erase", ERASE))):
@@ -92,7 +186,7 @@ class DefectEditorPanel(QWidget):
 
         # --- draft & scenarios ----------------------------------------------------------------------
         self.draft_list = QListWidget()
-        self.draft_list.setMinimumHeight(90)
+        self.draft_list.setMinimumHeight(60)
         self.remove_button = QPushButton("Remove selected")
         self.clear_button = QPushButton("Clear")
         self.name_edit = QLineEdit()
@@ -117,13 +211,24 @@ class DefectEditorPanel(QWidget):
         row.addWidget(self.load_button)
         db.addLayout(row)
 
+        # --- live read-out --------------------------------------------------------------------------
+        self.readout_box = ReadoutBox()
+        self.readout_outcome: ro.ReadoutOutcome | None = None  # the outcome on screen
+        self.shown_serial = 0
+        self._readout_floor = 0
+        collect_garbage_on_gui_thread_only()  # before the read-out's worker thread allocates anything
+        self._readout_arrived.connect(self._show_readout, Qt.ConnectionType.QueuedConnection)
+        # no argument crosses threads through Qt: the slot takes the newest outcome from the presenter
+        self.readout = ro.ReadoutComputer(lambda _outcome: self._readout_arrived.emit())
+
         self.message = MessageLabel()
         layout = QVBoxLayout(self)
         layout.addWidget(new_box)
         layout.addWidget(paint_box)
+        layout.addWidget(self.readout_box)
         layout.addWidget(draft_box, 1)
         layout.addWidget(self.message)
-        self.setMinimumSize(340, 560)
+        self.setMinimumSize(320, 560)
 
         self.pattern.currentTextChanged.connect(self._build_fields)
         self.stuck.currentIndexChanged.connect(self._stuck_changed)
@@ -142,6 +247,7 @@ class DefectEditorPanel(QWidget):
         self._build_fields(self.pattern.currentText())
         self._stuck_changed()
         self.refresh()
+        self._submit_readout()  # also loads the dataset and the defect-free accuracy before the first edit
 
     # ---- form ----------------------------------------------------------------------------------------
     def _build_fields(self, pattern: str) -> None:
@@ -152,6 +258,7 @@ class DefectEditorPanel(QWidget):
             edit = QLineEdit()
             edit.setPlaceholderText(placeholder)
             edit.setToolTip(tip)
+            edit.returnPressed.connect(self.add_defect)  # Enter in the form adds the defect, like the button
             self.field_edits[key] = edit
             if pattern == "mask":
                 browse = QPushButton("Browse…")
@@ -214,7 +321,7 @@ class DefectEditorPanel(QWidget):
             self.message.error(str(e))
             return False
         self.state.add_defect(d)
-        self.message.info(f"added {d.to_spec()}")
+        self.message.info(f"added {_breakable(d.to_spec())}")
         return True
 
     def add_spec(self) -> bool:
@@ -229,7 +336,7 @@ class DefectEditorPanel(QWidget):
             self.message.error(str(e))
             return False
         self.state.add_defect(d)
-        self.message.info(f"added {d.to_spec()}")
+        self.message.info(f"added {_breakable(d.to_spec())}")
         self.spec_edit.clear()
         return True
 
@@ -267,6 +374,40 @@ class DefectEditorPanel(QWidget):
             self.message.clear_message()  # an edit went through (paint, undo, load): an old error is stale
         if topic in ("project", "draft", "scenarios"):
             self.refresh()
+        if topic in ("project", "draft"):
+            self._submit_readout(new_project=topic == "project")
+
+    # ---- read-out ------------------------------------------------------------------------------------
+    def _submit_readout(self, new_project: bool = True) -> None:
+        """Ask for the draft's read-out (returns at once); the box shows "computing…" until it arrives."""
+        n = self.state.n_arrays
+        self.readout_box.set_arrays(n)
+        if n == 0:
+            self.shown_serial = self.readout.invalidate()
+            self.readout_outcome = None
+            self.readout_box.hint.setText("")
+            self.readout_box.show_note("No read-out: no mapped network.")
+            return
+        # a snapshot: the worker reads it while the GUI thread goes on editing
+        serial = self.readout.submit(self.state.project, copy_defects(self.state.draft))
+        if new_project:
+            self._readout_floor = serial - 1  # read-outs of the previous project, still in flight, are stale
+        self.readout_box.hint.setText(ro.COMPUTING)
+
+    def _show_readout(self) -> None:
+        # queued from the worker thread; one older than the one on screen or than a project change is stale
+        outcome = self.readout.take_latest()
+        if outcome is None or outcome.serial <= max(self.shown_serial, self._readout_floor):
+            return
+        self.readout_outcome, self.shown_serial = outcome, outcome.serial
+        self.readout_box.show_outcome(outcome)
+        if self.readout.is_current(outcome.serial):
+            self.readout_box.hint.setText("")
+        self.readout_shown.emit(outcome.serial)
+
+    def shutdown(self) -> None:
+        """Stop the read-out's worker thread (it also ends by itself whenever nothing is pending)."""
+        self.readout.close()
 
     def refresh(self) -> None:
         n = self.state.n_arrays

@@ -1,15 +1,18 @@
-"""Panel 4, simulation queue: every job of the queue with state, progress and message; launch controls."""
+"""Panel 4, simulation queue: every job with state, progress, message and time left; details of the selected
+job; launch controls. The texts come from :mod:`app.presenters.queue_text`."""
 
 from __future__ import annotations
 
+import time
 from typing import Optional
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
     QHBoxLayout,
     QHeaderView,
+    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -22,16 +25,18 @@ from PySide6.QtWidgets import (
 
 from app.jobs_qt import QtJobQueue
 from app.panels.run_controls import RunControls
+from app.presenters import queue_text
 from app.presenters.document import WorkbenchState
 from app.widgets import MessageLabel
 from core.errors import WorkbenchError
-from core.model.results import SweepResult
-from core.session.job_queue import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobInfo
+from core.session.job_queue import RUNNING, JobInfo
 
-COLUMNS = ("Job", "State", "Progress", "Message")
+COLUMNS = queue_text.COLUMNS
 PROGRESS_WIDTH = 64
+LEFT_WIDTH = 92  # "~12 min 30 s", "estimating…"
 JOB_MIN_WIDTH = 100
 MESSAGE_MIN_WIDTH = 140
+TICK_MS = 1000  # time-left cells count down between progress reports
 
 
 class QueuePanel(QWidget):
@@ -43,6 +48,8 @@ class QueuePanel(QWidget):
         super().__init__(parent)
         self.state, self.jobs = state, jobs
         self.rows: dict[int, int] = {}  # job id -> table row
+        self.infos: dict[int, JobInfo] = {}  # job id -> latest snapshot
+        self.eta = queue_text.EtaTracker()
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -50,8 +57,8 @@ class QueuePanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        # one line per job: long names and messages are elided (full text in the tooltip); Job and State
-        # fit their contents within limits, Progress is fixed, Message takes the rest
+        # one line per job: long names and messages are elided (full text in the tooltip and the details pane);
+        # Job and State fit their contents within limits, Progress and Time left are fixed, Message takes the rest
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
@@ -62,7 +69,9 @@ class QueuePanel(QWidget):
         hh.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         hh.setSectionResizeMode(2, QHeaderView.ResizeMode.Fixed)
         hh.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        hh.setSectionResizeMode(4, QHeaderView.ResizeMode.Fixed)
         self.table.setColumnWidth(2, PROGRESS_WIDTH)
+        self.table.setColumnWidth(4, LEFT_WIDTH)
         self._job_width_by_user = False
         self._fitting = False
         hh.sectionResized.connect(self._section_resized)
@@ -75,10 +84,17 @@ class QueuePanel(QWidget):
             buttons.addWidget(b)
         buttons.addStretch(1)
         self.message = MessageLabel()
+        # the whole message and error of the selected job, wrapped and selectable
+        self.details = QPlainTextEdit()
+        self.details.setReadOnly(True)
+        self.details.setPlaceholderText("Select a job to see its full message.")
+        self.details.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.details.setFixedHeight(6 * self.details.fontMetrics().lineSpacing() + 12)
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(self.table, 1)
+        lv.addWidget(self.details)
         lv.addLayout(buttons)
         lv.addWidget(self.message)
         self.controls = RunControls(state, jobs)
@@ -105,6 +121,10 @@ class QueuePanel(QWidget):
         self.retry_button.clicked.connect(lambda: self._act("retry"))
         self.remove_button.clicked.connect(lambda: self._act("remove"))
         self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.itemSelectionChanged.connect(self._show_details)
+        self.timer = QTimer(self)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._tick)
         jobs.job_updated.connect(self.update_job)
         jobs.job_removed.connect(self._removed)
         state.on_change(lambda topic: self._update_buttons() if topic == "project" else None)
@@ -114,6 +134,9 @@ class QueuePanel(QWidget):
 
     # ---- table ---------------------------------------------------------------------------------------
     def update_job(self, info: JobInfo) -> None:
+        now = time.monotonic()
+        self.infos[info.id] = info
+        self.eta.observe(info, now)
         row = self.rows.get(info.id)
         new = row is None
         if new:
@@ -130,41 +153,68 @@ class QueuePanel(QWidget):
             self.table.setCellWidget(row, 2, bar)
         self.table.setItem(row, 1, QTableWidgetItem(info.state))
         bar = self.table.cellWidget(row, 2)
-        fraction = 1.0 if info.state == DONE else (info.progress.fraction if info.progress else 0.0)
-        bar.setValue(int(round(1000 * fraction)))
-        bar.setFormat(f"{100 * fraction:.0f} %")
+        bar.setValue(int(round(1000 * queue_text.progress_fraction(info))))
+        bar.setFormat(queue_text.progress_text(info))
         text = self.message_text(info)
         msg = QTableWidgetItem(text)
-        # the full message (and a traceback, for whoever asks) is in the tooltip, not in the face
+        # the full message (and a traceback, for whoever asks) is in the tooltip and the details pane
         msg.setToolTip(f"{text}\n\n{info.traceback}" if info.traceback else text)
         self.table.setItem(row, 3, msg)
+        self._set_time_left(info, now)
         if new:
             self._fit_columns()
+        if info.state == RUNNING and not self.timer.isActive():
+            self.timer.start()
+        if self.selected_job() == info.id:
+            self._show_details()
         self._update_buttons()
 
+    def _closed(self, job_id: int) -> bool:
+        """The project ``job_id`` was started for is no longer the open one."""
+        target = self.jobs.target(job_id)
+        return target is not None and target is not self.state.project
+
     def message_text(self, info: JobInfo) -> str:
-        """One line saying what a job is doing or how it ended (shown from the moment it is queued)."""
-        if info.state == QUEUED:
-            return "queued: waiting for a free worker"
-        if info.state == RUNNING:
-            return info.progress.message if info.progress and info.progress.message else "starting …"
-        if info.state == FAILED:
-            return info.error
-        if info.state == CANCELLED:
-            text = info.error or "cancelled"
-            sweep = info.partial
-            if isinstance(sweep, SweepResult) and sweep.rows:
-                target = self.jobs.target(info.id)
-                if target is not None and target is not self.state.project:
-                    return f"{text}; its project was closed, so its {len(sweep.rows)} finished points were dropped"
-                total = _sweep_points(sweep.spec)
-                return f"{text}; kept {len(sweep.rows)}{f' of {total}' if total else ''} points as a partial sweep"
-            return text
-        acc = getattr(info.result, "accuracy", None)
-        text = (info.progress.message if info.progress else "done") + (
-            "" if acc is None or (info.progress and "accuracy" in info.progress.message) else f" (accuracy {acc:.3f})"
-        )
-        return f"done in {info.seconds:.2f} s: {text}"
+        """One line saying what a job is doing or how it ended (see :func:`queue_text.message_text`)."""
+        return queue_text.message_text(info, self._closed(info.id))
+
+    def _set_time_left(self, info: JobInfo, now: float) -> None:
+        row = self.rows.get(info.id)
+        if row is None:
+            return
+        text = self.eta.text(info, now)
+        item = self.table.item(row, 4)
+        if item is None or item.text() != text:
+            item = QTableWidgetItem(text)
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.table.setItem(row, 4, item)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        running = [info for info in self.infos.values() if info.state == RUNNING]
+        for info in running:
+            self._set_time_left(info, now)
+        job = self.selected_job()
+        if job is not None and job in self.infos and self.infos[job].state == RUNNING:
+            self._show_details()
+        if not running:
+            self.timer.stop()
+
+    def _show_details(self) -> None:
+        job = self.selected_job()
+        info = self.infos.get(job) if job is not None else None
+        if info is None:
+            self.details.setPlainText("")
+            return
+        text = queue_text.details_text(info, self._closed(job), self.eta.text(info, time.monotonic(), short=False))
+        if self.details.toPlainText() != text:
+            self.details.setPlainText(text)
+
+    def row_time_left(self, job_id: int) -> str:
+        """The time-left text shown for ``job_id`` ('' if none)."""
+        row = self.rows.get(job_id)
+        item = None if row is None else self.table.item(row, 4)
+        return item.text() if item is not None else ""
 
     def eventFilter(self, obj, event) -> bool:
         if obj is self.table and event.type() == QEvent.Type.Resize:
@@ -183,7 +233,7 @@ class QueuePanel(QWidget):
         fm = self.table.fontMetrics()
         names = [self.table.item(r, 0).text() for r in range(self.table.rowCount()) if self.table.item(r, 0)]
         wanted = max([fm.horizontalAdvance(n) for n in names] + [fm.horizontalAdvance("Job")]) + 16
-        room = self.table.viewport().width() - hh.sectionSize(1) - hh.sectionSize(2)
+        room = self.table.viewport().width() - hh.sectionSize(1) - hh.sectionSize(2) - hh.sectionSize(4)
         limit = max(JOB_MIN_WIDTH, min(room - MESSAGE_MIN_WIDTH, int(0.55 * room)))
         self._fitting = True
         try:
@@ -196,6 +246,8 @@ class QueuePanel(QWidget):
         if row is None:
             return
         self.table.removeRow(row)
+        self.infos.pop(job_id, None)
+        self.eta.forget(job_id)
         self.rows = {j: (r - 1 if r > row else r) for j, r in self.rows.items()}
         self._update_buttons()
 
@@ -224,15 +276,11 @@ class QueuePanel(QWidget):
     def _update_buttons(self) -> None:
         job = self.selected_job()
         state = self.row_state(job) if job is not None else ""
-        self.cancel_button.setEnabled(state in ("queued", "running"))
-        # a retried job would store its result in the project it was started for: only if that is still open
-        target = self.jobs.target(job) if job is not None else None
-        closed = target is not None and target is not self.state.project
-        self.retry_button.setEnabled(state in (FAILED, CANCELLED) and not closed)
-        self.retry_button.setToolTip(
-            "its project is no longer open" if closed and state in (FAILED, CANCELLED) else "run the selected job again"
-        )
-        self.remove_button.setEnabled(job is not None)
+        acts = queue_text.actions(state, job is not None, job is not None and self._closed(job))
+        self.cancel_button.setEnabled(acts.cancel)
+        self.retry_button.setEnabled(acts.retry)
+        self.retry_button.setToolTip(acts.retry_tip)
+        self.remove_button.setEnabled(acts.remove)
 
     def _act(self, what: str) -> None:
         job = self.selected_job()
@@ -243,11 +291,3 @@ class QueuePanel(QWidget):
             self.message.clear_message()
         except WorkbenchError as e:
             self.message.error(str(e))
-
-
-def _sweep_points(spec: dict) -> int:
-    """Grid points of a sweep spec dict (0 if unknown)."""
-    try:
-        return len(spec["patterns"]) * len(spec["sizes"]) * len(spec["stuck"]) * len(spec["arrays"])
-    except (KeyError, TypeError):
-        return 0

@@ -1,29 +1,58 @@
-"""Panel 5, results: accuracy vs defect size from a sweep (mean and 95 % CI), simulation results, recovery."""
+"""Panel 5, results: accuracy vs defect size from a sweep (mean and 95 % CI), simulation results, recovery.
+
+What is shown and exported is computed in :mod:`app.presenters.results_view`; figures are written by
+:mod:`app.figure_export`. Clicking a sweep point or a result row emits :attr:`ResultsPanel.defects_selected`.
+"""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from app.presenters import forms
+from app import figure_export
+from app.panels.results_sweep import SweepView
+from app.presenters import results_view as rv
 from app.presenters.document import WorkbenchState
-from app.widgets import color, outside_legend, plot_widget
+from app.widgets import PALETTE, MessageLabel, color, outside_legend, plot_widget
 
 FIDELITY_COLORS = {"ideal": 7, "behavioral": 0, "nodal": 2, "spice": 1}
+KINDS = ("sweep", "simulations", "recovery")
+
+figure_export.install_menu_exporters()  # the plots' right-click Export… gets working SVG and PDF entries
+
+
+class _Item(QTableWidgetItem):
+    """A table cell that sorts by a value (numbers as numbers, NaN first) rather than by its text."""
+
+    def __init__(self, text: str, key):
+        super().__init__(text)
+        self.setToolTip(text)
+        self._key = key
+
+    def __lt__(self, other):
+        a, b = self._key, getattr(other, "_key", other.text())
+        try:
+            return bool(a < b)
+        except TypeError:
+            return str(a) < str(b)
 
 
 def _table(headers) -> QTableWidget:
@@ -31,221 +60,262 @@ def _table(headers) -> QTableWidget:
     t.setHorizontalHeaderLabels(headers)
     t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     t.verticalHeader().setVisible(False)
     t.verticalHeader().setDefaultSectionSize(22)
-    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    t.horizontalHeader().setStretchLastSection(True)
+    hh = t.horizontalHeader()
+    hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    hh.setStretchLastSection(True)
+    hh.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # project order until the user clicks a header
+    t.setSortingEnabled(True)
     return t
 
 
-def _fill(table: QTableWidget, rows, formats: dict[int, str] | None = None) -> None:
-    """Fill ``table``; floats as ``formats[column]`` (default ``.3f``)."""
-    formats = formats or {}
+def _key(v):
+    if isinstance(v, float) and np.isnan(v):
+        return -np.inf
+    return v
+
+
+def _fill(table: QTableWidget, rows: list[tuple], ids: list[str]) -> None:
+    """Fill ``table`` with (text, sort key) cells; ``ids[i]`` is kept on row i's first cell."""
+    table.setSortingEnabled(False)  # else each setItem re-sorts and rows scatter while filling
     table.setRowCount(len(rows))
     for i, row in enumerate(rows):
-        for j, v in enumerate(row):
-            text = format(v, formats.get(j, ".3f")) if isinstance(v, float) else str(v)
-            item = QTableWidgetItem(text)
-            item.setToolTip(text)
+        for j, (text, key) in enumerate(row):
+            item = _Item(text, _key(key))
+            if j == 0:
+                item.setData(Qt.ItemDataRole.UserRole, ids[i])
             table.setItem(i, j, item)
+    table.setSortingEnabled(True)
 
 
 class ResultsPanel(QWidget):
-    """Three tabs: sweep curves, simulation results (bars + table), recovery before/after (bars + table)."""
+    """Three tabs: sweep curves, simulation results (grouped bars + table), recovery before/after (bars + table).
+
+    Signals
+    -------
+    defects_selected(list[Defect], str)
+        A sweep point or a result row was clicked: its defects (for a sweep point its first placement) and a
+        label saying what they are.
+    """
 
     title = "Results"
+    defects_selected = Signal(object, str)
 
     def __init__(self, state: WorkbenchState, jobs=None, parent=None):
         super().__init__(parent)
         self.state = state
-        self.sweep_curves: dict = {}  # (pattern, stuck, array) -> PlotDataItem
-        self.sweep_errors: dict = {}  # (pattern, stuck, array) -> ErrorBarItem
-        self.sweep_offsets: dict = {}  # (pattern, stuck, array) -> x shift of that curve (dodge)
+        self.sim_chart = rv.simulation_chart([])
+        self._sim_items: list = []
+        self.message = MessageLabel()
 
-        # --- sweep ----------------------------------------------------------------------------------
-        self.sweep_box = QComboBox()
-        self.sweep_array = QComboBox()
-        self.sweep_info = QLabel()
-        self.sweep_info.setWordWrap(True)
-        self.sweep_plot = plot_widget(
-            "Accuracy vs defect size (mean, 95 % CI)", "defect size (fraction)", "test accuracy"
-        )
-        self.sweep_plot.setYRange(0, 1)
-        self.sweep_legend = outside_legend(self.sweep_plot)
-        top = QHBoxLayout()
-        top.addWidget(QLabel("Sweep"))
-        top.addWidget(self.sweep_box, 1)
-        top.addWidget(QLabel("Array"))
-        top.addWidget(self.sweep_array)
-        sweep_tab = QWidget()
-        sv = QVBoxLayout(sweep_tab)
-        sv.addLayout(top)
-        sv.addWidget(self.sweep_plot, 1)
-        sv.addWidget(self.sweep_info)
+        self.sweep_view = SweepView(state, self.message, self._export_button("sweep"))
+        self.sweep_view.defects_selected.connect(self.defects_selected)
 
         # --- simulations ----------------------------------------------------------------------------
-        self.sim_plot = plot_widget("Simulation results", "result", "test accuracy")
-        self.sim_plot.setYRange(0, 1)
-        self.sim_bars = pg.BarGraphItem(x=[], height=[], width=0.7)
-        self.sim_plot.addItem(self.sim_bars)
-        legend = outside_legend(self.sim_plot, "9pt")
-        for fid, c in FIDELITY_COLORS.items():  # legend samples only: a square marker per fidelity
-            legend.addItem(pg.ScatterPlotItem(symbol="s", size=10, brush=color(c), pen="k"), fid)
-        self.sim_table = _table(("id", "fidelity", "scenario", "accuracy", "seconds", "defects"))
-        sim_tab = QSplitter(Qt.Orientation.Vertical)
-        sim_tab.addWidget(self.sim_plot)
-        sim_tab.addWidget(self.sim_table)
+        self.sim_plot = plot_widget("Accuracy by scenario and fidelity", "test accuracy (95 % Wilson interval)", "")
+        self.sim_plot.getPlotItem().invertY(True)  # first scenario on top, like the table
+        self.sim_plot.setXRange(0, 1)
+        self.sim_legend = outside_legend(self.sim_plot, "9pt")
+        self.sim_table = _table(rv.SIM_HEADERS)
+        sim_tab = self._tab("simulations", self.sim_plot, self.sim_table)
 
         # --- recovery -------------------------------------------------------------------------------
-        self.rec_plot = plot_widget("Recovery: accuracy before and after", "recovery run", "test accuracy")
+        self.rec_plot = plot_widget(
+            "Recovery: accuracy before and after (95 % Wilson)", "recovery run", "test accuracy"
+        )
         self.rec_plot.setYRange(0, 1)
         # two-line tick labels (method, scenario): give the axis room so they clear the axis title
         self.rec_plot.getAxis("bottom").setHeight(58)
         self.rec_before = pg.BarGraphItem(x=[], height=[], width=0.35, brush=color(7))
         self.rec_after = pg.BarGraphItem(x=[], height=[], width=0.35, brush=color(2))
-        self.rec_plot.addItem(self.rec_before)
-        self.rec_plot.addItem(self.rec_after)
+        self.rec_errors = pg.ErrorBarItem(x=np.array([]), y=np.array([]), pen=pg.mkPen("k"))
+        for item in (self.rec_before, self.rec_after, self.rec_errors):
+            self.rec_plot.addItem(item)
         legend = outside_legend(self.rec_plot, "9pt")
         for name, c in (("before", 7), ("after", 2)):
             legend.addItem(pg.ScatterPlotItem(symbol="s", size=10, brush=color(c), pen="k"), name)
-        self.rec_table = _table(("id", "method", "fidelity", "scenario", "before", "after"))
-        rec_tab = QSplitter(Qt.Orientation.Vertical)
-        rec_tab.addWidget(self.rec_plot)
-        rec_tab.addWidget(self.rec_table)
+        self.rec_table = _table(rv.REC_HEADERS)
+        rec_tab = self._tab("recovery", self.rec_plot, self.rec_table)
 
         self.tabs = QTabWidget()
-        self.tabs.addTab(sweep_tab, "Sweeps")
+        self.tabs.addTab(self.sweep_view, "Sweeps")
         self.tabs.addTab(sim_tab, "Simulations")
         self.tabs.addTab(rec_tab, "Recovery")
         layout = QVBoxLayout(self)
-        layout.addWidget(self.tabs)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.message)
         self.setMinimumSize(520, 400)
 
-        self.sweep_box.currentIndexChanged.connect(lambda _i: self.draw_sweep())
-        self.sweep_array.currentIndexChanged.connect(lambda _i: self.draw_sweep())
+        self.sim_table.cellClicked.connect(lambda r, _c: self._row_clicked(self.sim_table, state.project.results, r))
+        self.rec_table.cellClicked.connect(lambda r, _c: self._row_clicked(self.rec_table, state.project.recoveries, r))
         state.on_change(lambda topic: self.refresh() if topic in ("project", "results") else None)
         self.refresh()
 
+    def _tab(self, kind: str, plot, table) -> QWidget:
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Click a row to see its defect map in the crossbar view; click a header to sort."), 1)
+        top.addWidget(self._export_button(kind))
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(plot)
+        split.addWidget(table)
+        split.setChildrenCollapsible(False)
+        tab = QWidget()
+        v = QVBoxLayout(tab)
+        v.addLayout(top)
+        v.addWidget(split, 1)
+        return tab
+
+    def _export_button(self, kind: str) -> QToolButton:
+        b = QToolButton()
+        b.setText("Export")
+        b.setToolTip(f"save the {kind} table as CSV or the figure as PNG, SVG or PDF")
+        b.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(b)
+        menu.addAction("Table as CSV…", lambda: self._export_dialog(kind, "csv"))
+        for fmt in figure_export.FORMATS:
+            menu.addAction(f"Figure as {fmt.upper()}…", lambda fmt=fmt: self._export_dialog(kind, fmt))
+        b.setMenu(menu)
+        return b
+
+    # ---- the sweep tab (kept here under the names scripts and tests use) -------------------------------
+    @property
+    def sweep_box(self):
+        return self.sweep_view.box
+
+    @property
+    def sweep_array(self):
+        return self.sweep_view.array
+
+    @property
+    def sweep_plot(self):
+        return self.sweep_view.plot
+
+    @property
+    def sweep_curves(self) -> dict:
+        return self.sweep_view.curves
+
+    @property
+    def sweep_errors(self) -> dict:
+        return self.sweep_view.errors
+
+    @property
+    def sweep_offsets(self) -> dict:
+        return self.sweep_view.offsets
+
+    def current_sweep(self):
+        return self.sweep_view.current_sweep()
+
+    def draw_sweep(self) -> None:
+        self.sweep_view.draw()
+
     # ---- refresh -------------------------------------------------------------------------------------
     def refresh(self) -> None:
-        p = self.state.project
-        known = {self.sweep_box.itemData(i) for i in range(self.sweep_box.count())}
-        keep = self.sweep_box.currentData()
-        new_ids = [s.id for s in p.sweeps if s.id not in known]
-        if new_ids and known:
-            keep = new_ids[-1]  # a sweep just finished: show it
-        self.sweep_box.blockSignals(True)
-        self.sweep_box.clear()
-        for s in p.sweeps:
-            pats = ",".join(s.spec.get("patterns", []))
-            self.sweep_box.addItem(f"{s.id}: {pats} ({len(s.rows)} points{', partial' if s.partial else ''})", s.id)
-        ids = [s.id for s in p.sweeps]
-        self.sweep_box.setCurrentIndex(ids.index(keep) if keep in ids else len(ids) - 1)
-        self.sweep_box.blockSignals(False)
-        self.sweep_array.blockSignals(True)
-        keep_a = self.sweep_array.currentText()
-        self.sweep_array.clear()
-        self.sweep_array.addItems(["all", *(str(a + 1) for a in range(self.state.n_arrays))])
-        self.sweep_array.setCurrentText(keep_a or "all")
-        self.sweep_array.blockSignals(False)
-        self.draw_sweep()
+        self.sweep_view.refresh()
         self.draw_simulations()
         self.draw_recoveries()
 
-    def current_sweep(self):
-        sid = self.sweep_box.currentData()
-        return next((s for s in self.state.project.sweeps if s.id == sid), None)
-
-    def draw_sweep(self) -> None:
-        for item in (*self.sweep_curves.values(), *self.sweep_errors.values()):
-            self.sweep_plot.removeItem(item)
-        self.sweep_legend.clear()
-        self.sweep_curves, self.sweep_errors, self.sweep_offsets = {}, {}, {}
-        sweep = self.current_sweep()
-        if sweep is None:
-            self.sweep_info.setText("No sweep in this project yet: run one from the simulation queue.")
-            return
-        a = self.sweep_array.currentText()
-        curves = forms.sweep_curves(sweep.rows, None if a in ("", "all") else int(a))
-        n_arrays = len({k[2] for k in curves})
-        offsets, beam = dodge_offsets(curves)
-        self.sweep_legend.setColumnCount(2 if len(curves) > 16 else 1)  # more would squeeze the plot
-        for i, (key, (x, mean, lo, hi)) in enumerate(curves.items()):
-            pattern, stuck, array = key
-            name = f"{pattern} {stuck}" + (f" (array {array})" if n_arrays > 1 else "")
-            pen = pg.mkPen(color(i), width=2)
-            xs = x + offsets[key]  # curves at the same sizes are shifted apart so their CI bars stay readable
-            curve = self.sweep_plot.plot(xs, mean, pen=pen, symbol="o", symbolSize=6, symbolBrush=color(i))
-            self.sweep_legend.addItem(curve, name)
-            top = np.where(np.isnan(hi), 0.0, hi - mean)
-            bottom = np.where(np.isnan(lo), 0.0, mean - lo)
-            err = pg.ErrorBarItem(x=xs, y=mean, top=top, bottom=bottom, beam=beam, pen=pen)
-            self.sweep_plot.addItem(err)
-            self.sweep_curves[key], self.sweep_errors[key] = curve, err
-        self.sweep_offsets = offsets
-        spec = sweep.spec
-        circuit = ""
-        if "r_wire_ohm" in spec or "device_model" in spec:
-            circuit = f", {spec.get('r_wire_ohm', 0):g} Ω wires, {spec.get('device_model', 'linear')} devices"
-        self.sweep_info.setText(
-            f"{sweep.id}: {spec.get('fidelity')}{circuit}, {spec.get('n_seeds')} placements per point, "
-            f"{len(sweep.rows)} points in {sweep.seconds:.1f} s{' (partial: cancelled)' if sweep.partial else ''}. "
-            "Size means radius (circle), width (ring), kept radius (circle_complement), fraction of lines "
-            "(rows/columns), period fraction (checkerboard) or fraction of cells (random)."
-        )
-
     def draw_simulations(self) -> None:
-        res = self.state.project.results
-        x = np.arange(len(res), dtype=float)
-        acc = np.array([r.accuracy for r in res], dtype=float)
-        brushes = [color(FIDELITY_COLORS.get(r.fidelity, 3)) for r in res]
-        self.sim_bars.setOpts(x=x, height=acc, width=0.7, brushes=brushes)
-        axis = self.sim_plot.getAxis("bottom")
-        axis.setTicks([[(i, r.id.replace("run-", "")) for i, r in enumerate(res)]])
-        if len(res):
-            self.sim_plot.setXRange(-0.6, len(res) - 0.4, padding=0)
-        _fill(
-            self.sim_table,
-            [
-                (
-                    r.id,
-                    r.fidelity,
-                    r.scenario or ("clean" if not r.defect_specs else "draft"),
-                    float(r.accuracy),
-                    float(r.seconds),
-                    "; ".join(r.defect_specs),
-                )
-                for r in res
-            ],
-            {4: ".3g"},
-        )  # fast behavioural runs take well under a millisecond
+        p = self.state.project
+        for item in self._sim_items:
+            self.sim_plot.removeItem(item)
+        self._sim_items = []
+        self.sim_legend.clear()
+        chart = self.sim_chart = rv.simulation_chart(p.results, p)
+        used: set[int] = set()
+        for c, (name, fid) in enumerate(zip(chart.conditions, chart.condition_fidelity)):
+            # each fidelity has its colour; a second condition of one fidelity (other wires) takes a free one
+            ci = FIDELITY_COLORS.get(fid, 3)
+            if ci in used:
+                ci = next(i for i in range(len(PALETTE)) if i not in used and i not in FIDELITY_COLORS.values())
+            used.add(ci)
+            bars = [b for b in chart.bars if b.condition == c]
+            acc, y = np.array([b.accuracy for b in bars]), np.array([b.y for b in bars])
+            lo, hi = np.array([b.lo for b in bars]), np.array([b.hi for b in bars])
+            item = pg.BarGraphItem(x0=0, y=y, width=acc, height=0.9 * chart.thickness, brush=color(ci), pen="k")
+            err = pg.ErrorBarItem(
+                x=acc, y=y, left=np.nan_to_num(acc - lo), right=np.nan_to_num(hi - acc),
+                beam=0.5 * chart.thickness, pen=pg.mkPen("k"),
+            )  # fmt: skip
+            for it in (item, err):
+                self.sim_plot.addItem(it)
+                self._sim_items.append(it)
+            self.sim_legend.addItem(pg.ScatterPlotItem(symbol="s", size=10, brush=color(ci), pen="k"), name)
+        self.sim_plot.getAxis("left").setTicks([list(enumerate(chart.groups))])
+        if chart.groups:
+            self.sim_plot.setYRange(-0.5, len(chart.groups) - 0.5, padding=0)
+        rows = rv.simulation_table(p)
+        _fill(self.sim_table, rv.simulation_cells(rows), [r["id"] for r in rows])
 
     def draw_recoveries(self) -> None:
         rec = self.state.project.recoveries
         x = np.arange(len(rec), dtype=float)
-        self.rec_before.setOpts(x=x - 0.18, height=np.array([r.before for r in rec], dtype=float), width=0.35)
-        self.rec_after.setOpts(x=x + 0.18, height=np.array([r.after for r in rec], dtype=float), width=0.35)
-        self.rec_plot.getAxis("bottom").setTicks(
-            [[(i, f"{r.method}\n{r.scenario or r.id}") for i, r in enumerate(rec)]]
-        )
+        before = np.array([r.before for r in rec], dtype=float)
+        after = np.array([r.after for r in rec], dtype=float)
+        self.rec_before.setOpts(x=x - 0.18, height=before, width=0.35)
+        self.rec_after.setOpts(x=x + 0.18, height=after, width=0.35)
+        ci = np.array([rv.recovery_interval(r, w) for w in ("before", "after") for r in rec], dtype=float)
+        ci = ci.reshape(-1, 2)
+        ys = np.concatenate([before, after])
+        self.rec_errors.setData(
+            x=np.concatenate([x - 0.18, x + 0.18]), y=ys, top=np.nan_to_num(ci[:, 1] - ys),
+            bottom=np.nan_to_num(ys - ci[:, 0]), beam=0.12,
+        )  # fmt: skip
         if len(rec):
             self.rec_plot.setXRange(-0.6, len(rec) - 0.4, padding=0)
-        _fill(self.rec_table, [(r.id, r.method, r.fidelity, r.scenario, float(r.before), float(r.after)) for r in rec])
+        ticks = [(i, f"{r.method}\n{rv.scenario_label(r)}") for i, r in enumerate(rec)]
+        self.rec_plot.getAxis("bottom").setTicks([ticks])
+        rows = rv.recovery_table(self.state.project)
+        _fill(self.rec_table, rv.recovery_cells(rows), [r["id"] for r in rows])
+
+    def _row_clicked(self, table: QTableWidget, results, row: int) -> None:
+        item = table.item(row, 0)
+        rid = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        result = next((r for r in results if r.id == rid), None)
+        if result is not None:
+            defects, label = rv.simulation_defects(self.state.project, result)
+            self.defects_selected.emit(defects, label)
 
     def sim_accuracies(self) -> np.ndarray:
-        """Bar heights of the simulation chart (for tests and scripts)."""
-        h = self.sim_bars.opts.get("height")
-        return np.asarray([] if h is None else h, dtype=float)
+        """Bar lengths of the simulation chart, in the order of the results they show (for tests and scripts)."""
+        return np.array([b.accuracy for b in sorted(self.sim_chart.bars, key=lambda b: b.result)], dtype=float)
 
+    # ---- export --------------------------------------------------------------------------------------
+    def table_rows(self, kind: str) -> tuple[tuple, list[dict]]:
+        """(columns, rows) of the CSV of ``kind`` (``sweep``: the sweep selected above the plot, every row)."""
+        p = self.state.project
+        if kind == "sweep":
+            sweep = self.current_sweep()
+            return rv.SWEEP_COLUMNS, rv.sweep_table(sweep, p) if sweep is not None else []
+        if kind == "simulations":
+            return rv.SIM_COLUMNS, rv.simulation_table(p)
+        if kind == "recovery":
+            return rv.REC_COLUMNS, rv.recovery_table(p)
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
 
-def dodge_offsets(curves: dict) -> tuple[dict, float]:
-    """({key: x shift}, error-bar beam width) so error bars of curves at the same sizes sit side by side.
+    def export_table(self, kind: str, path: str) -> str:
+        """Write the table of ``kind`` as CSV; returns the path written."""
+        columns, rows = self.table_rows(kind)
+        return rv.write_csv(path, columns, rows)
 
-    The shifts span 30 % of the smallest gap between sizes, centred on the true size.
-    """
-    xs = np.unique(np.concatenate([c[0] for c in curves.values()])) if curves else np.array([])
-    gap = float(np.min(np.diff(xs))) if len(xs) > 1 else 0.1
-    n = len(curves)
-    step = 0.3 * gap / (n - 1) if n > 1 else 0.0
-    offsets = {key: (i - (n - 1) / 2) * step for i, key in enumerate(curves)}
-    return offsets, (min(0.15 * gap, 0.8 * step) if n > 1 else 0.15 * gap)
+    def plot_of(self, kind: str) -> pg.PlotWidget:
+        return {"sweep": self.sweep_plot, "simulations": self.sim_plot, "recovery": self.rec_plot}[kind]
+
+    def export_figure(self, kind: str, path: str, fmt: str = "") -> str:
+        """Write the figure of ``kind`` as PNG, SVG or PDF (``fmt`` or the suffix of ``path``)."""
+        return figure_export.export_plot(self.plot_of(kind), path, fmt)
+
+    def _export_dialog(self, kind: str, fmt: str) -> None:
+        stem = os.path.splitext(os.path.basename(self.state.path or "project"))[0]
+        sweep = self.current_sweep()
+        name = f"{stem}-{sweep.id if kind == 'sweep' and sweep else kind}.{fmt}"
+        start = os.path.join(os.path.dirname(self.state.path), name) if self.state.path else name
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {kind} as {fmt.upper()}", start, f"*.{fmt}")
+        if not path:
+            return
+        try:
+            written = self.export_table(kind, path) if fmt == "csv" else self.export_figure(kind, path, fmt)
+            self.message.info(f"wrote {written}")
+        except OSError as e:
+            self.message.error(f"could not write {path}: {e.strerror or e}")

@@ -1,26 +1,28 @@
 """The queue panel's launch controls: evaluate the draft scenario, run a sweep, run a recovery method.
 
 A shared "Circuit" group sets the wire resistance and device model for all three (defaults: the project's).
-Each button validates its fields (errors shown here, naming the field), then submits a core job to the
-:class:`~app.jobs_qt.QtJobQueue` with the open project as the target of its result (the queue stores it on the
-GUI thread with :func:`core.session.store.store_result`).
+Each button hands its fields to a planner of :mod:`app.presenters.run_flow` (validation, the job factory, its
+name and message) and submits the plan to the :class:`~app.jobs_qt.QtJobQueue` with the open project as the
+target of its result (the queue stores it on the GUI thread with :func:`core.session.store.store_result`);
+errors are shown here, naming the field.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Optional
 
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from app.jobs_qt import QtJobQueue
-from app.presenters import forms
+from app.presenters import forms, run_flow
 from app.presenters.document import WorkbenchState
 from app.widgets import MessageLabel
-from core.errors import ParameterError, WorkbenchError
+from core.errors import WorkbenchError
 from core.evaluate import FIDELITIES
 from core.model.devices import DEVICE_MODELS
 from core.recovery.common import METHODS, RECOVERY_FIDELITIES
-from core.sweeps.spec import SWEEP_FIDELITIES, parse_list
+from core.sweeps.spec import SWEEP_FIDELITIES
 
 
 class RunControls(QWidget):
@@ -122,113 +124,45 @@ class RunControls(QWidget):
         elif self.message.text().startswith("No mapped network"):
             self.message.clear_message()
 
-    def _scenario(self) -> tuple[list, str]:
-        name = self.state.draft_name if self.state.draft else ""
-        return list(self.state.draft), name
-
-    def _ok(self) -> bool:
-        if self.state.project.mapped is None:
-            self.message.error("project: has no trained and mapped network; train one first")
-            return False
-        return True
-
-    def circuit(self) -> Optional[tuple[float, str]]:
-        """(wire resistance in ohm, device model) from the fields, or None with the error shown."""
+    def _submit(self, build: Callable[[], run_flow.JobPlan]) -> Optional[int]:
+        """Build a job with ``build`` (a run_flow planner) and queue it; None with the error shown if invalid."""
         try:
-            return forms.circuit_overrides(self.r_wire.text(), self.device_model.currentText())
+            plan = build()
         except WorkbenchError as e:
             self.message.error(str(e))
             return None
-
-    def _circuit_note(self, r_wire: float, model: str) -> str:
-        """ ", 2 Ω wires, gap devices' for whatever differs from the project's circuit ('' if nothing)."""
-        m = self.state.project.mapped
-        parts = []
-        if r_wire != m.circuit.r_wire_ohm:
-            parts.append(f"{r_wire:g} Ω wires")
-        if model != m.device.model:
-            parts.append(f"{model} devices")
-        return f", {', '.join(parts)}" if parts else ""
-
-    def _queued(self, text: str, r_wire: float, fidelity: str) -> None:
-        if r_wire > 0 and fidelity in ("ideal", "behavioral"):
-            text += " (the wire resistance only acts at nodal and spice fidelity)"
-        self.message.info(text)
+        self.message.info(plan.message)
+        return self.jobs.submit(plan.factory, name=plan.name, project=plan.project)
 
     # ---- actions (return the job id, or None with the error shown) ---------------------------------
     def evaluate(self, fidelity: Optional[str] = None) -> Optional[int]:
-        from core.evaluate import evaluate_job
-
-        if not self._ok() or (circuit := self.circuit()) is None:
-            return None
-        r_wire, model = circuit
-        fidelity = fidelity or self.eval_fidelity.currentText()
-        project = self.state.project
-        defects, name = self._scenario()
-        what = name or ("clean" if not defects else "draft")
-        note = self._circuit_note(r_wire, model)
-        self._queued(f"queued: evaluate {what} at {fidelity}{note}", r_wire, fidelity)
-        return self.jobs.submit(
-            lambda: evaluate_job(project, defects, fidelity, r_wire_ohm=r_wire, device_model=model, scenario=name),
-            name=f"evaluate {what} ({fidelity}{note})",
-            project=project,
+        """Evaluate the draft scenario at ``fidelity`` (default: the Fidelity box)."""
+        fid = fidelity or self.eval_fidelity.currentText()
+        return self._submit(
+            lambda: run_flow.plan_evaluation(self.state, fid, self.r_wire.text(), self.device_model.currentText())
         )
 
     def sweep(self) -> Optional[int]:
-        from core.sweeps.job import sweep_job
-
-        if not self._ok() or (circuit := self.circuit()) is None:
-            return None
-        r_wire, model = circuit
-        f = {k: w.text() for k, w in self.sweep_fields.items()}
-        project = self.state.project
-        try:
-            spec = forms.sweep_spec(
-                parse_list("patterns", f["patterns"]),
-                f["sizes"],
-                f["stuck"],
-                f["arrays"],
-                f["seeds"],
+        """Run a defect sweep with the sweep fields."""
+        return self._submit(
+            lambda: run_flow.plan_sweep(
+                self.state,
+                {k: w.text() for k, w in self.sweep_fields.items()},
                 self.sweep_fidelity.currentText(),
+                self.scheduler.text(),
+                self.r_wire.text(),
+                self.device_model.currentText(),
             )
-            spec = spec.with_arrays(self.state.n_arrays)
-        except WorkbenchError as e:
-            self.message.error(str(e))
-            return None
-        scheduler = self.scheduler.text().strip() or None
-        if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
-            self.message.error(
-                "Dask scheduler: must be empty (this computer) or an address such as "
-                f"tcp://127.0.0.1:8786; got {scheduler!r}"
-            )
-            return None
-        n_maps = len(spec.points()) * spec.n_seeds
-        note = self._circuit_note(r_wire, model) + (f", on {scheduler}" if scheduler else "")
-        self._queued(f"queued: sweep of {n_maps} defect maps at {spec.fidelity}{note}", r_wire, spec.fidelity)
-        return self.jobs.submit(
-            lambda: sweep_job(project, spec, scheduler=scheduler, r_wire_ohm=r_wire, device_model=model),
-            name=f"sweep {','.join(spec.patterns)} ({n_maps} maps, {spec.fidelity}{note})",
-            project=project,
         )
 
     def recover(self) -> Optional[int]:
-        from core.recovery.recover import recover_job
-
-        if not self._ok() or (circuit := self.circuit()) is None:
-            return None
-        r_wire, model = circuit
-        defects, name = self._scenario()
-        if not defects:
-            self.message.error(str(ParameterError("scenario", "has no defects; add some in the defect editor")))
-            return None
-        method, fidelity = self.rec_method.currentText(), self.rec_fidelity.currentText()
-        project = self.state.project
-        note = self._circuit_note(r_wire, model)
-        self._queued(f"queued: {method} recovery at {fidelity}{note}", r_wire, fidelity)
-        return self.jobs.submit(
-            lambda: recover_job(
-                project, defects, method, fidelity, scenario=name, r_wire_ohm=r_wire, device_model=model
-            ),
-            name=f"recover {name or 'draft'} ({method}, {fidelity}{note})",
-            project=project,
+        """Run the chosen recovery method on the draft scenario."""
+        return self._submit(
+            lambda: run_flow.plan_recovery(
+                self.state,
+                self.rec_method.currentText(),
+                self.rec_fidelity.currentText(),
+                self.r_wire.text(),
+                self.device_model.currentText(),
+            )
         )

@@ -1,4 +1,8 @@
-"""Panel 1, network & training: preset, hidden sizes, epochs and seed; a Train job with live curves."""
+"""Panel 1, network & training: start a training (New project… or a quick retrain), live curves, Cancel.
+
+The flow (what a finished, cancelled or failed training does and says, the parked trained project) lives in
+:mod:`app.presenters.training_flow`; this module lays out and forwards.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +17,16 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app.jobs_qt import QtJobQueue
-from app.presenters import forms
+from app.presenters import training_flow as flow
 from app.presenters.document import WorkbenchState
+from app.presenters.new_project import NewProjectRequest
 from app.widgets import MessageLabel, color, plot_widget
 from core.errors import WorkbenchError
 from core.model.network import MAX_HIDDEN, PRESETS, TrainConfig
@@ -36,7 +42,7 @@ FIELD_HELP = {
 
 
 class TrainingPanel(QWidget):
-    """Form + Train button + loss and accuracy curves (from the job's partial history, then the project's)."""
+    """Start a training, follow it live (loss and accuracy from the job's partial history), cancel it."""
 
     title = "Network && training"
 
@@ -54,10 +60,10 @@ class TrainingPanel(QWidget):
         self.state, self.jobs = state, jobs
         self.before_train = before_train or (lambda: True)
         self.accept_trained = accept_trained or self._open_trained_default
-        self.job_id: Optional[int] = None  # the newest training job (its curves are drawn)
-        self.train_jobs: set[int] = set()  # every training job submitted here (retries included)
-        self.trained: Optional[Project] = None  # a finished training that was not opened
+        self.flow = flow.TrainingFlow()
 
+        self.new_button = QPushButton("New project…")
+        self.new_button.setToolTip("set up data, network, mapping, device and circuit, then train (a queued job)")
         self.preset = QComboBox()
         self.preset.addItems([*PRESETS, "custom"])
         self.fields = {k: QLineEdit() for k in ("hidden", "epochs", "seed")}
@@ -67,10 +73,22 @@ class TrainingPanel(QWidget):
             w.setToolTip(FIELD_HELP[k])
             w.setPlaceholderText(FIELD_HELP[k].split(";")[0])
             form.addRow({"hidden": "Hidden sizes", "epochs": "Epochs", "seed": "Seed"}[k], w)
-        self.train_button = QPushButton("Train new project")
+        self.train_button = QPushButton("Retrain with these settings")
         self.train_button.setToolTip(
-            "trains a new network with these settings and maps it to crossbars (replaces the open project when done)"
+            "trains a new network on the open project's data, device, circuit and mapping with this preset, "
+            "epochs and seed (the open project is replaced when it is done)"
         )
+        retrain = QGroupBox("Retrain the open project's set-up")
+        rl = QVBoxLayout(retrain)
+        rl.addLayout(form)
+        rl.addWidget(self.train_button)
+
+        self.progress = QProgressBar()
+        self.progress.setFormat("epoch %v of %m")
+        self.progress.setVisible(False)
+        self.cancel_button = QPushButton("Cancel training")
+        self.cancel_button.setToolTip("stop the running training after its current epoch; the open project stays")
+        self.cancel_button.setEnabled(False)
         self.open_trained_button = QPushButton("Open trained project")
         self.open_trained_button.setToolTip(
             "open the network trained last (it was kept aside because the open project had unsaved changes)"
@@ -81,8 +99,10 @@ class TrainingPanel(QWidget):
         self.message = MessageLabel()
         box = QGroupBox("Network")
         inner = QVBoxLayout(box)
-        inner.addLayout(form)
-        inner.addWidget(self.train_button)
+        inner.addWidget(self.new_button)
+        inner.addWidget(retrain)
+        inner.addWidget(self.progress)
+        inner.addWidget(self.cancel_button)
         inner.addWidget(self.message)
         inner.addWidget(self.open_trained_button)
         inner.addWidget(self.summary)
@@ -107,12 +127,29 @@ class TrainingPanel(QWidget):
         self.preset.currentTextChanged.connect(lambda t: self._commit("preset", t))
         for k, w in self.fields.items():
             w.editingFinished.connect(lambda k=k, w=w: self._commit(k, w.text().strip()))
+        self.new_button.clicked.connect(self.new_project)
         self.train_button.clicked.connect(self.train)
+        self.cancel_button.clicked.connect(self.cancel_training)
         self.open_trained_button.clicked.connect(self.open_trained)
         jobs.job_updated.connect(self._job_updated)
         jobs.job_removed.connect(self._job_removed)
         state.on_change(self._state_changed)
         self.refresh()
+
+    # ---- what older callers read -----------------------------------------------------------------------
+    @property
+    def job_id(self) -> Optional[int]:
+        """The newest training job (its curves are drawn)."""
+        return self.flow.job_id
+
+    @property
+    def train_jobs(self) -> set[int]:
+        return self.flow.job_ids
+
+    @property
+    def trained(self) -> Optional[Project]:
+        """A finished training that was not opened."""
+        return self.flow.parked
 
     # ---- state -> widgets ----------------------------------------------------------------------------
     def _state_changed(self, topic: str) -> None:
@@ -133,19 +170,8 @@ class TrainingPanel(QWidget):
         self.fields["hidden"].setEnabled(t["preset"] == "custom")
         if self.training_active():
             return  # the summary says "training …" and the plots show the live curves until it ends
-        p = self.state.project
-        if p.weights is None:
-            self.summary.setText("This project has no trained network yet: press Train.")
-            self.show_history({})
-            return
-        hist = p.weights.history
-        acc = hist.get("test_accuracy")
-        sizes = "-".join(str(s) for s in p.network.layer_sizes)
-        self.summary.setText(
-            f"Trained network {sizes}, {p.training.epochs} epochs, seed {p.training.seed}"
-            + (f"; test accuracy {acc[-1]:.3f}" if acc is not None and len(acc) else "")
-        )
-        self.show_history(hist)
+        self.summary.setText(flow.project_summary(self.state.project))
+        self.show_history(self.state.project.weights.history if self.state.project.weights else {})
 
     def show_history(self, hist: dict) -> None:
         """Draw a training history ``{'loss': [...], 'train_accuracy': [...], 'test_accuracy': [...]}``."""
@@ -162,109 +188,124 @@ class TrainingPanel(QWidget):
         self.state.set_training_field(name, value)
         self.validate()
 
-    def validate(self):
-        """The (dataset, network, training) configs, or None with the error shown in the panel."""
+    def validate(self) -> Optional[NewProjectRequest]:
+        """The retrain request of the quick form, or None with the error shown in the panel."""
         try:
-            configs = forms.training_configs(self.state.training)
+            request = flow.retrain_request(self.state.training, self.state.project)
         except WorkbenchError as e:
             self.message.error(str(e))
             return None
         self.message.clear_message()
-        return configs
+        return request
 
     def training_active(self) -> bool:
         """A training job submitted here is queued or running."""
-        return any(not j.finished for j in self.jobs.jobs() if j.id in self.train_jobs)
+        return self.flow.active(self.jobs.jobs())
 
-    def _update_train_button(self) -> None:
+    def _update_buttons(self) -> None:
         busy = self.training_active()
         self.train_button.setEnabled(not busy)
-        self.train_button.setText("Training…" if busy else "Train new project")
+        self.new_button.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy and self.flow.job_id not in self.flow.cancelling)
+        self.progress.setVisible(busy)
+
+    def new_project(self) -> Optional[int]:
+        """Ask for a new project's set-up (the New-project dialog) and train it; the job id or None."""
+        from app.dialogs.new_project import ask_new_project
+
+        request = ask_new_project(self.window(), self.state)
+        return None if request is None else self.start_training(request)
 
     def train(self) -> Optional[int]:
-        """Queue a training job with the form's settings; returns its id (None if invalid, busy or declined).
-
-        The open project is replaced only when the training finishes (and only if that loses nothing).
-        """
+        """Retrain with the quick form (preset, hidden, epochs, seed) on the open project's set-up."""
         if self.training_active():
             self.message.error("a training job is already queued or running; wait for it or cancel it")
             return None
         for k, w in self.fields.items():  # a field still being edited counts too
             if w.isEnabled() and w.text().strip() != self.state.training[k]:
                 self.state.set_training_field(k, w.text().strip())
-        configs = self.validate()
-        if configs is None or not self.before_train():
-            return None
-        from core.ml.new_project import create_project_job
+        request = self.validate()
+        return None if request is None else self.start_training(request)
 
-        ds, net, tr = configs
-        sizes = "-".join(str(s) for s in net.layer_sizes)
+    def start_training(self, request: NewProjectRequest) -> Optional[int]:
+        """Queue a training of ``request``; returns its job id (None if one already runs or it was vetoed).
+
+        The curves follow the job live; when it is done the trained project is offered through
+        ``accept_trained`` (the open project is replaced only then, and only if that loses nothing).
+        """
+        if self.training_active():
+            self.message.error("a training job is already queued or running; wait for it or cancel it")
+            return None
+        if not self.before_train():
+            return None
         self.show_history({})
-        self.message.info(f"queued: training {sizes} for {tr.epochs} epochs")
-        self.summary.setText(
-            f"Training a new network {sizes} ({tr.epochs} epochs, seed {tr.seed}) …\n"
-            "The open project stays open until the training finishes."
-        )
-        self.job_id = self.jobs.submit(
-            lambda: create_project_job(ds, net, tr), name=f"train {sizes}", on_done=self._trained
-        )
-        self.train_jobs.add(self.job_id)
-        self._update_train_button()
-        return self.job_id
+        self.message.info(flow.queued_text(request))
+        self.summary.setText(flow.running_summary(request))
+        self.progress.setRange(0, request.training.epochs)
+        self.progress.setValue(0)
+        job_id = self.jobs.submit(flow.job_factory(request), name=flow.job_name(request), on_done=self._trained)
+        self.flow.submitted(job_id, request)
+        self._update_buttons()
+        return job_id
+
+    def cancel_training(self) -> bool:
+        """Cancel the running or queued training (it stops after its current epoch); False if none runs."""
+        job_id = self.flow.job_id
+        if job_id is None or not self.training_active():
+            return False
+        self.flow.cancel_requested(job_id)
+        self.jobs.cancel(job_id)
+        self._update_buttons()
+        self.message.info("cancelling … (the training stops after its current epoch)")
+        return True
 
     def _job_updated(self, info: JobInfo) -> None:
-        if info.id not in self.train_jobs:
+        if info.id not in self.flow.job_ids:
             return
-        if info.id != self.job_id and not info.finished:  # a retried older training becomes the current one
-            self.job_id = info.id
-        self._update_train_button()
-        if info.id != self.job_id or info.finished:
+        follows = self.flow.follows(info)
+        self._update_buttons()
+        if not follows:
             return
         if isinstance(info.partial, dict):
             self.show_history(info.partial)
-        if info.progress is not None and info.progress.message:
-            self.message.info(f"training … {info.progress.message}")
-        elif info.state == "running":
-            self.message.info("training … starting (loading the data set)")
+        if info.progress is not None and info.progress.total:
+            self.progress.setRange(0, int(info.progress.total))
+            self.progress.setValue(int(info.progress.done))
+        if info.id not in self.flow.cancelling:  # "cancelling …" stays until the job ends
+            self.message.info(flow.progress_text(info))
 
     def _job_removed(self, job_id: int) -> None:
-        self.train_jobs.discard(job_id)
-        self._update_train_button()
-        if job_id == self.job_id and not self.training_active():
-            self.job_id = None
+        self.flow.removed(job_id)
+        self._update_buttons()
+        if job_id == self.flow.job_id and not self.training_active():
+            self.flow.job_id = None
             self.refresh()
 
     def _trained(self, info: JobInfo) -> None:
-        self._update_train_button()
+        out = self.flow.finished(info)
+        self._update_buttons()
         if info.state == DONE:
-            self.trained = info.result
             self.open_trained()
-        else:
-            self.message.error(f"Training {info.state}: {info.error}")
-            self.refresh()
+            return
+        self.refresh()
+        if isinstance(info.partial, dict) and len(info.partial.get("loss", [])):
+            # keep what the stopped training reached on screen: it is often why it was stopped
+            self.show_history(info.partial)
+            self.summary.setText(
+                f"The curves show the {info.state} training ({len(info.partial['loss'])} epochs).\n"
+                f"Open project: {flow.project_summary(self.state.project)}"
+            )
+        (self.message.error if out.is_error else self.message.info)(out.text)
 
     def open_trained(self) -> bool:
         """Open the project trained last (asks through ``accept_trained``); True if it is now open."""
-        if self.trained is None:
+        opened, text = self.flow.offer(self.accept_trained, lambda: self.state.dirty)
+        if not text:
             return False
-        if self.accept_trained(self.trained):
-            self.trained = None
-            self.open_trained_button.setVisible(False)
-            self.message.info("Training finished; the new project is open (unsaved).")
-            self.refresh()
-            return True
-        self.open_trained_button.setVisible(True)
-        if self.state.dirty:
-            self.message.info(
-                "Training finished, but the open project has unsaved changes and was kept. Save "
-                "it, then press 'Open trained project'."
-            )
-        else:
-            self.message.info(
-                "Training finished; the open project was kept. Press 'Open trained project' to switch to the new one."
-            )
+        self.open_trained_button.setVisible(not opened)
+        self.message.info(text)
         self.refresh()
-        return False
+        return opened
 
     def _open_trained_default(self, project: Project) -> bool:
         self.state.set_project(project, None, dirty=True)

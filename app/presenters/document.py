@@ -1,5 +1,9 @@
 """The workbench's document state, free of Qt: the open project, the draft defect scenario and the undo stack.
 
+Saving writes the draft with the project (:attr:`core.model.project.Project.draft`: its defects, name and the
+array on screen) and opening restores it, so what was on screen is what reopens. A save writes a
+:class:`SaveSnapshot`, so a worker thread can write it while editing goes on.
+
 Panels read this state and change it only through :class:`~core.session.undo.Command` s pushed on
 :attr:`WorkbenchState.stack`, so every edit (adding a defect, painting cells, saving a scenario, changing a
 training parameter) undoes the same way. Listeners get a *topic* string:
@@ -15,9 +19,11 @@ training parameter) undoes the same way. Listeners get a *topic* string:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -25,7 +31,7 @@ import numpy as np
 from core import project_io
 from core.model.defects import Defect
 from core.model.network import PRESETS, NetworkConfig, TrainConfig
-from core.model.project import Project, Scenario
+from core.model.project import Draft, Project, Scenario
 from core.session.undo import Command, CommandStack
 
 log = logging.getLogger(__name__)
@@ -47,6 +53,32 @@ def copy_defects(defects) -> list[Defect]:
     return [copy.deepcopy(d) for d in defects]
 
 
+@dataclass
+class SaveSnapshot:
+    """What one save writes, taken on the GUI thread, so a worker thread can write it while editing goes on.
+
+    ``project`` shares the arrays and results of the open project (nothing changes those in place: results are
+    appended, scenarios and the draft are replaced by commands) but has its own lists, scenarios and draft.
+    """
+
+    project: Project
+    source: Project  # the open project the snapshot was taken from
+    applied: list[int]  # the document edits it contains
+    results_serial: int  # how many results had been added when it was taken
+
+
+def snapshot_project(project: Project, draft: Optional[Draft] = None) -> Project:
+    """A copy of ``project`` that later edits and stored results do not change (big arrays are shared)."""
+    return dataclasses.replace(
+        project,
+        scenarios={k: copy.deepcopy(v) for k, v in project.scenarios.items()},
+        results=list(project.results),
+        sweeps=list(project.sweeps),
+        recoveries=list(project.recoveries),
+        draft=copy.deepcopy(draft if draft is not None else project.draft),
+    )
+
+
 class WorkbenchState:
     """The open project, its file path, the draft scenario, the training form and the undo stack."""
 
@@ -56,8 +88,11 @@ class WorkbenchState:
         self.stack = CommandStack()
         self.draft: list[Defect] = []
         self.draft_name = self.free_scenario_name()
+        self.view_array = 0  # the crossbar array on screen (the window keeps it current; saved with the draft)
         self.training = dict(TRAINING_FIELDS)
         self._results_dirty = False
+        self._results_serial = 0  # results added by jobs since the project was opened
+        self._results_clean = 0  # ... of which the last save held this many
         # edits of the document (draft, scenarios) applied now, by serial; training-form edits are not in it:
         # the form is not saved with the project, so changing it is not an unsaved change
         self._applied: list[int] = []
@@ -65,6 +100,7 @@ class WorkbenchState:
         self._serial = 0
         self._listeners: list[Callable[[str], None]] = []
         self.stack.on_change(lambda: self.notify("dirty"))
+        self._restore_draft()
         self._sync_training_from_project()
 
     # ---- listeners -----------------------------------------------------------------------------------
@@ -101,16 +137,37 @@ class WorkbenchState:
         return tuple(m.shapes[array - 1])
 
     def set_project(self, project: Project, path: Optional[str], dirty: bool = False) -> None:
-        """Replace the open project (history and draft are cleared)."""
+        """Replace the open project (history is cleared; the draft is the one saved in the project, if any)."""
         self.project, self.path = project, path
-        self.draft = []
-        self.draft_name = self.free_scenario_name()
         self.stack.clear()
         self._applied, self._clean = [], []
         self._results_dirty = dirty
+        self._results_serial = self._results_clean = 0
+        self._restore_draft()
         self._sync_training_from_project()
         self.notify("project")
         self.notify("dirty")
+
+    def _restore_draft(self) -> None:
+        d = self.project.draft
+        self.draft = copy_defects(d.defects) if d is not None else []
+        self.draft_name = d.name if d is not None and d.name.strip() else self.free_scenario_name()
+        self.view_array = d.array if d is not None and 1 <= d.array <= self.n_arrays else 0
+
+    def current_draft(self) -> Draft:
+        """The draft as it will be saved: its defects, its name and the array on screen."""
+        return Draft(self.draft_name, copy_defects(self.draft), array=self.view_array)
+
+    def unsaved_summary(self) -> str:
+        """What an unsaved-changes question names: '3 edits and 1 new result' ('' when nothing is unsaved)."""
+        edits = len(set(self._applied) ^ set(self._clean))
+        results = self._results_serial - self._results_clean
+        parts = [f"{edits} edit{'s' if edits != 1 else ''}"] if edits else []
+        if results > 0:
+            parts.append(f"{results} new result{'s' if results != 1 else ''}")
+        if not parts and self.dirty:
+            parts.append("a new, never saved project" if self.path is None else "unsaved changes")
+        return " and ".join(parts)
 
     def free_scenario_name(self) -> str:
         """``scenario-N`` with the smallest N not yet used by the open project."""
@@ -125,22 +182,52 @@ class WorkbenchState:
         self.set_project(project, os.path.abspath(path))
 
     def save(self, path: Optional[str] = None) -> str:
-        """Save atomically to ``path`` (default: the current path); raises ProjectSaveError, losing nothing."""
+        """Save atomically to ``path`` (default: the current path), draft included; raises ProjectSaveError.
+
+        On failure nothing changes: the project, the unsaved mark and any old file stay as they were.
+        """
+        target = self.save_target(path)
+        snap = self.snapshot()
+        project_io.save(snap.project, target)
+        return self.saved(snap, target)
+
+    def save_target(self, path: Optional[str] = None) -> str:
+        """The file a save goes to (``path`` or the current one); ParameterError if the project has none."""
         target = path or self.path
         if not target:
             from core.errors import ParameterError
 
             raise ParameterError("path", "this project has no file yet; use Save As")
-        project_io.save(self.project, target)
-        self.path = os.path.abspath(target)
-        self._results_dirty = False
-        self.stack.set_clean()
-        self._clean = list(self._applied)
+        return target
+
+    def snapshot(self) -> SaveSnapshot:
+        """The document as it is now, the draft included, for :func:`core.project_io.save` on any thread."""
+        return SaveSnapshot(
+            snapshot_project(self.project, self.current_draft()),
+            self.project,
+            list(self._applied),
+            self._results_serial,
+        )
+
+    def saved(self, snap: SaveSnapshot, path: str) -> str:
+        """Record that ``snap`` was written to ``path``: edits made since the snapshot stay unsaved."""
+        if snap.source is not self.project:
+            return os.path.abspath(path)  # another project was opened meanwhile: the file is written, nothing else
+        self.path = os.path.abspath(path)
+        self.project.modified = snap.project.modified
+        self.project.draft = snap.project.draft
+        self._clean = list(snap.applied)
+        self._results_clean = snap.results_serial
+        self._results_dirty = snap.results_serial != self._results_serial
+        if self._applied == self._clean:
+            self.stack.set_clean()
+        self.notify("dirty")
         return self.path
 
     def results_added(self) -> None:
         """Called (on the GUI thread) after the queue stored a result in the project."""
         self._results_dirty = True
+        self._results_serial += 1
         self.notify("results")
         self.notify("dirty")
 

@@ -16,11 +16,22 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from core.errors import DataError, ParameterError, check_range
+from core.model.params import RangeSpec
 
 DIGITS_TEST_SIZE = 180
 DIGITS_CAL_SIZE = 300
 # train: the network (and fault-aware retraining); cal: the correction network; test: every reported accuracy
 SPLITS = ("test", "cal", "train")
+# the one declaration of the pooling factor's range (not a dataclass field: it is applied once, when user data is read)
+DOWNSAMPLE = RangeSpec(
+    name="downsample",
+    default=1,
+    lo=1,
+    hi=16,
+    integer=True,
+    label="Downsampling factor",
+    help="average-pool square images by this factor (e.g. 2: 28x28 -> 14x14); user data only",
+)
 
 
 @dataclass
@@ -164,7 +175,7 @@ def validate_arrays(X, y) -> tuple[np.ndarray, np.ndarray]:
 
 def downsample_images(X: np.ndarray, factor: int, side: Optional[int] = None) -> np.ndarray:
     """Average-pool square images stored as rows of X by an integer factor (e.g. 28x28 -> 14x14 with 2)."""
-    factor = check_range("downsample", factor, 1, 16, integer=True)
+    factor = int(DOWNSAMPLE.check(factor))
     if factor == 1:
         return X
     n, f = X.shape

@@ -30,8 +30,18 @@ class Scenario:
 
 
 @dataclass
+class Draft(Scenario):
+    """The scenario being edited when the project was saved, restored on open (it is not one of the saved scenarios).
+
+    ``array`` is the 1-based crossbar array that was on screen (0: none recorded).
+    """
+
+    array: int = 0
+
+
+@dataclass
 class Project:
-    """One study: dataset, network, devices, mapping, defect scenarios and every result."""
+    """One study: dataset, network, devices, mapping, defect scenarios, the draft scenario and every result."""
 
     dataset: DatasetSpec = field(default_factory=DatasetSpec)
     network: NetworkConfig = field(default_factory=NetworkConfig)
@@ -45,6 +55,7 @@ class Project:
     results: list[SimulationResult] = field(default_factory=list)
     sweeps: list[SweepResult] = field(default_factory=list)
     recoveries: list[RecoveryResult] = field(default_factory=list)
+    draft: Optional[Draft] = None  # the defects being edited in the workbench (not yet a named scenario)
     created: str = field(default_factory=now_iso)
     modified: str = field(default_factory=now_iso)
     _dataset_cache: Any = field(default=None, repr=False, compare=False)

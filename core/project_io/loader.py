@@ -12,7 +12,7 @@ import h5py
 
 from core.errors import ProjectFormatError
 from core.model.project import Project
-from core.project_io import reader, schema
+from core.project_io import checks, reader, schema
 
 
 def load(path: str) -> Project:
@@ -31,18 +31,18 @@ def load(path: str) -> Project:
         f = h5py.File(path, "r", locking=False)
     except schema.READ_ERRORS as e:
         raise ProjectFormatError("/", f"cannot open {path!r} as an HDF5 file ({_reason(e)})") from None
-    checks = schema.Reader()
+    guard = checks.Reader()
     try:
         with f:
-            version = schema.check_header(f, checks)
+            version = checks.check_header(f, guard)
             if version == schema.FORMAT_VERSION:
-                return reader.read_project(f, checks)
-            with schema.migrate(path, version) as mf:
-                return reader.read_project(mf, checks)
+                return reader.read_project(f, guard)
+            with checks.migrate(path, version) as mf:
+                return reader.read_project(mf, guard)
     except ProjectFormatError:
         raise
     except schema.READ_ERRORS as e:
-        raise ProjectFormatError(checks.where, f"damaged or unreadable ({_reason(e)})") from None
+        raise ProjectFormatError(guard.where, f"damaged or unreadable ({_reason(e)})") from None
 
 
 _KNOWN_DAMAGE = {

@@ -1,6 +1,6 @@
 """Rebuilding a :class:`core.model.project.Project` from a project file checked by :mod:`core.project_io.schema`.
 
-Every value is read through :class:`core.project_io.schema.Reader` (links, filters, dtypes, shapes and limits
+Every value is read through :class:`core.project_io.checks.Reader` (links, filters, dtypes, shapes and limits
 checked before any data is read); this module adds what only the project model knows: the shapes that
 follow from the network configuration, the ranges of each field, and the validating constructors
 (:class:`core.model.devices.DeviceParams`, :class:`core.model.defects.Defect`, ...) whose errors become
@@ -17,13 +17,14 @@ import h5py
 
 from core.errors import DataError, DefectSpecError, ParameterError, ProjectFormatError
 from core.model.crossbar import ArrayMap, MappedNetwork, physical_shape
-from core.model.data import DatasetSpec, validate_arrays
+from core.model.data import DOWNSAMPLE, DatasetSpec, validate_arrays
 from core.model.defects import Defect
 from core.model.devices import SCHEMES, CircuitParams, DeviceParams
 from core.model.network import NetworkConfig, TrainConfig, Weights
-from core.model.project import Project, Scenario
+from core.model.project import Draft, Project, Scenario
 from core.model.results import RecoveryResult, SimulationResult, SweepResult
-from core.project_io.schema import MAX_ELEMENTS, Reader, parse_json
+from core.project_io.checks import Reader
+from core.project_io.schema import MAX_ELEMENTS, parse_json
 
 _MAX_ROWS = 1_000_000
 _MAX_COUNT = 100_000
@@ -78,6 +79,7 @@ def read_project(f: h5py.File, r: Reader) -> Project:
                 "/network", f"n_inputs ({network.n_inputs}) differs from the dataset's {n_features} features"
             )
     scenarios = _read_scenarios(f, r, network)
+    draft = _read_draft(f, r, network)
     results, sweeps, recoveries = _read_results(f, r, network)
     return Project(
         dataset=dataset,
@@ -89,6 +91,7 @@ def read_project(f: h5py.File, r: Reader) -> Project:
         weights=weights,
         mapped=mapped,
         scenarios=scenarios,
+        draft=draft,
         results=results,
         sweeps=sweeps,
         recoveries=recoveries,
@@ -107,7 +110,7 @@ def _read_dataset(f: h5py.File, r: Reader) -> DatasetSpec:
         seed=r.attr(g, "seed", "int", lo=0, hi=2**32 - 1),
         test_size=r.attr(g, "test_size", "int", lo=1, hi=10**8),
         cal_size=r.attr(g, "cal_size", "int", lo=0, hi=10**8),
-        downsample=r.attr(g, "downsample", "int", lo=1, hi=16),
+        downsample=r.attr(g, "downsample", "int", lo=DOWNSAMPLE.lo, hi=DOWNSAMPLE.hi),
         name=r.attr(g, "name", "str"),
     )
     spec.X = r.array(g, "X", "fiub", ndim=2, required=source != "digits")
@@ -182,10 +185,24 @@ def _read_scenarios(f: h5py.File, r: Reader, network: NetworkConfig) -> dict[str
         key = r.attr(g, "key", "str")
         if key in scenarios:
             raise ProjectFormatError(g.name, f"scenario key {key!r} appears twice")
-        n = r.attr(g, "n_defects", "int", lo=0, hi=_MAX_COUNT)
-        defects = [_read_defect(r, r.group(g, f"defect_{j:02d}", "defect"), network) for j in range(1, n + 1)]
-        scenarios[key] = Scenario(r.attr(g, "name", "str"), defects, r.text(g, "description", required=False) or "")
+        scenarios[key] = Scenario(*_read_scenario_body(r, g, network))
     return scenarios
+
+
+def _read_draft(f: h5py.File, r: Reader, network: NetworkConfig) -> Optional[Draft]:
+    """The optional ``/draft`` group (files written before it existed have none)."""
+    g = r.group(f, "draft", "draft", required=False)
+    if g is None:
+        return None
+    array = r.attr(g, "array", "int", required=False, default=0, lo=0, hi=len(network.layer_sizes) - 1)
+    return Draft(*_read_scenario_body(r, g, network), array=array)
+
+
+def _read_scenario_body(r: Reader, g: h5py.Group, network: NetworkConfig) -> tuple[str, list[Defect], str]:
+    """(name, defects, description) of a scenario-like group, each defect checked against the network."""
+    n = r.attr(g, "n_defects", "int", lo=0, hi=_MAX_COUNT)
+    defects = [_read_defect(r, r.group(g, f"defect_{j:02d}", "defect"), network) for j in range(1, n + 1)]
+    return r.attr(g, "name", "str"), defects, r.text(g, "description", required=False) or ""
 
 
 def _read_defect(r: Reader, g: h5py.Group, network: NetworkConfig) -> Defect:

@@ -48,6 +48,9 @@ def summary(project: Project) -> dict[str, Any]:
             {"array": i, "rows": int(a.shape[0]), "columns": int(a.shape[1])} for i, a in enumerate(p.mapped.arrays, 1)
         ],
         "scenarios": [{"name": s.name, "defects": [d.to_spec() for d in s.defects]} for s in p.scenarios.values()],
+        "draft": None
+        if p.draft is None
+        else {"name": p.draft.name, "array": int(p.draft.array), "defects": [d.to_spec() for d in p.draft.defects]},
         "n_results": len(p.results),
         "n_sweeps": len(p.sweeps),
         "n_recoveries": len(p.recoveries),

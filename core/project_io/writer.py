@@ -11,6 +11,7 @@ attributes and only HDF5-safe group names are used)::
     /device, /circuit       device and circuit parameters (``/circuit`` also holds the mapping ``scheme``)
     /mapping                the mapped network: scheme, its own /device and /circuit, /array_1/g_siemens ...
     /scenarios/<name>/defect_01             spec string, exact fields, ``mask`` for measured maps
+    /draft                  optional: the scenario being edited (name, array on screen, defects as a scenario)
     /results/run-0001       one evaluation: fidelity, solver, accuracy, output_voltages, ...
     /sweeps/sweep-0001      spec (JSON) and /rows, a table with one dataset per column
     /recoveries/rec-0001    method, accuracies, params (JSON) and /arrays
@@ -31,7 +32,7 @@ import h5py
 import numpy as np
 
 from core.errors import ProjectFormatError, ProjectSaveError
-from core.model.project import Project
+from core.model.project import Draft, Project, Scenario
 from core.model.results import now_iso
 from core.model.serialize import dumps
 from core.project_io import schema
@@ -210,35 +211,40 @@ def _write_project(f: h5py.File, p: Project, modified: str) -> None:
             ag = _group(mg, f"array_{i}", "crossbar", **fields)
             _array(ag, "g_siemens", a.g_siemens)
     _write_scenarios(_group(f, "scenarios", "scenarios"), p.scenarios)
+    if p.draft is not None:
+        _write_draft(f, p.draft)
     _write_results(f, p)
 
 
 def _write_scenarios(sg, scenarios: dict) -> None:
     taken: set = set()
     for i, (key, sc) in enumerate(scenarios.items(), 1):
-        g = _group(
-            sg,
-            schema.child_name(key, i, "scenario", taken),
-            "scenario",
-            key=str(key),
-            name=sc.name,
-            n_defects=len(sc.defects),
+        g = _group(sg, schema.child_name(key, i, "scenario", taken), "scenario", key=str(key))
+        _write_scenario_body(g, sc)
+
+
+def _write_draft(f: h5py.File, draft: Draft) -> None:
+    """``/draft``: laid out like one scenario, plus the array that was on screen."""
+    _write_scenario_body(_group(f, "draft", "draft", array=draft.array), draft)
+
+
+def _write_scenario_body(g: h5py.Group, sc: Scenario) -> None:
+    _set_attrs(g, name=sc.name, n_defects=len(sc.defects))
+    _text(g, "description", sc.description)
+    for j, d in enumerate(sc.defects, 1):
+        dg = _group(
+            g,
+            f"defect_{j:02d}",
+            "defect",
+            spec=d.to_spec(),
+            pattern=d.pattern,
+            array=d.array,
+            stuck=d.stuck,
+            stuck_ohm=d.stuck_ohm,
         )
-        _text(g, "description", sc.description)
-        for j, d in enumerate(sc.defects, 1):
-            dg = _group(
-                g,
-                f"defect_{j:02d}",
-                "defect",
-                spec=d.to_spec(),
-                pattern=d.pattern,
-                array=d.array,
-                stuck=d.stuck,
-                stuck_ohm=d.stuck_ohm,
-            )
-            _json(dg, "params", d.params)  # exact values: the spec string rounds floats to 6 digits
-            if d.mask is not None:
-                _array(dg, "mask", np.asarray(d.mask, dtype=bool))
+        _json(dg, "params", d.params)  # exact values: the spec string rounds floats to 6 digits
+        if d.mask is not None:
+            _array(dg, "mask", np.asarray(d.mask, dtype=bool))
 
 
 def _write_results(f: h5py.File, p: Project) -> None:

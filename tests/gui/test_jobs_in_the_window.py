@@ -51,7 +51,12 @@ def test_sweep_results_plot_mean_and_ci(window, qtbot):
     curve = window.results.sweep_curves[("circle", "off", 1)]
     x, y = curve.getData()
     rows = [r for r in sweep.rows if r["pattern"] == "circle" and r["stuck"] == "off"]
-    # the four curves are dodged sideways around the true sizes (within 15 % of the 0.2 gap) so CIs stay apart
+    # by default every point sits at its true size
+    assert np.allclose(x, [0.1, 0.3]) and set(window.results.sweep_offsets.values()) == {0.0}
+    # "spread CIs" dodges the four curves sideways around the true sizes (within 15 % of the 0.2 gap)
+    window.results.sweep_view.dodge.setChecked(True)
+    curve = window.results.sweep_curves[("circle", "off", 1)]
+    x, y = curve.getData()
     shifts = sorted(window.results.sweep_offsets.values())
     assert len(shifts) == 4 and np.allclose(np.diff(shifts), 0.02) and np.isclose(sum(shifts), 0)
     dx = window.results.sweep_offsets[("circle", "off", 1)]
@@ -240,7 +245,7 @@ def test_queue_table_rows_are_one_readable_line(window, qtbot):
     t = qp.table
     row = qp.rows[info.id]
     assert not t.wordWrap() and t.rowHeight(row) <= 2 * t.fontMetrics().height()
-    widths = [t.columnWidth(i) for i in range(4)]
+    widths = [t.columnWidth(i) for i in range(t.columnCount())]  # Job, State, Progress, Message, Time left
     assert sum(widths) <= t.viewport().width() + 2, widths  # nothing off-screen at 1024 x 640
     assert widths[3] >= widths[0] * 0.8 and widths[2] < 100  # Message gets the room, not Job
     item = t.item(row, 3)
@@ -280,4 +285,6 @@ def test_small_fixes_editor_error_clears_and_seconds_keep_digits(window, qtbot):
     assert window.crossbar.paint_mode == PAINT and not ed.message.is_error
     window.state.project.results[0].seconds = 0.000123
     window.state.notify("results")
-    assert window.results.sim_table.item(0, 4).text() == "0.000123"
+    t = window.results.sim_table
+    seconds = [t.horizontalHeaderItem(j).text() for j in range(t.columnCount())].index("seconds")
+    assert t.item(0, seconds).text() == "0.000123"

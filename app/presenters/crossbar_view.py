@@ -1,0 +1,306 @@
+"""What the crossbar view computes, free of Qt: what a cell holds, brush strokes, weight errors, zoom limits.
+
+A physical cell of an array belongs to one differential pair (input ``i``, neuron ``j``), where input ``n_in``
+is the bias row (see :mod:`core.model.crossbar`):
+
+``differential-columns``
+    cell (r, c) holds G+ of pair (r, c // 2) if c is even, G- if odd.
+``differential-rows``
+    cell (r, c) holds G+ of pair (r // 2, c) if r is even (the row driven at +V_i), G- if odd (-V_i).
+
+Weights are the crossbar's weights ``(G+ - G-) * w_max / dG`` (the bias row's weight is the bias times the
+array's ``bias_scale``), obtained from :func:`core.circuit.mapping.effective_weights`: every cell of a layer
+then shares one unit, and a device at G- stuck on shifts its weight by exactly ``-(g_on - G-) * w_max / dG``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Optional
+
+import numpy as np
+
+from app.presenters.forms import overlay_codes
+from core.circuit.mapping import effective_weights
+from core.errors import DefectSpecError
+from core.model import crossbar
+from core.model.crossbar import MappedNetwork, layout
+from core.model.defects import Defect, apply_stuck, parse_spec, stuck_maps
+
+BRUSH_SHAPES = ("square", "round")
+BRUSH_MIN, BRUSH_MAX = 1, 15  # odd sizes only, so a stamp has a centre cell
+MIN_VIEW_CELLS = 4  # zooming in stops when this many cells span the view (or the whole array, if smaller)
+VIEW_MARGIN_FRACTION = 0.05  # panning and zooming out stop at the array plus this margin on each side
+STATE_NAMES = {0: "healthy", 1: "stuck on", 2: "stuck off"}
+
+
+# ---- what a cell holds --------------------------------------------------------------------------------------
+def cell_pair(scheme: str, row: int, col: int, n_out: int = 0) -> tuple[int, int, str]:
+    """(input i, neuron j, side) of physical cell (row, col): :func:`core.model.crossbar.cell_pair`.
+
+    ``side`` is ``"G+"``, ``"G-"`` or ``"ref"`` (the reference column of the ``reference`` scheme, ``j = -1``);
+    i = n_in is the bias row. ``n_out`` (neurons of the layer) matters only for ``reference``.
+    """
+    return crossbar.cell_pair(scheme, row, col, n_out)
+
+
+def pair_cells(scheme: str, i: int, j: int, n_out: int = 0) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Physical (row, col) of the G+ and the G- device (the reference cell for ``reference``) of pair (i, j)."""
+    return crossbar.pair_cells(scheme, i, j, n_out)
+
+
+def input_name(i: int, n_in: int) -> str:
+    return "bias row" if i == n_in else f"input {i}"
+
+
+def format_ohm(ohm: float) -> str:
+    """``50 kΩ``, ``1.5 MΩ``, ``820 Ω``."""
+    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if ohm >= scale:
+            return f"{ohm / scale:.4g} {prefix}Ω"
+    return f"{ohm:.4g} Ω"
+
+
+def state_name(code: int, stuck_siemens: float) -> str:
+    """healthy / stuck on / stuck off / stuck at R (R from the stuck conductance)."""
+    if code in STATE_NAMES:
+        return STATE_NAMES[code]
+    return f"stuck at {format_ohm(1.0 / stuck_siemens)}"
+
+
+def r_position(stuck_siemens: np.ndarray, r_on_ohm: float, r_off_ohm: float) -> np.ndarray:
+    """Where each stuck resistance sits between LRS (0) and HRS (1) on a log scale, clipped; NaN stays NaN.
+
+    A log scale because the window spans decades (10 kΩ to 1 MΩ by default): 50 kΩ and 500 kΩ differ as much
+    to a researcher as 10 kΩ and 100 kΩ.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.log(1.0 / np.asarray(stuck_siemens, dtype=float) / r_on_ohm) / math.log(r_off_ohm / r_on_ohm)
+    return np.where(np.isnan(t), np.nan, np.clip(t, 0.0, 1.0))
+
+
+def crossbar_weights(mapped: MappedNetwork, array: int, g_siemens: np.ndarray) -> np.ndarray:
+    """Weights (n_in + 1, n_out) of ``array`` (1-based) with conductances ``g_siemens``, bias row last."""
+    a = mapped.arrays[array - 1]
+    one = MappedNetwork(mapped.scheme, mapped.device, mapped.circuit, [a])
+    (W,), (b,) = effective_weights(one, [np.asarray(g_siemens, dtype=float)])
+    return np.vstack([W, b[None, :] * a.bias_scale])
+
+
+class ArrayReadout:
+    """One array under a list of defects: the codes, conductances and weights the view draws and reads out.
+
+    Parameters
+    ----------
+    mapped
+        The project's mapped network.
+    array
+        1-based array index.
+    defects
+        The defects to apply (the draft or a result's); only those on ``array`` matter. Raises
+        :class:`core.errors.DefectSpecError` if one cannot be placed (e.g. a mask of another shape).
+    """
+
+    def __init__(self, mapped: MappedNetwork, array: int, defects: Sequence[Defect]):
+        self.mapped, self.array = mapped, array
+        self.layer = mapped.arrays[array - 1]
+        self.shape = self.layer.shape
+        mine = [d for d in defects if d.array == array]
+        self.codes = overlay_codes(mine, array, self.shape)
+        self.stuck = stuck_maps(mapped.shapes, mine, mapped.device)[array - 1]  # NaN where healthy
+        self.g_programmed = self.layer.g_siemens
+        self.g_effective = apply_stuck([self.g_programmed], [self.stuck])[0]
+        self.w_programmed = crossbar_weights(mapped, array, self.g_programmed)
+        self.w_effective = crossbar_weights(mapped, array, self.g_effective)
+        self.weight_error = self.w_effective - self.w_programmed
+        dev = mapped.device
+        self.r_position = np.where(self.codes == 3, r_position(self.stuck, dev.r_on_ohm, dev.r_off_ohm), np.nan)
+
+    @property
+    def n_defective(self) -> int:
+        return int(np.count_nonzero(self.codes))
+
+    def _state(self, r: int, c: int) -> str:
+        return state_name(int(self.codes[r, c]), float(self.stuck[r, c]))
+
+    def _weight_line(self, i: int, j: int) -> str:
+        wp, we = self.w_programmed[i, j], self.w_effective[i, j]
+        what = f"bias-row weight of neuron {j}" if i == self.layer.n_in else f"weight w[{i}, {j}]"
+        return f"{what}: programmed {wp:+.4g}, effective {we:+.4g} (error {we - wp:+.4g})"
+
+    def cell_text(self, row: int, col: int) -> str:
+        """Three lines about physical cell (row, col): where it is, what it holds, its weight and conductance."""
+        scheme = self.mapped.scheme
+        i, j, side = cell_pair(scheme, row, col, self.layer.n_out)
+        if side == "ref":
+            where = f"{input_name(i, self.layer.n_in)}, the reference cell shared by all {self.layer.n_out} neurons"
+            shift = np.abs(self.w_effective[i] - self.w_programmed[i])
+            weight = f"a defect here moves every weight of this row (largest error now {float(shift.max()):.4g})"
+        else:
+            where = f"{input_name(i, self.layer.n_in)}, neuron {j}, {side} of the pair"
+            weight = self._weight_line(i, j)
+        return "\n".join(
+            (
+                f"array {self.array}, row {row}, column {col}: {where}",
+                weight,
+                f"conductance: programmed {self.g_programmed[row, col] * 1e6:.4g} µS, "
+                f"effective {self.g_effective[row, col] * 1e6:.4g} µS; state: {self._state(row, col)}",
+            )
+        )
+
+    def pair_text(self, i: int, j: int) -> str:
+        """Three lines about pair (input i, neuron j) of the weight grid: its two devices and its weight."""
+        (rp, cp), (rn, cn) = pair_cells(self.mapped.scheme, i, j, self.layer.n_out)
+        minus = "ref" if layout(self.mapped.scheme) == "reference-column" else "G-"
+
+        def device(side, r, c):
+            return (
+                f"{side} (row {r}, column {c}) {self.g_programmed[r, c] * 1e6:.4g} -> "
+                f"{self.g_effective[r, c] * 1e6:.4g} µS, {self._state(r, c)}"
+            )
+
+        return "\n".join(
+            (
+                f"array {self.array}, {input_name(i, self.layer.n_in)}, neuron {j}",
+                self._weight_line(i, j),
+                f"{device('G+', rp, cp)}; {device(minus, rn, cn)}",
+            )
+        )
+
+
+def weight_levels(error: np.ndarray) -> tuple[float, float]:
+    """Symmetric colour levels (-m, m) of a weight-error matrix, so zero is always the middle colour."""
+    m = float(np.nanmax(np.abs(error))) if np.size(error) else 0.0
+    m = m if m > 0 and math.isfinite(m) else 1.0
+    return -m, m
+
+
+# ---- painting ---------------------------------------------------------------------------------------------
+def brush_offsets(size: int, shape: str = "square") -> list[tuple[int, int]]:
+    """(d_row, d_col) of the cells one stamp of the brush covers around its centre cell.
+
+    ``square`` covers size x size cells; ``round`` those whose centre lies within ``size / 2 - 1/4`` of the
+    centre cell's (a plus sign at 3, a disc from 5 on).
+    """
+    if not (isinstance(size, (int, np.integer)) and BRUSH_MIN <= size <= BRUSH_MAX and size % 2 == 1):
+        raise DefectSpecError(f"brush size: must be an odd integer in [{BRUSH_MIN}, {BRUSH_MAX}]; got {size!r}")
+    if shape not in BRUSH_SHAPES:
+        raise DefectSpecError(f"brush shape: must be one of {', '.join(BRUSH_SHAPES)}; got {shape!r}")
+    r = size // 2
+    reach2 = (size / 2 - 0.25) ** 2
+    return [
+        (dr, dc)
+        for dr in range(-r, r + 1)
+        for dc in range(-r, r + 1)
+        if shape == "square" or dr * dr + dc * dc <= reach2
+    ]
+
+
+def line_cells(start: tuple[int, int], end: tuple[int, int]) -> list[tuple[int, int]]:
+    """Cells of the Bresenham line from ``start`` to ``end`` (both included), 8-connected: no gaps."""
+    (r0, c0), (r1, c1) = start, end
+    dr, dc = abs(r1 - r0), abs(c1 - c0)
+    sr, sc = (1 if r1 > r0 else -1), (1 if c1 > c0 else -1)
+    err = dc - dr
+    out = [(r0, c0)]
+    while (r0, c0) != (r1, c1):
+        e2 = 2 * err
+        if e2 >= -dr:
+            err -= dr
+            c0 += sc
+        if e2 <= dc:
+            err += dc
+            r0 += sr
+        out.append((r0, c0))
+    return out
+
+
+def stroke_cells(
+    previous: Optional[tuple[int, int]],
+    cell: tuple[int, int],
+    array_shape: tuple[int, int],
+    size: int = 1,
+    shape: str = "square",
+) -> np.ndarray:
+    """Boolean mask of the cells a stroke segment covers: brush stamps on every cell of the line from
+    ``previous`` (None at the stroke's first point) to ``cell``, clipped to the array."""
+    rows, cols = array_shape
+    centres = np.array(line_cells(previous, cell) if previous is not None else [cell])
+    offsets = np.array(brush_offsets(size, shape))
+    hit = (centres[:, None, :] + offsets[None, :, :]).reshape(-1, 2)
+    keep = (hit[:, 0] >= 0) & (hit[:, 0] < rows) & (hit[:, 1] >= 0) & (hit[:, 1] < cols)
+    mask = np.zeros(array_shape, dtype=bool)
+    mask[hit[keep, 0], hit[keep, 1]] = True
+    return mask
+
+
+def cell_of(x: float, y: float, array_shape: Optional[tuple[int, int]]) -> Optional[tuple[int, int]]:
+    """(row, col) of image coordinates (x = column, y = row, one unit per cell), or None outside the array."""
+    if array_shape is None or not (math.isfinite(x) and math.isfinite(y)):
+        return None
+    r, c = math.floor(y), math.floor(x)
+    return (r, c) if 0 <= r < array_shape[0] and 0 <= c < array_shape[1] else None
+
+
+# ---- zoom and pan -----------------------------------------------------------------------------------------
+# In view coordinates cell k spans [k - 0.5, k + 0.5] (the images sit at -0.5, -0.5), so axis ticks fall on
+# cell centres and read as row and column indices.
+CELL_OFFSET = -0.5
+
+
+def view_margin(n: int) -> float:
+    return max(1.0, VIEW_MARGIN_FRACTION * n)
+
+
+def view_limits(grid_shape: tuple[int, int]) -> dict:
+    """Keyword arguments of pyqtgraph's ``ViewBox.setLimits`` for a grid of ``grid_shape`` cells.
+
+    Panning stays within the grid plus a margin, zooming out stops at the grid plus that margin, zooming in
+    stops at :data:`MIN_VIEW_CELLS` cells (or the whole side, if it is shorter).
+    """
+    rows, cols = grid_shape
+    mx, my = view_margin(cols), view_margin(rows)
+    return {
+        "xMin": CELL_OFFSET - mx,
+        "xMax": CELL_OFFSET + cols + mx,
+        "yMin": CELL_OFFSET - my,
+        "yMax": CELL_OFFSET + rows + my,
+        "minXRange": float(min(MIN_VIEW_CELLS, cols)),
+        "maxXRange": cols + 2 * mx,
+        "minYRange": float(min(MIN_VIEW_CELLS, rows)),
+        "maxYRange": rows + 2 * my,
+    }
+
+
+HOME_PAD = 0.25  # cells around the grid in the reset view: a frame, but no tick of a cell outside the array
+
+
+def home_range(grid_shape: tuple[int, int]) -> tuple[tuple[float, float], tuple[float, float]]:
+    """((x0, x1), (y0, y1)) in view coordinates of the reset view: the whole grid and a thin frame around it."""
+    rows, cols = grid_shape
+    lo = CELL_OFFSET - HOME_PAD
+    return (lo, CELL_OFFSET + cols + HOME_PAD), (lo, CELL_OFFSET + rows + HOME_PAD)
+
+
+# ---- previews of stored results -----------------------------------------------------------------------------
+def defects_from(items: Iterable) -> list[Defect]:
+    """Defects from :class:`Defect` objects or spec strings (a result's ``defect_specs``)."""
+    return [d if isinstance(d, Defect) else parse_spec(str(d)) for d in items]
+
+
+def preview_array(defects: Sequence[Defect], current: int, n_arrays: int) -> int:
+    """The array a preview opens on: the current one if the defects touch it, else the first one they touch."""
+    touched = sorted({d.array for d in defects if 1 <= d.array <= n_arrays})
+    return current if not touched or current in touched else touched[0]
+
+
+def preview_text(label: str, defects: Sequence[Defect], array: int) -> str:
+    """The preview bar's text, e.g. ``showing: run-0003 (circle-on-array1)``, plus what is off this array."""
+    others = sorted({d.array for d in defects if d.array != array})
+    text = f"showing: {label}"
+    if not defects:
+        text += " (no defects)"
+    if others:
+        text += f"; also defects on array {', '.join(map(str, others))}"
+    return text + " (read-only)"

@@ -1,0 +1,177 @@
+"""What the run controls' buttons do, free of Qt: validate the fields, build the job, name it, say what was queued.
+
+Each ``plan_*`` function takes the open :class:`~app.presenters.document.WorkbenchState` and the text of the
+fields and returns a :class:`JobPlan` (a zero-argument factory of a core job, its queue name, the message the
+controls show and the project that receives the result), or raises a :class:`core.errors.WorkbenchError` naming
+the field. The widget only submits ``plan.factory`` to the queue with ``plan.project`` as the target.
+
+The factories capture copies of the draft's defects and the chosen circuit at the moment of the click, so a
+later edit never changes a job that is already queued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from app.presenters import forms
+from app.presenters.document import WorkbenchState, copy_defects
+from core.errors import ParameterError
+from core.model.crossbar import MappedNetwork
+from core.model.defects import Defect
+from core.model.project import Project
+from core.sweeps.spec import SweepSpec, parse_list
+
+SCHEDULER_SCHEMES = ("tcp://", "tls://", "inproc://", "ucx://")
+WIRE_NOTE = " (the wire resistance only acts at nodal and spice fidelity)"
+SWEEP_FIELDS = ("patterns", "sizes", "stuck", "arrays", "seeds")
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """A job ready for the queue: ``jobs.submit(plan.factory, name=plan.name, project=plan.project)``."""
+
+    factory: Callable[[], Generator[Any, None, Any]]
+    name: str  # the queue row's name
+    message: str  # what the controls say once it is queued
+    project: Project  # the project that receives its result
+
+
+@dataclass(frozen=True)
+class Circuit:
+    """The run controls' circuit fields, checked: wire resistance in ohm and device model."""
+
+    r_wire_ohm: float
+    device_model: str
+
+
+def require_mapped(state: WorkbenchState) -> MappedNetwork:
+    """The open project's mapped network, or ParameterError('project', ...) if it has none."""
+    if state.project.mapped is None:
+        raise ParameterError("project", "has no trained and mapped network; train one first")
+    return state.project.mapped
+
+
+def circuit(r_wire_text: str, device_model: str) -> Circuit:
+    """The circuit fields checked (errors name 'wire resistance (ohm)' or 'device model' and the range)."""
+    return Circuit(*forms.circuit_overrides(r_wire_text, device_model))
+
+
+def circuit_note(mapped: MappedNetwork, c: Circuit) -> str:
+    """``", 2 Ω wires, gap devices"`` for whatever differs from the project's mapped circuit ('' if nothing)."""
+    parts = []
+    if c.r_wire_ohm != mapped.circuit.r_wire_ohm:
+        parts.append(f"{c.r_wire_ohm:g} Ω wires")
+    if c.device_model != mapped.device.model:
+        parts.append(f"{c.device_model} devices")
+    return f", {', '.join(parts)}" if parts else ""
+
+
+def queued_message(text: str, c: Circuit, fidelity: str) -> str:
+    """``text``, plus a warning when a wire resistance is set at a fidelity that ignores it."""
+    return text + (WIRE_NOTE if c.r_wire_ohm > 0 and fidelity in ("ideal", "behavioral") else "")
+
+
+def draft_scenario(state: WorkbenchState) -> tuple[list[Defect], str]:
+    """(copies of the draft's defects, its scenario name or '' when the draft is empty)."""
+    defects = copy_defects(state.draft)
+    return defects, state.draft_name if defects else ""
+
+
+def plan_evaluation(state: WorkbenchState, fidelity: str, r_wire_text: str, device_model: str) -> JobPlan:
+    """Evaluate the draft scenario (the clean network when it is empty) at ``fidelity``."""
+    from core.evaluate import FIDELITIES, evaluate_job
+
+    mapped = require_mapped(state)
+    c = circuit(r_wire_text, device_model)
+    if fidelity not in FIDELITIES:
+        raise ParameterError("fidelity", f"must be one of {', '.join(FIDELITIES)}; got {fidelity!r}")
+    project = state.project
+    defects, name = draft_scenario(state)
+    what = name or ("draft" if defects else "clean")
+    note = circuit_note(mapped, c)
+    return JobPlan(
+        lambda: evaluate_job(
+            project, defects, fidelity, r_wire_ohm=c.r_wire_ohm, device_model=c.device_model, scenario=name
+        ),
+        name=f"evaluate {what} ({fidelity}{note})",
+        message=queued_message(f"queued: evaluate {what} at {fidelity}{note}", c, fidelity),
+        project=project,
+    )
+
+
+def scheduler_address(text: str) -> Optional[str]:
+    """The Dask scheduler field: None for this computer, else an address such as ``tcp://127.0.0.1:8786``."""
+    address = str(text).strip() or None
+    if address is not None and not address.startswith(SCHEDULER_SCHEMES):
+        raise ParameterError(
+            "Dask scheduler",
+            f"must be empty (this computer) or an address such as tcp://127.0.0.1:8786; got {address!r}",
+        )
+    return address
+
+
+def sweep_spec(state: WorkbenchState, fields: Mapping[str, str], fidelity: str) -> SweepSpec:
+    """The sweep fields (``patterns``, ``sizes``, ``stuck``, ``arrays``, ``seeds``) as a spec for this network."""
+    spec = forms.sweep_spec(
+        parse_list("patterns", fields["patterns"]),
+        fields["sizes"],
+        fields["stuck"],
+        fields["arrays"],
+        fields["seeds"],
+        fidelity,
+    )
+    return spec.with_arrays(state.n_arrays)
+
+
+def plan_sweep(
+    state: WorkbenchState,
+    fields: Mapping[str, str],
+    fidelity: str,
+    scheduler_text: str,
+    r_wire_text: str,
+    device_model: str,
+) -> JobPlan:
+    """A Monte-Carlo defect sweep over the fields' patterns, sizes, stuck types, arrays and seeds."""
+    from core.sweeps.job import sweep_job
+
+    mapped = require_mapped(state)
+    c = circuit(r_wire_text, device_model)
+    spec = sweep_spec(state, fields, fidelity)
+    scheduler = scheduler_address(scheduler_text)
+    project = state.project
+    n_maps = len(spec.points()) * spec.n_seeds
+    note = circuit_note(mapped, c) + (f", on {scheduler}" if scheduler else "")
+    return JobPlan(
+        lambda: sweep_job(project, spec, scheduler=scheduler, r_wire_ohm=c.r_wire_ohm, device_model=c.device_model),
+        name=f"sweep {','.join(spec.patterns)} ({n_maps} maps, {spec.fidelity}{note})",
+        message=queued_message(f"queued: sweep of {n_maps} defect maps at {spec.fidelity}{note}", c, spec.fidelity),
+        project=project,
+    )
+
+
+def plan_recovery(state: WorkbenchState, method: str, fidelity: str, r_wire_text: str, device_model: str) -> JobPlan:
+    """Recover the draft scenario's accuracy with ``method`` (the draft must hold defects)."""
+    from core.recovery.common import METHODS, RECOVERY_FIDELITIES
+    from core.recovery.recover import recover_job
+
+    mapped = require_mapped(state)
+    c = circuit(r_wire_text, device_model)
+    defects, name = draft_scenario(state)
+    if not defects:
+        raise ParameterError("scenario", "has no defects; add some in the defect editor")
+    if method not in METHODS:
+        raise ParameterError("method", f"must be one of {', '.join(METHODS)}; got {method!r}")
+    if fidelity not in RECOVERY_FIDELITIES:
+        raise ParameterError("fidelity", f"must be one of {', '.join(RECOVERY_FIDELITIES)}; got {fidelity!r}")
+    project = state.project
+    note = circuit_note(mapped, c)
+    return JobPlan(
+        lambda: recover_job(
+            project, defects, method, fidelity, scenario=name, r_wire_ohm=c.r_wire_ohm, device_model=c.device_model
+        ),
+        name=f"recover {name or 'draft'} ({method}, {fidelity}{note})",
+        message=queued_message(f"queued: {method} recovery at {fidelity}{note}", c, fidelity),
+        project=project,
+    )
