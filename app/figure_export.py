@@ -23,7 +23,7 @@ from PySide6.QtCore import QMarginsF, QRectF, QSize, QSizeF
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPageSize, QPainter, QPdfWriter
 from PySide6.QtSvg import QSvgGenerator
 
-from app.presenters.results_view import with_suffix
+from app.presenters.results_tables import with_suffix
 
 FORMATS = ("png", "svg", "pdf")
 PNG_SCALE = 2.0  # PNGs at twice the screen size: sharp in papers and slides

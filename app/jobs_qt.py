@@ -37,6 +37,20 @@ def collect_garbage_on_gui_thread_only() -> None:
         _gc_guard = GarbageCollector(interval=0.5)
 
 
+def import_worker_modules_on_gui_thread() -> None:
+    """Import, on the GUI thread, the heavy modules that worker threads would otherwise import first.
+
+    A first import inside a worker thread (scikit-learn when a job loads the dataset, scipy's sparse solver and
+    special functions, PySpice) runs while the GUI thread may be importing through shiboken's import hook; a
+    crash in ``open_path`` was seen exactly then. Importing them once, up front, takes a few hundred
+    milliseconds and leaves worker threads nothing to import.
+    """
+    import scipy.sparse.linalg
+    import scipy.special  # noqa: F401 - sweep intervals
+    import sklearn.datasets
+    import sklearn.model_selection  # noqa: F401 - the data split
+
+
 def release_garbage_collection() -> None:
     """Collect now (call on the GUI thread) and give automatic collection back to Python (tests, shutdown)."""
     import gc
@@ -70,6 +84,7 @@ class QtJobQueue(QObject):
     def __init__(self, max_workers: int = 2, interval_s: float = 0.25, parent: Optional[QObject] = None):
         super().__init__(parent)
         collect_garbage_on_gui_thread_only()  # before any worker thread starts
+        import_worker_modules_on_gui_thread()
         self.interval_s = float(interval_s)
         self.queue = JobQueue(max_workers=max_workers, progress_interval_s=0.05)
         self._lock = threading.Lock()

@@ -396,5 +396,6 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_settings()
+        self.editor.shutdown()  # stop a read-out in flight before its receiver goes
         self.jobs.shutdown(timeout_s=10.0)
         event.accept()

@@ -16,6 +16,7 @@ BENCHMARKS = (
     "bench.bench_nodal",
     "bench.recovery_study",
     "bench.study_findings",
+    "bench.bench_gui",
 )
 
 

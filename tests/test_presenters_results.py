@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from app.presenters import queue_text as qt_
+from app.presenters import results_tables as rt
 from app.presenters import results_view as rv
 from app.presenters.document import DEFAULT_PROJECT
 from core import project_io
@@ -120,7 +121,7 @@ def _read(path):
 
 def test_sweep_csv_has_named_columns_and_true_sizes(project, tmp_path):
     sweep = project.sweeps[0]
-    path = rv.write_csv(str(tmp_path / "sweep"), rv.SWEEP_COLUMNS, rv.sweep_table(sweep, project))
+    path = rt.write_csv(str(tmp_path / "sweep"), rv.SWEEP_COLUMNS, rt.sweep_table(sweep, project))
     assert path.endswith("sweep.csv")
     header, rows = _read(path)
     named = ["pattern", "stuck", "array", "size", "n", "mean", "std", "ci_low", "ci_high", "fidelity"]
@@ -139,12 +140,12 @@ def test_sweep_csv_uses_the_recorded_circuit_and_blanks_undefined():
     rows = [{"pattern": "rows", "size": 0.25, "stuck": "50000", "array": 2, "fidelity": "nodal", "n": 1,
              "mean_accuracy": 0.5, "std": 0.0, "ci95_low": math.nan, "ci95_high": math.nan, "failures": 0}]  # fmt: skip
     sweep = SweepResult("sweep-0009", {"fidelity": "nodal", "r_wire_ohm": 2.5, "device_model": "gap"}, rows)
-    (row,) = rv.sweep_table(sweep)
+    (row,) = rt.sweep_table(sweep)
     assert row["r_wire_ohm"] == 2.5 and row["device_model"] == "gap" and math.isnan(row["ci_low"])
 
 
 def test_simulation_and_recovery_csv(project, tmp_path):
-    header, rows = _read(rv.write_csv(str(tmp_path / "sims.csv"), rv.SIM_COLUMNS, rv.simulation_table(project)))
+    header, rows = _read(rt.write_csv(str(tmp_path / "sims.csv"), rv.SIM_COLUMNS, rt.simulation_table(project)))
     assert header == list(rv.SIM_COLUMNS)
     assert [r["id"] for r in rows] == [r.id for r in project.results]
     by_id = {r["id"]: r for r in rows}
@@ -153,7 +154,7 @@ def test_simulation_and_recovery_csv(project, tmp_path):
     lo, hi = wilson_interval(65, 180)  # run-0003: 0.3611 of 180 images
     assert float(by_id["run-0003"]["ci_low"]) == lo and float(by_id["run-0003"]["ci_high"]) == hi
     assert by_id["run-0004"]["defects"] == "ring:array=1,stuck=off,cx=0.5,cy=0.5,r_in=0.2,r_out=0.35"
-    header, rows = _read(rv.write_csv(str(tmp_path / "rec.csv"), rv.REC_COLUMNS, rv.recovery_table(project)))
+    header, rows = _read(rt.write_csv(str(tmp_path / "rec.csv"), rv.REC_COLUMNS, rt.recovery_table(project)))
     assert header[:6] == ["id", "scenario", "method", "fidelity", "before", "after"]
     (r,) = rows
     rec = project.recoveries[0]
@@ -200,13 +201,13 @@ def test_chart_names_circuits_when_they_differ_and_shows_the_latest(project):
 
 
 def test_table_cells_sort_by_value(project):
-    cells = rv.simulation_cells(rv.simulation_table(project))
-    assert [h for h in rv.SIM_HEADERS][:4] == ["id", "scenario", "fidelity", "accuracy"]
+    cells = rt.simulation_cells(rt.simulation_table(project))
+    assert [h for h in rt.SIM_HEADERS][:4] == ["id", "scenario", "fidelity", "accuracy"]
     row = cells[2]  # run-0003
     assert row[1] == ("circle-on-array1", "circle-on-array1") and row[3][0] == "0.361"
     assert isinstance(row[3][1], float) and row[4][0].startswith("0.29")
     assert [c[2][1] for c in cells[:2]] == [0, 1]  # fidelity sorts ideal < behavioral < nodal < spice
-    assert rv.recovery_cells(rv.recovery_table(project))[0][6][0] == "+0.733"
+    assert rt.recovery_cells(rt.recovery_table(project))[0][6][0] == "+0.733"
 
 
 # ---- defects behind a result -------------------------------------------------------------------------------------

@@ -14,23 +14,21 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
-    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
-    QProgressBar,
     QPushButton,
     QRadioButton,
-    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from app.jobs_qt import collect_garbage_on_gui_thread_only
+from app.jobs_qt import collect_garbage_on_gui_thread_only, import_worker_modules_on_gui_thread
 from app.panels.crossbar import ERASE, PAINT, PAINT_OFF
+from app.panels.readout_box import ReadoutBox
 from app.presenters import forms
 from app.presenters import readout as ro
 from app.presenters.document import WorkbenchState, copy_defects
@@ -39,88 +37,11 @@ from core.errors import WorkbenchError
 from core.model.defects import PATTERNS, parse_spec
 
 STUCK_CHOICES = [("on (LRS)", "on"), ("off (HRS)", "off"), ("resistance", "ohm")]
-BARS_PER_ROW = 4  # defective-fraction bars side by side: four arrays fit the dock's ~330 px in one row
-# a light fill, so the dark label stays readable over it whatever the style
-BAR_STYLE = (
-    "QProgressBar { border: 1px solid #999; border-radius: 2px; background: white; text-align: center; }"
-    "QProgressBar::chunk { background: #f2a0a0; }"
-)
 
 
 def _breakable(spec: str) -> str:
     """A spec the message label may wrap after its commas (a zero-width space after each)."""
     return spec.replace(",", ",\u200b")
-
-
-class ReadoutBox(QGroupBox):
-    """The draft's accuracy, its interval and change, a "computing…" hint and one bar per array."""
-
-    def __init__(self, parent=None):
-        super().__init__("Accuracy of the current scenario", parent)
-        self.text = QLabel("")
-        self.text.setWordWrap(True)
-        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        # room for two lines: a dock's layout does not grow a wrapping label to its height-for-width
-        self.text.setMinimumHeight(2 * self.text.fontMetrics().lineSpacing() + 4)
-        self.hint = QLabel("")
-        self.hint.setStyleSheet("color: #777;")
-        self.bars: list[QProgressBar] = []
-        self.bar_grid = QGridLayout()
-        self.bar_grid.setSpacing(4)
-        head = QHBoxLayout()
-        head.addWidget(QLabel("Defective cells per array"))
-        head.addStretch(1)
-        head.addWidget(self.hint)
-        lay = QVBoxLayout(self)
-        lay.setSpacing(3)
-        lay.addWidget(self.text)
-        lay.addLayout(head)
-        lay.addLayout(self.bar_grid)
-
-    def set_arrays(self, n: int) -> None:
-        """One bar per array (rebuilt when another project has another number of arrays)."""
-        if n == len(self.bars):
-            return
-        for bar in self.bars:
-            self.bar_grid.removeWidget(bar)
-            bar.deleteLater()
-        self.bars = []
-        for i in range(n):
-            bar = QProgressBar()
-            bar.setRange(0, 1000)
-            bar.setTextVisible(True)
-            bar.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            bar.setMaximumHeight(18)
-            bar.setMinimumWidth(40)  # four share the dock's width; the label "1: 12.3%" needs about 60 px
-            bar.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-            bar.setStyleSheet(BAR_STYLE)
-            self.bar_grid.addWidget(bar, i // BARS_PER_ROW, i % BARS_PER_ROW)
-            self.bars.append(bar)
-        self.show_fractions([0.0] * n, ["-"] * n)
-
-    def show_fractions(self, fractions, texts) -> None:
-        for i, (bar, f, t) in enumerate(zip(self.bars, fractions, texts), start=1):
-            bar.setValue(round(1000 * f))
-            bar.setFormat(f"{i}: {t}")
-            bar.setToolTip(f"array {i}: {t} of its cells defective")
-
-    def show_outcome(self, outcome: ro.ReadoutOutcome) -> None:
-        r = outcome.readout
-        if r is None:
-            self.text.setStyleSheet("color: #b00020;")
-            self.text.setText(outcome.text)
-            self.text.setToolTip(outcome.text)
-            return
-        self.text.setStyleSheet("")
-        self.text.setText(ro.accuracy_text(r).replace("), ", ")\n", 1))  # interval, then the change
-        self.text.setToolTip(ro.readout_tooltip(r))
-        items = ro.fraction_items(r)
-        self.show_fractions([f for _n, f, _t in items], [t for _n, _f, t in items])
-
-    def show_note(self, text: str) -> None:
-        self.text.setStyleSheet("color: #444;")
-        self.text.setText(text)
-        self.show_fractions([0.0] * len(self.bars), ["-"] * len(self.bars))
 
 
 class DefectEditorPanel(QWidget):
@@ -217,6 +138,7 @@ class DefectEditorPanel(QWidget):
         self.shown_serial = 0
         self._readout_floor = 0
         collect_garbage_on_gui_thread_only()  # before the read-out's worker thread allocates anything
+        import_worker_modules_on_gui_thread()
         self._readout_arrived.connect(self._show_readout, Qt.ConnectionType.QueuedConnection)
         # no argument crosses threads through Qt: the slot takes the newest outcome from the presenter
         self.readout = ro.ReadoutComputer(lambda _outcome: self._readout_arrived.emit())

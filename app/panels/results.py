@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from app import figure_export
 from app.panels.results_sweep import SweepView
+from app.presenters import results_tables as rt
 from app.presenters import results_view as rv
 from app.presenters.document import WorkbenchState
 from app.widgets import PALETTE, MessageLabel, color, outside_legend, plot_widget
@@ -118,7 +119,7 @@ class ResultsPanel(QWidget):
         self.sim_plot.getPlotItem().invertY(True)  # first scenario on top, like the table
         self.sim_plot.setXRange(0, 1)
         self.sim_legend = outside_legend(self.sim_plot, "9pt")
-        self.sim_table = _table(rv.SIM_HEADERS)
+        self.sim_table = _table(rt.SIM_HEADERS)
         sim_tab = self._tab("simulations", self.sim_plot, self.sim_table)
 
         # --- recovery -------------------------------------------------------------------------------
@@ -136,7 +137,7 @@ class ResultsPanel(QWidget):
         legend = outside_legend(self.rec_plot, "9pt")
         for name, c in (("before", 7), ("after", 2)):
             legend.addItem(pg.ScatterPlotItem(symbol="s", size=10, brush=color(c), pen="k"), name)
-        self.rec_table = _table(rv.REC_HEADERS)
+        self.rec_table = _table(rt.REC_HEADERS)
         rec_tab = self._tab("recovery", self.rec_plot, self.rec_table)
 
         self.tabs = QTabWidget()
@@ -245,8 +246,8 @@ class ResultsPanel(QWidget):
         self.sim_plot.getAxis("left").setTicks([list(enumerate(chart.groups))])
         if chart.groups:
             self.sim_plot.setYRange(-0.5, len(chart.groups) - 0.5, padding=0)
-        rows = rv.simulation_table(p)
-        _fill(self.sim_table, rv.simulation_cells(rows), [r["id"] for r in rows])
+        rows = rt.simulation_table(p)
+        _fill(self.sim_table, rt.simulation_cells(rows), [r["id"] for r in rows])
 
     def draw_recoveries(self) -> None:
         rec = self.state.project.recoveries
@@ -255,7 +256,7 @@ class ResultsPanel(QWidget):
         after = np.array([r.after for r in rec], dtype=float)
         self.rec_before.setOpts(x=x - 0.18, height=before, width=0.35)
         self.rec_after.setOpts(x=x + 0.18, height=after, width=0.35)
-        ci = np.array([rv.recovery_interval(r, w) for w in ("before", "after") for r in rec], dtype=float)
+        ci = np.array([rt.recovery_interval(r, w) for w in ("before", "after") for r in rec], dtype=float)
         ci = ci.reshape(-1, 2)
         ys = np.concatenate([before, after])
         self.rec_errors.setData(
@@ -266,8 +267,8 @@ class ResultsPanel(QWidget):
             self.rec_plot.setXRange(-0.6, len(rec) - 0.4, padding=0)
         ticks = [(i, f"{r.method}\n{rv.scenario_label(r)}") for i, r in enumerate(rec)]
         self.rec_plot.getAxis("bottom").setTicks([ticks])
-        rows = rv.recovery_table(self.state.project)
-        _fill(self.rec_table, rv.recovery_cells(rows), [r["id"] for r in rows])
+        rows = rt.recovery_table(self.state.project)
+        _fill(self.rec_table, rt.recovery_cells(rows), [r["id"] for r in rows])
 
     def _row_clicked(self, table: QTableWidget, results, row: int) -> None:
         item = table.item(row, 0)
@@ -287,17 +288,17 @@ class ResultsPanel(QWidget):
         p = self.state.project
         if kind == "sweep":
             sweep = self.current_sweep()
-            return rv.SWEEP_COLUMNS, rv.sweep_table(sweep, p) if sweep is not None else []
+            return rv.SWEEP_COLUMNS, rt.sweep_table(sweep, p) if sweep is not None else []
         if kind == "simulations":
-            return rv.SIM_COLUMNS, rv.simulation_table(p)
+            return rv.SIM_COLUMNS, rt.simulation_table(p)
         if kind == "recovery":
-            return rv.REC_COLUMNS, rv.recovery_table(p)
+            return rv.REC_COLUMNS, rt.recovery_table(p)
         raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
 
     def export_table(self, kind: str, path: str) -> str:
         """Write the table of ``kind`` as CSV; returns the path written."""
         columns, rows = self.table_rows(kind)
-        return rv.write_csv(path, columns, rows)
+        return rt.write_csv(path, columns, rows)
 
     def plot_of(self, kind: str) -> pg.PlotWidget:
         return {"sweep": self.sweep_plot, "simulations": self.sim_plot, "recovery": self.rec_plot}[kind]

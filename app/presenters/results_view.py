@@ -8,7 +8,6 @@ offset kept apart (:func:`dodge_offsets`) and never enters a table or a CSV file
 from __future__ import annotations
 
 import copy
-import csv
 import math
 from dataclasses import dataclass
 from typing import Optional
@@ -18,7 +17,7 @@ import numpy as np
 from core.errors import DefectSpecError
 from core.model.defects import Defect, parse_spec
 from core.model.project import Project
-from core.model.results import RecoveryResult, SimulationResult, SweepResult
+from core.model.results import SimulationResult, SweepResult
 from core.model.stats import wilson_interval
 from core.sweeps.spec import make_defect
 
@@ -75,7 +74,7 @@ def sweep_choices(rows: list[dict]) -> tuple[list[str], list[str], list[int]]:
     )
 
 
-def _num(v) -> float:
+def as_float(v) -> float:
     return math.nan if v is None else float(v)
 
 
@@ -89,7 +88,7 @@ def select_curves(rows: list[dict], pattern=ALL, stuck=ALL, array=ALL) -> list[C
             continue
         if array != ALL and key[2] != int(array):
             continue
-        if not r.get("n") or math.isnan(_num(r.get("mean_accuracy"))):
+        if not r.get("n") or math.isnan(as_float(r.get("mean_accuracy"))):
             continue
         groups.setdefault(key, []).append(i)
     out = []
@@ -97,7 +96,7 @@ def select_curves(rows: list[dict], pattern=ALL, stuck=ALL, array=ALL) -> list[C
         idx = sorted(groups[key], key=lambda i: float(rows[i]["size"]))
 
         def col(name, idx=idx):
-            return np.array([_num(rows[i][name]) for i in idx])
+            return np.array([as_float(rows[i][name]) for i in idx])
 
         out.append(Curve(key, tuple(idx), col("size"), col("mean_accuracy"), col("ci95_low"), col("ci95_high")))
     return out
@@ -151,7 +150,7 @@ def _fmt(v, spec: str = ".3f") -> str:
 
 def point_text(row: dict) -> str:
     """The read-out of one sweep point (tooltip and hover label): what it is, n, mean and 95 % interval."""
-    lo, hi = _num(row.get("ci95_low")), _num(row.get("ci95_high"))
+    lo, hi = as_float(row.get("ci95_low")), as_float(row.get("ci95_high"))
     ci = "n/a (needs n >= 2)" if math.isnan(lo) else f"{lo:.3f} to {hi:.3f}"
     lines = [
         f"{row['pattern']}, stuck {row['stuck']}, array {row['array']}",
@@ -239,7 +238,7 @@ def simulation_chart(results: list[SimulationResult], project: Optional[Project]
     conds = [(r.fidelity, *circuit_of(r.params, project)) for r in results]
     order = sorted(
         _unique(conds),
-        key=lambda c: (_fid_key(c[0]), c[0], c[1], c[2]),
+        key=lambda c: (fidelity_rank(c[0]), c[0], c[1], c[2]),
     )
     varied = len({c[1:] for c in order}) > 1
     names = [f"{f}, {r:g} Ω, {m}" if varied else f for f, r, m in order]
@@ -297,114 +296,7 @@ def sweep_point_defects(sweep: SweepResult, row: dict, shape: tuple[int, int]) -
 
 
 # ---- tables and CSV ----------------------------------------------------------------------------------------
-def sweep_table(sweep: SweepResult, project: Optional[Project] = None) -> list[dict]:
-    """Every row of a sweep as a dict with :data:`SWEEP_COLUMNS` keys (true sizes, NaN where undefined)."""
-    r_wire, model = circuit_of(sweep.spec, project)
-    fidelity = sweep.spec.get("fidelity", "")
-    return [
-        dict(zip(SWEEP_COLUMNS, (
-            r["pattern"], r["stuck"], int(r["array"]), float(r["size"]), int(r.get("n", 0)),
-            _num(r.get("mean_accuracy")), _num(r.get("std")), _num(r.get("ci95_low")), _num(r.get("ci95_high")),
-            r.get("fidelity", fidelity), r_wire, model, int(r.get("failures", 0)), _num(r.get("defect_fraction")),
-            r.get("status", ""),
-        ), strict=True))
-        for r in sweep.rows
-    ]  # fmt: skip
 
 
-def simulation_table(project: Project) -> list[dict]:
-    """Every simulation result as a dict with :data:`SIM_COLUMNS` keys, in project order."""
-    out = []
-    for r in project.results:
-        lo, hi = result_interval(r)
-        r_wire, model = circuit_of(r.params, project)
-        values = (
-            r.id, scenario_label(r), r.fidelity, float(r.accuracy), lo, hi, int(r.n_images), r_wire, model,
-            r.solver, float(r.seconds), "; ".join(r.defect_specs),
-        )  # fmt: skip
-        out.append(dict(zip(SIM_COLUMNS, values, strict=True)))
-    return out
-
-
-def recovery_table(project: Project) -> list[dict]:
-    """Every recovery run as a dict with :data:`REC_COLUMNS` keys (Wilson intervals over its test images)."""
-    out = []
-    for r in project.recoveries:
-        r_wire, model = circuit_of(r.params, project)
-        values = (
-            r.id, scenario_label(r), r.method, r.fidelity, float(r.before), float(r.after), float(r.after - r.before),
-            *recovery_interval(r, "before"), *recovery_interval(r, "after"), int(r.params.get("n_test", 0) or 0),
-            r_wire, model, "; ".join(r.defect_specs),
-        )  # fmt: skip
-        out.append(dict(zip(REC_COLUMNS, values, strict=True)))
-    return out
-
-
-SIM_HEADERS = (
-    "id", "scenario", "fidelity", "accuracy", "95 % CI", "n", "wire R (Ω)", "device", "solver", "seconds", "defects",
-)  # fmt: skip
-REC_HEADERS = ("id", "scenario", "method", "fidelity", "before", "after", "gain", "after 95 % CI")
-
-
-def _ci(lo: float, hi: float) -> str:
-    return "n/a" if math.isnan(lo) else f"{lo:.3f}–{hi:.3f}"
-
-
-def _fid_key(fidelity: str) -> int:
+def fidelity_rank(fidelity: str) -> int:
     return FIDELITY_ORDER.index(fidelity) if fidelity in FIDELITY_ORDER else len(FIDELITY_ORDER)
-
-
-def simulation_cells(rows: list[dict]) -> list[list[tuple[str, object]]]:
-    """(text, sort key) per cell of the simulations table (:data:`SIM_HEADERS`) from :func:`simulation_table`."""
-    return [
-        [
-            (r["id"], r["id"]), (r["scenario"], r["scenario"]), (r["fidelity"], _fid_key(r["fidelity"])),
-            (f"{r['accuracy']:.3f}", r["accuracy"]), (_ci(r["ci_low"], r["ci_high"]), r["ci_low"]),
-            (str(r["n_images"]), r["n_images"]), (f"{r['r_wire_ohm']:g}", r["r_wire_ohm"]),
-            (r["device_model"], r["device_model"]), (r["solver"], r["solver"]),
-            (f"{r['seconds']:.3g}", r["seconds"]),  # fast behavioural runs take well under a millisecond
-            (r["defects"], r["defects"]),
-        ]
-        for r in rows
-    ]  # fmt: skip
-
-
-def recovery_cells(rows: list[dict]) -> list[list[tuple[str, object]]]:
-    """(text, sort key) per cell of the recovery table (:data:`REC_HEADERS`) from :func:`recovery_table`."""
-    return [
-        [
-            (r["id"], r["id"]), (r["scenario"], r["scenario"]), (r["method"], r["method"]),
-            (r["fidelity"], _fid_key(r["fidelity"])), (f"{r['before']:.3f}", r["before"]),
-            (f"{r['after']:.3f}", r["after"]), (f"{r['gain']:+.3f}", r["gain"]),
-            (_ci(r["after_ci_low"], r["after_ci_high"]), r["after_ci_low"]),
-        ]
-        for r in rows
-    ]  # fmt: skip
-
-
-def _cell(v):
-    if isinstance(v, float):
-        return "" if math.isnan(v) else repr(v)  # shortest exact float text; empty for undefined
-    return v
-
-
-def write_csv(path: str, columns, rows: list[dict]) -> str:
-    """Write ``rows`` (dicts) under a header of ``columns`` to ``path`` (``.csv`` added if missing)."""
-    path = with_suffix(path, "csv")
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(columns)
-        for r in rows:
-            w.writerow([_cell(r[c]) for c in columns])
-    return path
-
-
-def with_suffix(path: str, fmt: str) -> str:
-    """``path`` ending in ``.fmt`` (appended unless already there, so no other file is overwritten)."""
-    return path if path.lower().endswith("." + fmt.lower()) else f"{path}.{fmt}"
-
-
-def recovery_interval(result: RecoveryResult, which: str) -> tuple[float, float]:
-    """Wilson 95 % interval of a recovery run's ``before`` or ``after`` accuracy (NaN without ``n_test``)."""
-    n = int(result.params.get("n_test", 0) or 0)
-    return wilson_interval(int(round(getattr(result, which) * n)), n)
