@@ -1,8 +1,9 @@
-"""``python -m app [--project PATH] [--smoke-test]``: the ReRAM Fault Workbench desktop application.
+"""``python -m app [--project PATH] [--smoke-test [--screenshots DIR]]``: the ReRAM Fault Workbench application.
 
 ``--smoke-test`` starts the real application (offscreen when there is no display), loads the project,
 runs one behavioural evaluation through the job queue, checks that its result was stored in the project and
-exits 0; any failure exits non-zero.
+exits 0; any failure exits non-zero. With ``--screenshots DIR`` it then writes one PNG per panel and one of the
+New-project dialog into DIR (see :mod:`app.screenshots`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ def _parse(argv):
         help="start, load the project, run one short job through the queue and exit (0 = fine)",
     )
     p.add_argument("--timeout", type=float, default=120.0, help="smoke test time limit in seconds (default 120)")
-    return p.parse_args(argv)
+    p.add_argument("--screenshots", metavar="DIR", help="with --smoke-test: write a PNG per panel and dialog into DIR")
+    args = p.parse_args(argv)
+    if args.screenshots and not args.smoke_test:
+        p.error("--screenshots: only applies with --smoke-test")
+    return args
 
 
 def smoke_test(window, app, timeout_s: float) -> int:
@@ -90,6 +95,13 @@ def main(argv=None) -> int:
     if args.smoke_test:
         try:
             code = smoke_test(window, app, args.timeout)
+            if code == 0 and args.screenshots:
+                from app.screenshots import SIZE, capture, prepare
+
+                window.resize(*SIZE)
+                prepare(window, app)
+                for path in capture(window, app, args.screenshots):
+                    print(f"wrote {path}")
         except Exception as e:  # noqa: BLE001 - any failure is a failed smoke test, reported as such
             import traceback
 

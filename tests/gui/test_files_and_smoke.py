@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+from PySide6.QtGui import QImage
+
 from core import project_io
 from gui_helpers import ROOT, wait_job
 
@@ -29,13 +31,23 @@ def test_save_roundtrip_and_failed_save_loses_nothing(window, tmp_path):
     assert window.open_path(good) and window.state.project.scenarios.keys() == loaded.scenarios.keys()
 
 
-def test_smoke_test_subprocess_exits_zero():
+def test_smoke_test_subprocess_exits_zero_and_writes_a_screenshot_per_panel(tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = tmp_path / "shots"
     r = subprocess.run(
-        [sys.executable, "-m", "app", "--smoke-test"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
+        [sys.executable, "-m", "app", "--smoke-test", "--screenshots", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
     assert r.returncode == 0, r.stderr[-2000:]
     assert "smoke test ok" in r.stdout
+    names = {"main-window", "crossbar", "training", "queue", "defect-editor", "results-sweep",
+             "results-simulations", "results-recovery", "new-project-dialog"}  # fmt: skip
+    assert {p.stem for p in out.glob("*.png")} == names
+    for p in out.glob("*.png"):
+        img = QImage(str(p))
+        assert img.width() >= 300 and img.height() >= 300, p.name
+        colours = {img.pixel(x, y) for x in range(0, img.width(), 9) for y in range(0, img.height(), 9)}
+        assert len(colours) >= 5, p.name  # a rendered panel, not a blank image
 
 
 def test_qt_signal_emit_keeps_references():
