@@ -16,6 +16,7 @@ from typing import Optional
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QMainWindow,
@@ -369,12 +370,17 @@ class MainWindow(QMainWindow):
         s = self.settings
         geometry = s.value("window/geometry") if s is not None else None
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1280, 800)
+            self.resize(*flow.first_window_size(self._available_screen()))
         layout = s.value("window/state") if s is not None else None
         if layout is not None:
             self.restoreState(layout)
         recent = s.value("recent_files", []) if s is not None else []
         self.recent = [str(p) for p in ([recent] if isinstance(recent, str) else recent or [])]
+
+    def _available_screen(self) -> tuple[int, int]:
+        screen = self.screen() or QApplication.primaryScreen()
+        g = screen.availableGeometry() if screen is not None else None
+        return (g.width(), g.height()) if g is not None else (1280, 800)
 
     def save_settings(self) -> None:
         """Remember geometry, dock layout and recent files (done when the window closes)."""

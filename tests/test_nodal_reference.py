@@ -14,6 +14,13 @@ Cross-checks
   Gap devices (``I = I0 exp(-gap/g0) sinh(V/V0)``) use a full Newton iteration on the same dense system.
 * :func:`core.circuit.nodal.forward_voltages` on the trained network: with 1e-6 ohm wires it goes through the
   sparse solver and agrees with the behavioural model; with 2 ohm wires it does not.
+* Non-ideal op-amps (``tests/test_nodal_reference_opamp.py``, with the helpers of this file):
+  :func:`core.circuit.nodal.neuron_layer` (per-op-amp input offsets, bias current, a swing margin, output
+  resistance) against a dense MNA of a ``differential-columns`` crossbar *with* its difference amplifiers:
+  every op-amp is an ideal source at its internal node, ``R_o`` a resistor to the output, the offset a term
+  ``A V_os`` of its row, the bias current a right-hand-side entry; all ``3**(cols + n_out)`` op-amp states are
+  tried and exactly one must be self-consistent. Linear and gap devices, ideal and 2 ohm wires; measured
+  agreement 2e-12 relative.
 
 Tolerances
 ----------

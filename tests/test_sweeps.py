@@ -23,6 +23,7 @@ ROW_KEYS = {
     "size",
     "stuck",
     "array",
+    "offset_sigma_volt",
     "fidelity",
     "n",
     "mean_accuracy",

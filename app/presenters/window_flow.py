@@ -303,3 +303,18 @@ def solver_details() -> tuple[Optional[dict], str]:
         return solver_info(), ""
     except WorkbenchError as e:
         return None, str(e)
+
+
+PREFERRED_WINDOW_SIZE = (1280, 800)
+
+
+def first_window_size(
+    available: tuple[int, int], preferred: tuple[int, int] = PREFERRED_WINDOW_SIZE
+) -> tuple[int, int]:
+    """The window's size at its first start: the preferred size, shrunk to fit the screen's free area.
+
+    A window manager places a window larger than the screen partly off it (at 1024x768 the right edge and
+    the status bar were lost), so leave room for its frame and title bar.
+    """
+    frame_w, frame_h = 16, 48
+    return (max(640, min(preferred[0], available[0] - frame_w)), max(480, min(preferred[1], available[1] - frame_h)))

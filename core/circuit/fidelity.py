@@ -23,6 +23,7 @@ from core.model import defects as defects_mod
 from core.model.crossbar import MappedNetwork
 from core.model.defects import Defect
 from core.model.network import accuracy
+from core.model.opamp import OpAmpOffsets, OpAmpParams
 
 CIRCUIT_FIDELITIES = ("behavioral", "nodal", "spice")
 
@@ -46,9 +47,30 @@ def with_overrides(
     return dataclasses.replace(mapped, device=dev, circuit=cir)
 
 
+def with_opamp(
+    mapped: MappedNetwork, opamp: Optional[OpAmpParams] = None, offsets: Optional[list[OpAmpOffsets]] = None
+) -> MappedNetwork:
+    """A copy of ``mapped`` with op-amp non-idealities (:mod:`core.model.opamp`) and/or explicit offsets."""
+    changes: dict = {}
+    if opamp is not None:
+        changes["opamp"] = opamp
+    if offsets is not None:
+        changes["offsets"] = offsets
+    return dataclasses.replace(mapped, **changes) if changes else mapped
+
+
 def circuit_params(mapped: MappedNetwork) -> dict:
-    """The circuit settings a result was computed with (stored with every result)."""
-    return {"r_wire_ohm": mapped.circuit.r_wire_ohm, "device_model": mapped.device.model, "scheme": mapped.scheme}
+    """The circuit settings a result was computed with (stored with every result).
+
+    Non-default op-amp settings are recorded under ``opamp`` (and ``opamp_offsets: "explicit"`` when offsets
+    were given as arrays); an ideal macro-model adds nothing.
+    """
+    out = {"r_wire_ohm": mapped.circuit.r_wire_ohm, "device_model": mapped.device.model, "scheme": mapped.scheme}
+    if mapped.opamp.changes():
+        out["opamp"] = mapped.opamp.changes()
+    if mapped.offsets is not None:
+        out["opamp_offsets"] = "explicit"
+    return out
 
 
 def defective_conductances(mapped: MappedNetwork, defects: Sequence[Defect]):

@@ -36,13 +36,16 @@ included, and its finite-gain TIA factor with the column's G_sum); the largest h
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 
+from core.circuit.opamp import OpAmpModel, inverter_outputs
 from core.errors import ParameterError
 from core.model.crossbar import ArrayMap, MappedNetwork, join_pairs, layout, split_pairs, weight_span
 from core.model.devices import CircuitParams, DeviceParams
 from core.model.network import Weights, forward
+from core.model.opamp import OpAmpParams
 
 
 def weights_to_pairs(
@@ -144,20 +147,39 @@ def map_network(
     return MappedNetwork(scheme, device, circuit, arrays)
 
 
-def row_voltages(scheme: str, v_in: np.ndarray, v_bias: float, circuit: CircuitParams, layer: int) -> np.ndarray:
+def row_voltages(
+    scheme: str,
+    v_in: np.ndarray,
+    v_bias: float,
+    circuit: CircuitParams,
+    layer: int,
+    opamp: Optional[OpAmpParams] = None,
+    inverter_offsets: Optional[np.ndarray] = None,
+) -> np.ndarray:
     """Voltages on the physical rows for input voltages ``v_in`` (..., n_in).
 
     Column-pair and reference-column layouts drive row i at ``v_in[i]`` (bias last). ``differential-rows`` drives
-    row 2i+1 from a unity-gain inverting amplifier of row 2i's signal (finite gain included); the bias rows come
-    from ideal +-v_bias references.
+    row 2i+1 from a unity-gain inverting amplifier of row 2i's signal (finite gain included; with non-ideal
+    ``opamp`` or ``inverter_offsets`` (..., n_in) also offset, bias current and swing:
+    :func:`core.circuit.opamp.inverter_outputs`); the bias rows come from ideal +-v_bias references.
     """
     bias = np.full(v_in.shape[:-1] + (1,), v_bias)
     v_aug = np.concatenate([v_in, bias], axis=-1)
     if layout(scheme) != "row-pairs":
         return v_aug
-    out = np.empty(v_aug.shape[:-1] + (2 * v_aug.shape[-1],))
+    if (opamp is None or opamp.dc_ideal) and inverter_offsets is None:
+        out = np.empty(v_aug.shape[:-1] + (2 * v_aug.shape[-1],))
+        out[..., 0::2] = v_aug
+        out[..., 1::2] = -circuit.inverter_factor() * v_aug
+        out[..., -1] = -v_bias
+        return out
+    m = OpAmpModel.of(circuit, opamp or OpAmpParams())
+    vos = 0.0 if inverter_offsets is None else np.asarray(inverter_offsets)[..., None, :]
+    neg = inverter_outputs(v_in, m, vos, circuit.r_stage2_ohm)
+    lead = np.broadcast_shapes(v_aug.shape[:-1], neg.shape[:-1])
+    out = np.empty(lead + (2 * v_aug.shape[-1],))
     out[..., 0::2] = v_aug
-    out[..., 1::2] = -circuit.inverter_factor() * v_aug
+    out[..., 1:-1:2] = neg
     out[..., -1] = -v_bias
     return out
 

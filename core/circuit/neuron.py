@@ -11,7 +11,10 @@ clipped to the rails; hidden layers end in a ReLU.
 
 The functions take an array namespace ``xp`` (``numpy`` by default, ``torch`` for fault-aware retraining) and
 use only ``xp.clip`` and slicing, so the behavioural model, the nodal solver and the differentiable circuit
-of :mod:`core.recovery.retrain` compute the very same neuron.
+of :mod:`core.recovery.retrain` compute the very same neuron. This is the ideal DC op-amp macro-model; with
+non-ideal op-amps (:mod:`core.model.opamp`: offset, bias current, swing margin, output resistance) the
+behavioural model uses the closed forms of :mod:`core.circuit.opamp` and the nodal solver
+:mod:`core.circuit.nodal_neurons` instead (they reduce to this one at the defaults; retraining stays ideal).
 """
 
 from __future__ import annotations

@@ -14,6 +14,13 @@ changes the row lines shared with the other columns, so the solver iterates on t
 (each distinct set gets its own factorisation) until it is consistent. The result is the exact solution of
 the circuit ngspice simulates. Stage 2, ReLU and rails are the shared neuron stage of :mod:`core.circuit.neuron`.
 
+Non-ideal op-amps (offset, bias current, swing margin, output resistance: :mod:`core.model.opamp`): the TIAs and
+stage-2 amplifiers become an affine termination ``i = Y n + i0`` of the column ends for each set of op-amp
+states (:mod:`core.circuit.nodal_neurons`): an offset shifts the column-end potential (so with wires it changes
+every cell's current), a bias current is an injection at the column end, and with ``R_o > 0`` a TIA feeding a
+stage-2 inverting input is coupled to its partner (``Y`` is then not diagonal, nor symmetric). The same active
+set iteration finds the saturated op-amps.
+
 The ``gap`` device model is solved by a chord iteration (the linear small-signal matrix as a fixed Jacobian);
 with ``r_wire_ohm == 0`` every column is independent and is solved by a scalar Newton iteration.
 """
@@ -27,9 +34,12 @@ import numpy as np
 
 from core.circuit import neuron
 from core.circuit.mapping import row_voltages
+from core.circuit.nodal_neurons import NeuronPorts
+from core.circuit.opamp import OpAmpModel
 from core.errors import ParameterError, SimulationError
 from core.model.crossbar import MappedNetwork
 from core.model.devices import DeviceParams
+from core.model.opamp import OpAmpOffsets
 
 MAX_CHORD_ITER = 400
 MAX_ACTIVE_SET_ITER = 30
@@ -40,8 +50,9 @@ def crossbar_matrix(g: np.ndarray, r_wire_ohm: float, term_siemens: Optional[np.
 
     Node order: row nodes ``a(i, j) = i cols + j``, column nodes ``b(i, j) = rows cols + i cols + j`` and, if
     ``term_siemens`` (cols,) is given, column ends ``n(j) = 2 rows cols + j`` each with ``term_siemens[j]`` to
-    ground. Without it the last column segment goes straight to ground (0 V). Row drivers are not unknowns:
-    their segment to ``a(i, 0)`` is on the diagonal and its current ``V_i / r`` on the right-hand side.
+    ground (a (cols, cols) ``term_siemens`` is a full termination matrix: entry (j, k) is added at (n(j), n(k))).
+    Without it the last column segment goes straight to ground (0 V). Row drivers are not unknowns: their
+    segment to ``a(i, 0)`` is on the diagonal and its current ``V_i / r`` on the right-hand side.
     """
     import scipy.sparse as sp
 
@@ -69,23 +80,31 @@ def crossbar_matrix(g: np.ndarray, r_wire_ohm: float, term_siemens: Optional[np.
     np.add.at(diag, p, c)
     np.add.at(diag, q, c)
     diag[a[:, 0]] += gw  # driver segments
+    extra_v, extra_r, extra_c = [], [], []
     if term_siemens is None:
         diag[b[-1, :]] += gw  # last column segment to ground
-    else:
+    elif np.ndim(term_siemens) == 1:
         diag[2 * rc :] += term_siemens
+    else:
+        jr, kc = np.nonzero(term_siemens)
+        extra_v, extra_r, extra_c = [term_siemens[jr, kc]], [2 * rc + jr], [2 * rc + kc]
     idx = np.arange(n_nodes)
     k = sp.coo_matrix(
-        (np.concatenate([diag, -c, -c]), (np.concatenate([idx, p, q]), np.concatenate([idx, q, p]))),
+        (
+            np.concatenate([diag, -c, -c, *extra_v]),
+            (np.concatenate([idx, p, q, *extra_r]), np.concatenate([idx, q, p, *extra_c])),
+        ),
         shape=(n_nodes, n_nodes),
     )
     return k.tocsc()
 
 
-def _factor(k):
+def _factor(k, symmetric: bool = True):
     from scipy.sparse.linalg import splu
 
-    # the matrix is symmetric positive definite: a symmetric ordering keeps the fill-in small
-    return splu(k, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
+    # the matrix is symmetric positive definite: a symmetric ordering keeps the fill-in small; a termination
+    # coupling column ends (op-amps with output resistance) is not symmetric, so it gets partial pivoting
+    return splu(k, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": symmetric})
 
 
 def _solve_crossbar(
@@ -100,7 +119,8 @@ def _solve_crossbar(
     rows, cols = g.shape
     rc = rows * cols
     gw = 1.0 / r_wire_ohm
-    lu = _factor(crossbar_matrix(g, r_wire_ohm, term_siemens))
+    symmetric = term_siemens is None or np.ndim(term_siemens) == 1 or np.array_equal(term_siemens, term_siemens.T)
+    lu = _factor(crossbar_matrix(g, r_wire_ohm, term_siemens), symmetric)
     n_nodes = lu.shape[0]
     drv = np.arange(rows) * cols
     out = 2 * rc + np.arange(cols) if term_siemens is not None else rc + (rows - 1) * cols + np.arange(cols)
@@ -231,14 +251,84 @@ def tia_outputs(
     raise SimulationError("nodal: the set of saturated TIAs did not settle; use --fidelity spice")
 
 
-def layer_forward(mapped: MappedNetwork, layer: int, v_in: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Output voltages (N, n_out) of crossbar ``layer`` for input voltages ``v_in`` (N, n_in)."""
+def _ends_ideal_wires(g, v_rows, device, y_term, i0):
+    """Column-end voltages (N, cols) with ideal wires and the termination ``i = Y n + i0`` (KCL, all ends at once)."""
+    y_term = np.asarray(y_term)
+    if device.model == "linear":
+        mat = np.diag(g.sum(axis=0)) + y_term
+        return np.linalg.solve(mat, (v_rows @ g - i0).T).T
+    coef = device.i0_amp * np.exp(-device.gap_from_conductance(g) / device.g0_m)
+    v0 = device.v0_volt
+    vn = np.zeros((len(v_rows), g.shape[1]))
+    for _ in range(50):
+        u = (v_rows[:, :, None] - vn[:, None, :]) / v0  # (N, rows, cols)
+        f = np.einsum("nrc,rc->nc", np.sinh(u), coef) - vn @ y_term.T - i0
+        jac = -y_term[None] - np.einsum("nrc,rc->nc", np.cosh(u), coef)[:, :, None] / v0 * np.eye(g.shape[1])
+        step = np.linalg.solve(jac, f[..., None])[..., 0]
+        vn -= step
+        if np.max(np.abs(step)) <= 1e-18:
+            break
+    return vn
+
+
+def neuron_layer(g, v_rows, r_wire_ohm: float, ports: NeuronPorts, device: DeviceParams):
+    """(neuron outputs (N, n_out) before the ReLU, TIA outputs (N, cols)) of one crossbar with non-ideal op-amps.
+
+    The neuron stage terminates the column ends as ``i = Y n + i0`` (:mod:`core.circuit.nodal_neurons`); the
+    states of every TIA and stage-2 op-amp are found by the same active-set iteration as for ideal TIAs. With
+    ``R_o = 0`` the stage-2 states do not change the terminations, so only TIA states are re-solved.
+    """
+    n_img, cols, n_out = len(v_rows), g.shape[1], ports.array.n_out
+    coupled = ports.m.r_o > 0
+    st_t = np.zeros((n_img, cols), dtype=np.int8)
+    st_s = np.zeros((n_img, n_out), dtype=np.int8)
+    key_prev, n = None, np.empty((n_img, cols))
+    for _ in range(MAX_ACTIVE_SET_ITER):
+        key = np.concatenate([st_t, st_s], axis=1) if coupled else st_t
+        if key_prev is None or not np.array_equal(key, key_prev):
+            patterns, inverse = np.unique(key, axis=0, return_inverse=True)
+            for k, pat in enumerate(patterns):
+                sel = np.flatnonzero(inverse.ravel() == k)
+                y_term, i0 = ports.port_affine(pat[:cols], pat[cols:] if coupled else st_s[sel[0]])
+                if r_wire_ohm == 0:
+                    n[sel] = _ends_ideal_wires(g, v_rows[sel], device, y_term, i0)
+                else:
+                    term = np.diag(y_term).copy() if not coupled else y_term
+                    n[sel] = _solve_crossbar(g, v_rows[sel], r_wire_ohm, device, term, -i0)
+            key_prev = key
+        t, s, w_t, w_s, _ = ports.downstream(n, st_t, st_s)
+        new_t, new_s = ports.next_state(st_t, w_t), ports.next_state(st_s, w_s)
+        if np.array_equal(new_t, st_t) and np.array_equal(new_s, st_s):
+            return s, t
+        st_t, st_s = new_t, new_s
+    raise SimulationError("nodal: the set of saturated op-amps did not settle; use --fidelity spice")
+
+
+def layer_forward(
+    mapped: MappedNetwork, layer: int, v_in: np.ndarray, g: np.ndarray, offsets: Optional[OpAmpOffsets] = None
+) -> np.ndarray:
+    """Output voltages (N, n_out) of crossbar ``layer`` for input voltages ``v_in`` (N, n_in).
+
+    ``offsets``: this array's op-amp offsets (non-ideal op-amps only; default ``mapped.opamp_offsets()``).
+    """
     arr = mapped.arrays[layer]
     dev, cir = mapped.device, mapped.circuit
-    v_rows = row_voltages(mapped.scheme, v_in, dev.v_read_volt, cir, layer)
+    if mapped.ideal_opamps:
+        v_rows = row_voltages(mapped.scheme, v_in, dev.v_read_volt, cir, layer)
+        _check(g, v_rows, cir.r_wire_ohm)
+        v_tia = tia_outputs(g, v_rows, cir.r_wire_ohm, arr.r_tia_ohm, dev, cir.opamp_gain, cir.v_rail_volt)
+        return neuron.neuron_outputs(v_tia, arr, mapped.scheme, cir)
+    if offsets is None:
+        all_offsets = mapped.opamp_offsets()
+        offsets = None if all_offsets is None else all_offsets[layer]
+    if offsets is not None and offsets.batch_shape:
+        raise ParameterError("offsets", f"the nodal solver takes one set of offsets, got batch {offsets.batch_shape}")
+    inv = None if offsets is None else offsets.inverter
+    v_rows = row_voltages(mapped.scheme, v_in, dev.v_read_volt, cir, layer, mapped.opamp, inv)
     _check(g, v_rows, cir.r_wire_ohm)
-    v_tia = tia_outputs(g, v_rows, cir.r_wire_ohm, arr.r_tia_ohm, dev, cir.opamp_gain, cir.v_rail_volt)
-    return neuron.neuron_outputs(v_tia, arr, mapped.scheme, cir)
+    ports = NeuronPorts(OpAmpModel.of(cir, mapped.opamp), arr, mapped.scheme, cir.r_stage2_ohm, offsets)
+    s, _ = neuron_layer(g, v_rows, cir.r_wire_ohm, ports, dev)
+    return np.maximum(s, 0.0) if arr.relu else s
 
 
 def forward_voltages(mapped: MappedNetwork, X: np.ndarray, g_list: Optional[Sequence[np.ndarray]] = None) -> np.ndarray:
@@ -252,9 +342,10 @@ def forward_voltages(mapped: MappedNetwork, X: np.ndarray, g_list: Optional[Sequ
     if X.ndim != 2 or X.shape[1] != mapped.n_inputs:
         raise ParameterError("X", f"must be (N, {mapped.n_inputs}) inputs, got shape {X.shape}")
     v = X * mapped.device.v_read_volt
+    offsets = None if mapped.ideal_opamps else mapped.opamp_offsets()
     for l in range(len(mapped.arrays)):
         g = np.asarray(g_list[l], dtype=np.float64)
         if g.shape != mapped.arrays[l].shape:
             raise ParameterError("g_list", f"array {l + 1} must have shape {mapped.arrays[l].shape}, got {g.shape}")
-        v = layer_forward(mapped, l, v, g)
+        v = layer_forward(mapped, l, v, g, None if offsets is None else offsets[l])
     return v

@@ -15,6 +15,7 @@ from core import project_io
 from core.errors import ParameterError, WorkbenchError
 from core.jobs import Progress
 from core.model.defects import Defect, parse_spec
+from core.model.opamp import OpAmpParams, parse_quantity
 from core.model.project import Project
 
 
@@ -84,3 +85,56 @@ def collect_defects(project: Project, args) -> list[Defect]:
         if d.array > n_arrays:
             raise ParameterError("array", f"must be from 1 to {n_arrays} for this network; got {d.array}")
     return out
+
+
+def opamp_args(p, sweep: bool = False) -> None:
+    """Add the op-amp non-ideality options (:class:`core.model.opamp.OpAmpParams`) to a sub-parser.
+
+    Values take SPICE-style suffixes (``0.5m`` = 0.5e-3, ``20n``, ``1k``). For ``sweep`` the offset sigma is a
+    comma-separated list (the sweep's offset axis) and the offset seed comes from each Monte-Carlo seed.
+    """
+    if sweep:
+        p.add_argument(
+            "--offset-sigma",
+            default=None,
+            help="op-amp input offset sigmas in volts to sweep, comma-separated, e.g. 0,0.5m,1m,2m,5m; every "
+            "Monte-Carlo seed draws a placement and a set of offsets",
+        )
+    else:
+        p.add_argument("--offset-sigma", default=None, help="op-amp input offset sigma in volts, e.g. 1m (default 0)")
+        p.add_argument("--offset-seed", default=None, help="seed of the sampled op-amp offsets (default 0)")
+        p.add_argument("--gbw", default=None, help="op-amp gain-bandwidth in Hz, e.g. 10meg (spice only; default none)")
+        p.add_argument("--slew", default=None, help="op-amp slew rate in V/s, e.g. 10meg (spice only, needs --gbw)")
+    p.add_argument("--bias-current", default=None, help="op-amp input bias current in amperes, e.g. 10n (default 0)")
+    p.add_argument("--swing-margin", default=None, help="op-amp output swing below each rail in volts (default 0)")
+    p.add_argument("--r-out", default=None, help="op-amp output resistance in ohm, e.g. 100 (default 0)")
+
+
+def opamp_from_args(args) -> Optional[OpAmpParams]:
+    """The :class:`OpAmpParams` the options of :func:`opamp_args` ask for, or None if none was given."""
+    fields = {
+        "offset_sigma_volt": ("offset_sigma", "offset-sigma", "v"),
+        "bias_current_amp": ("bias_current", "bias-current", "a"),
+        "swing_margin_volt": ("swing_margin", "swing-margin", "v"),
+        "r_out_ohm": ("r_out", "r-out", "ohm"),
+        "gbw_hz": ("gbw", "gbw", "hz"),
+        "slew_volt_per_s": ("slew", "slew", "v/s"),
+    }
+    values: dict = {}
+    for name, (attr, flag, unit) in fields.items():
+        text = getattr(args, attr, None)
+        if text is not None and not (name == "offset_sigma_volt" and "," in str(text)):
+            values[name] = parse_quantity(text, flag, unit)
+    seed = getattr(args, "offset_seed", None)
+    if seed is not None:
+        try:
+            values["offset_seed"] = int(str(seed).strip())
+        except ValueError:
+            raise ParameterError("offset-seed", f"must be an integer; got {seed!r}") from None
+    if not values:
+        return None
+    try:
+        return OpAmpParams(**values)
+    except ParameterError as e:  # name the command-line flag rather than the field
+        flags = {k: v[1] for k, v in fields.items()} | {"offset_seed": "offset-seed"}
+        raise ParameterError(flags.get(e.field, e.field), str(e).split(": ", 1)[-1]) from None

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 
 from core import jobs, project_io
-from core.circuit.fidelity import defective_conductances, with_overrides
-from core.circuit.spice import simulate
-from core.cli.common import CommandResult, collect_defects, defect_args, load_project, progress_printer
+from core.circuit.fidelity import defective_conductances, with_opamp, with_overrides
+from core.circuit.spice import simulate, transient
+from core.cli.common import (
+    CommandResult,
+    collect_defects,
+    defect_args,
+    load_project,
+    opamp_args,
+    opamp_from_args,
+    progress_printer,
+)
 from core.errors import ParameterError, WorkbenchError
 from core.evaluate import FIDELITIES, evaluate_job
 from core.ml.new_project import create_project_job
@@ -67,6 +76,7 @@ def register(sub, common) -> None:
     p.add_argument("--r-wire", type=float, default=None, help="wire segment resistance in ohm (nodal, spice)")
     p.add_argument("--device", default=None, help=f"device model: {' or '.join(DEVICE_MODELS)}")
     p.add_argument("--workers", type=int, default=None, help="parallel ngspice processes (default: cores)")
+    opamp_args(p)
     p.add_argument("--no-save", action="store_true", help="do not store the result in the project")
     p.set_defaults(func=cmd_evaluate)
 
@@ -81,6 +91,7 @@ def register(sub, common) -> None:
     p.add_argument("--images", type=int, default=None, help="number of test images in the staircase (default all)")
     p.add_argument("--r-wire", type=float, default=None, help="wire segment resistance in ohm")
     p.add_argument("--device", default=None, help=f"device model: {' or '.join(DEVICE_MODELS)}")
+    opamp_args(p)
     p.set_defaults(func=cmd_netlist)
 
 
@@ -129,9 +140,12 @@ def cmd_new(args) -> CommandResult:
 def cmd_evaluate(args) -> CommandResult:
     proj = load_project(args.project)
     defects = collect_defects(proj, args)
+    opamp = opamp_from_args(args)
+    # the op-amp settings belong to this evaluation, not to the project: evaluate a view, store into the project
+    view = proj if opamp is None else dataclasses.replace(proj, mapped=with_opamp(proj.require_mapped(), opamp))
     res = jobs.run(
         evaluate_job(
-            proj,
+            view,
             defects,
             args.fidelity,
             split=args.split,
@@ -156,11 +170,22 @@ def cmd_evaluate(args) -> CommandResult:
         "defects": res.defect_specs,
         "id": res.id if not args.no_save else None,
     }
+    if opamp is not None:
+        d["opamp"] = opamp.changes()
+    if res.fidelity == "spice" and opamp is not None and opamp.gbw_hz > 0:
+        # with a dominant pole the circuit has a speed: settling of a step from test image 0 to test image 1
+        mapped = with_overrides(view.require_mapped(), args.r_wire, args.device)
+        X = proj.load_dataset().split(args.split)[0]
+        g_list, _ = defective_conductances(mapped, defects)
+        step = jobs.run(transient.step_response_job(mapped, X[0], X[min(1, len(X) - 1)], g_list))
+        d["settling_s"] = step.settling_s
     frac = ", ".join(f"{f:.3f}" for f in res.defect_fraction)
     text = (
         f"{res.fidelity} accuracy {res.accuracy:.4f} on {res.n_images} images "
         f"(defective fraction per array: {frac}; {res.seconds:.2f} s; solver: {res.solver})"
     )
+    if "settling_s" in d:
+        text += f"; settling to 1 % after an input step: {d['settling_s'] * 1e6:.3g} us"
     return CommandResult(d, text)
 
 
@@ -196,7 +221,7 @@ def info_text(s: dict) -> str:
 def cmd_netlist(args) -> CommandResult:
     proj = load_project(args.project)
     defects = collect_defects(proj, args)
-    mapped = with_overrides(proj.require_mapped(), args.r_wire, args.device)
+    mapped = with_opamp(with_overrides(proj.require_mapped(), args.r_wire, args.device), opamp_from_args(args))
     ds = proj.load_dataset()
     X = ds.X_test
     if args.images is not None:

@@ -3,17 +3,21 @@
 ``reram-workbench sweep P.h5 --patterns circle,columns --sizes 0.1,0.3 --stuck on,off --arrays 1 --seeds 5
 --json`` prints ``{"rows": [...], "id": ..., "partial": false, "seconds": ..., "spec": {...}}`` and stores
 the table in the project. Interrupting (Ctrl-C) stores the finished points, marked partial.
+``--patterns none --offset-sigma 0,0.5m,1m,2m,5m`` is an op-amp offset sweep of the defect-free circuit.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import os
 
 from core import jobs, project_io
-from core.cli.common import CommandResult, load_project, progress_printer
+from core.cli.common import CommandResult, load_project, opamp_args, opamp_from_args, progress_printer
 from core.errors import ParameterError
 from core.model.defects import STUDY_PATTERNS
 from core.model.devices import DEVICE_MODELS
+from core.model.opamp import parse_quantity_list
 from core.session.store import partial_sweep, store_result
 from core.sweeps.job import sweep_job
 from core.sweeps.spec import SWEEP_FIDELITIES, SWEEP_PATTERNS, SweepSpec, normalize_stuck, parse_list, sizes_from_text
@@ -63,6 +67,7 @@ def register(sub, common) -> None:
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")
     p.add_argument("--r-wire", type=float, default=None, help="wire segment resistance in ohm (nodal, spice)")
     p.add_argument("--device", default=None, help=f"device model: {' or '.join(DEVICE_MODELS)}")
+    opamp_args(p, sweep=True)
     p.add_argument("--no-save", action="store_true", help="do not store the result in the project")
     p.set_defaults(func=run)
 
@@ -80,6 +85,9 @@ def spec_from_args(args) -> SweepSpec:
         base_seed=_int("base-seed", args.base_seed),
         split=args.split,
         timeout_s=None if args.timeout is None else _float("timeout", args.timeout),
+        offset_sigma_volt=()
+        if getattr(args, "offset_sigma", None) is None
+        else parse_quantity_list(args.offset_sigma, "offset-sigma"),
     )
 
 
@@ -97,6 +105,12 @@ def _float(field: str, text):
         raise ParameterError(field, f"must be a number; got {text!r}") from None
 
 
+def _opamp_without_sigma(args):
+    """The scalar op-amp options (bias current, swing margin, R_o) on the network; the sigma is the sweep's axis."""
+    opamp = opamp_from_args(argparse.Namespace(**{**vars(args), "offset_sigma": None}))
+    return None if opamp is None else dataclasses.replace(opamp, offset_sigma_volt=0.0)
+
+
 def run(args) -> CommandResult:
     spec = spec_from_args(args)
     workers = None if args.workers is None else _int("workers", args.workers)
@@ -111,6 +125,7 @@ def run(args) -> CommandResult:
         chunk_maps=chunk,
         r_wire_ohm=args.r_wire,
         device_model=args.device,
+        opamp=_opamp_without_sigma(args),
     )
     try:
         result = jobs.run(job, on_progress=progress_printer(not args.quiet), min_interval_s=0.2)

@@ -23,12 +23,14 @@ the conductance difference per unit of normalised weight, :func:`weight_span`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
 from core.errors import ParameterError
 from core.model.devices import SCHEMES, CircuitParams, DeviceParams
+from core.model.opamp import OpAmpOffsets, OpAmpParams, sample_offsets
 
 
 @dataclass
@@ -54,12 +56,20 @@ class ArrayMap:
 
 @dataclass
 class MappedNetwork:
-    """A network mapped to crossbars; the input to every fidelity's evaluation."""
+    """A network mapped to crossbars; the input to every fidelity's evaluation.
+
+    ``opamp`` holds the op-amp non-idealities (:mod:`core.model.opamp`; default: the ideal DC macro-model) and
+    ``offsets``, if given, the input offsets of every op-amp, one :class:`~core.model.opamp.OpAmpOffsets` per
+    array (they replace the ones ``opamp`` would sample). Neither is part of the mapping: evaluations set them
+    (:func:`core.circuit.fidelity.with_opamp`).
+    """
 
     scheme: str
     device: DeviceParams
     circuit: CircuitParams
     arrays: list[ArrayMap]
+    opamp: OpAmpParams = field(default_factory=OpAmpParams)
+    offsets: Optional[list[OpAmpOffsets]] = None
 
     @property
     def shapes(self) -> list[tuple[int, int]]:
@@ -80,6 +90,30 @@ class MappedNetwork:
     def span_siemens(self) -> float:
         """G+ - G- of a weight of +w_max (:func:`weight_span`)."""
         return weight_span(self.scheme, self.device)
+
+    def opamp_counts(self) -> list[tuple[int, int, int]]:
+        """Per array: (TIAs = columns, stage-2 amplifiers = n_out, -V row inverters = n_in or 0)."""
+        rows_inv = layout(self.scheme) == "row-pairs"
+        return [(a.shape[1], a.n_out, a.n_in if rows_inv else 0) for a in self.arrays]
+
+    def opamp_offsets(self) -> Optional[list[OpAmpOffsets]]:
+        """The op-amp input offsets in use: ``offsets`` if given (validated), else sampled from ``opamp``'s sigma
+        and seed; None when there are none (sigma 0 and none given)."""
+        counts = self.opamp_counts()
+        if self.offsets is not None:
+            if len(self.offsets) != len(counts):
+                raise ParameterError(
+                    "offsets", f"must hold one entry per array ({len(counts)}), got {len(self.offsets)}"
+                )
+            return [o.check(n, a) for a, (o, n) in enumerate(zip(self.offsets, counts), 1)]
+        if self.opamp.offset_sigma_volt == 0:
+            return None
+        return sample_offsets(counts, self.opamp.offset_sigma_volt, self.opamp.offset_seed)
+
+    @property
+    def ideal_opamps(self) -> bool:
+        """The ideal DC op-amp macro-model: no offsets, bias current, swing margin or output resistance."""
+        return self.opamp.dc_ideal and self.offsets is None
 
 
 LAYOUTS = ("column-pairs", "row-pairs", "reference-column")

@@ -94,8 +94,10 @@ class CircuitParams:
     gain ``k`` (of its G- and G+ TIAs; with ``reference``, of the array's reference-column TIA and its own; with
     ``differential-rows`` an inverting amplifier) and, on hidden layers, an analog ReLU. Op-amps
     are single-pole-free macro-models with open-loop gain ``opamp_gain`` and outputs limited to
-    +-``v_rail_volt``. Per-layer feedback resistances and gains are chosen at mapping time so that the largest
-    activation seen on the training set uses ``headroom`` of the rail.
+    +-``v_rail_volt``; further non-idealities (offset, bias current, swing margin, output resistance, pole,
+    slew) are :class:`core.model.opamp.OpAmpParams` on the mapped network, set per evaluation. Per-layer
+    feedback resistances and gains are chosen at mapping time so that the largest activation seen on the
+    training set uses ``headroom`` of the rail.
     """
 
     v_rail_volt: float = ranged(5.0, 0.1, 100, unit="V", label="Op-amp rails (+-)")

@@ -12,6 +12,7 @@ map; a map that fails (or exceeds ``timeout_s``) is recorded as failed with its 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -28,17 +29,19 @@ from core.jobs import CancelToken
 from core.model import defects as defects_mod
 from core.model.crossbar import MappedNetwork
 from core.model.network import accuracy
-from core.sweeps.spec import SweepSpec, make_defect
+from core.model.opamp import sample_offsets, stack_offsets
+from core.sweeps.spec import SweepSpec, make_defect, offset_seed
 
 DEFAULT_CHUNK_MAPS = {"behavioral": 256, "nodal": 1, "spice": 1}
 
-# (point index, pattern, size, stuck, seed index)
-ChunkItem = tuple[int, str, float, str, int]
+# (row index in SweepSpec.grid(), pattern, size, stuck, seed index, op-amp offset sigma or None)
+ChunkItem = tuple[int, str, float, str, int, Optional[float]]
 
 
 @dataclass(frozen=True)
 class ChunkTask:
-    """Up to a few hundred defect maps on one array; plain data, sent as is to Dask workers."""
+    """Up to a few hundred defect maps on one array (0: no defect, pattern ``none``); plain data, sent as is to
+    Dask workers."""
 
     fidelity: str
     base_seed: int
@@ -66,8 +69,8 @@ def plan_chunks(spec: SweepSpec, chunk_maps: Optional[int] = None) -> list[Chunk
     size = DEFAULT_CHUNK_MAPS[spec.fidelity] if chunk_maps is None else chunk_maps
     size = check_range("chunk", size, 1, 100_000, integer=True)
     by_array: dict[int, list[ChunkItem]] = {a: [] for a in spec.arrays}
-    for i, (pattern, s, stuck, array) in enumerate(spec.points()):
-        by_array[array].extend((i, pattern, s, stuck, k) for k in range(spec.n_seeds))
+    for i, (pattern, s, stuck, array, sigma) in enumerate(spec.grid()):
+        by_array.setdefault(array, []).extend((i, pattern, s, stuck, k, sigma) for k in range(spec.n_seeds))
     tasks = []
     for array, items in by_array.items():
         for start in range(0, len(items), size):
@@ -96,6 +99,16 @@ def default_map_evaluator(mapped: MappedNetwork, X: np.ndarray, g_list, fidelity
     return (yield from output_voltages_job(mapped, X, g_list, fidelity, workers=1))
 
 
+def _offset_view(mapped: MappedNetwork, sigma: Optional[float], seed: int) -> MappedNetwork:
+    """The network one map is evaluated on: its own op-amps (no offset axis), offsets removed (sigma 0) or the
+    map's sampled offsets."""
+    if sigma is None:
+        return mapped
+    if sigma == 0:
+        return dataclasses.replace(mapped, offsets=None, opamp=dataclasses.replace(mapped.opamp, offset_sigma_volt=0.0))
+    return dataclasses.replace(mapped, offsets=sample_offsets(mapped.opamp_counts(), sigma, seed))
+
+
 def evaluate_chunk(
     mapped: MappedNetwork,
     X: np.ndarray,
@@ -116,15 +129,19 @@ def evaluate_chunk(
         Stops a per-map chunk between maps (the remaining maps are marked cancelled).
     map_evaluator
         Job function ``(mapped, X, g_list, fidelity) -> (voltages, solver)`` used map by map; default
-        :func:`default_map_evaluator` for nodal/SPICE, the vectorized behavioural model otherwise.
+        :func:`default_map_evaluator` for nodal/SPICE, the vectorized behavioural model otherwise (the maps of a
+        chunk with offsets are batched too: one offset set per map).
     """
-    shape = mapped.shapes[task.array - 1]
+    shape = mapped.shapes[task.array - 1] if task.array else (0, 0)
     m = len(task.items)
     acc, frac, errors = np.full(m, np.nan), np.full(m, np.nan), [""] * m
-    masks: list[Optional[np.ndarray]] = [None] * m
+    masks: dict[int, Optional[np.ndarray]] = {}
     g_stuck = np.zeros(m)
-    for j, (_, pattern, size, stuck, k) in enumerate(task.items):
+    for j, (_, pattern, size, stuck, k, _sigma) in enumerate(task.items):
         try:
+            if pattern == "none":
+                masks[j], frac[j] = None, 0.0
+                continue
             d = make_defect(pattern, size, stuck, task.array, k, shape, task.base_seed)
             cells = d.cells(shape)
             masks[j] = cells
@@ -132,23 +149,21 @@ def evaluate_chunk(
             frac[j] = np.count_nonzero(cells) / cells.size
         except Exception as e:  # noqa: BLE001 - a bad map must not sink the sweep
             errors[j] = describe_error(e)
-    ok_masks = {j: mask for j, mask in enumerate(masks) if mask is not None}
-    ok = list(ok_masks)
+    ok = list(masks)
     if not ok:
         return ChunkResult(acc, frac, errors)
     a = task.array - 1
     g_prog = mapped.conductances()
-    if task.fidelity == "behavioral" and map_evaluator is None:
-        stuck_maps = np.full((len(ok),) + tuple(shape), np.nan)
-        for n, j in enumerate(ok):
-            stuck_maps[n][ok_masks[j]] = g_stuck[j]
-        g_list = list(g_prog)
-        g_list[a] = defects_mod.apply_stuck([g_prog[a]], [stuck_maps])[0]
+    views: dict[int, MappedNetwork] = {}
+    for j in ok:
+        item = task.items[j]
         try:
-            acc[ok] = behavioral.batch_accuracy(mapped, X, y, g_list)
+            views[j] = _offset_view(mapped, item[5], offset_seed(task.base_seed, item[4]))
         except Exception as e:  # noqa: BLE001
-            for j in ok:
-                errors[j] = describe_error(e)
+            errors[j] = describe_error(e)
+    ok = list(views)
+    if task.fidelity == "behavioral" and map_evaluator is None:
+        _behavioral_chunk(mapped, X, y, task, ok, masks, g_stuck, views, acc, errors)
         return ChunkResult(acc, frac, errors)
     evaluator = map_evaluator or default_map_evaluator
     for j in ok:
@@ -156,10 +171,12 @@ def evaluate_chunk(
             errors[j] = "cancelled"
             continue
         g_list = list(g_prog)
-        g_list[a] = np.where(ok_masks[j], g_stuck[j], g_prog[a])
+        mask = masks[j]
+        if mask is not None:
+            g_list[a] = np.where(mask, g_stuck[j], g_prog[a])
         token = _DeadlineToken(cancel, time.monotonic() + (task.timeout_s or math.inf))
         try:
-            out = jobs.run(evaluator(mapped, X, g_list, task.fidelity), cancel=token)
+            out = jobs.run(evaluator(views[j], X, g_list, task.fidelity), cancel=token)
             v = out[0] if isinstance(out, tuple) else out
             acc[j] = accuracy(v, y)
         except jobs.Cancelled:
@@ -169,3 +186,30 @@ def evaluate_chunk(
         except Exception as e:  # noqa: BLE001
             errors[j] = describe_error(e)
     return ChunkResult(acc, frac, errors)
+
+
+def _behavioral_chunk(mapped, X, y, task, ok, masks, g_stuck, views, acc, errors) -> None:
+    """The behavioural maps of a chunk in vectorized groups: maps without offsets, with offsets removed, and with
+    sampled offsets (batched, one set per map)."""
+    a = task.array - 1
+    g_prog = mapped.conductances()
+    groups: dict[str, list[int]] = {}
+    for j in ok:
+        sigma = task.items[j][5]
+        groups.setdefault("own" if sigma is None else ("zero" if sigma == 0 else "sampled"), []).append(j)
+    for kind, idx in groups.items():
+        g_list = list(g_prog)
+        if task.array:
+            stuck_maps = np.full((len(idx),) + tuple(g_prog[a].shape), np.nan)
+            for n, j in enumerate(idx):
+                stuck_maps[n][masks[j]] = g_stuck[j]
+            g_list[a] = defects_mod.apply_stuck([g_prog[a]], [stuck_maps])[0]
+        view = views[idx[0]]
+        offsets = None
+        if kind == "sampled":
+            offsets = stack_offsets([views[j].offsets for j in idx], mapped.opamp_counts())
+        try:
+            acc[idx] = behavioral.batch_accuracy(view, X, y, g_list, n_maps=len(idx), offsets=offsets)
+        except Exception as e:  # noqa: BLE001
+            for j in idx:
+                errors[j] = describe_error(e)

@@ -14,11 +14,12 @@ import time
 from collections.abc import Callable
 from typing import Optional
 
-from core.circuit.fidelity import circuit_params
+from core.circuit.fidelity import circuit_params, with_opamp
 from core.circuit.spice.runner import find_ngspice
 from core.errors import check_range
 from core.evaluate import project_view
 from core.jobs import Progress
+from core.model.opamp import OpAmpParams
 from core.model.project import Project
 from core.model.results import SweepResult
 from core.sweeps.chunks import plan_chunks
@@ -38,6 +39,7 @@ def sweep_job(
     map_evaluator: Optional[Callable] = None,
     r_wire_ohm: Optional[float] = None,
     device_model: Optional[str] = None,
+    opamp: Optional[OpAmpParams] = None,
 ):
     """Job: run a defect sweep and return a :class:`~core.model.results.SweepResult`.
 
@@ -58,6 +60,9 @@ def sweep_job(
         for Dask.
     r_wire_ohm, device_model
         Circuit overrides for this sweep (default: the project's); recorded in the result's ``spec``.
+    opamp
+        Op-amp non-idealities for this sweep (:class:`~core.model.opamp.OpAmpParams`; default: the network's);
+        the spec's ``offset_sigma_volt`` axis replaces its offset sigma. Recorded in the result's ``spec``.
 
     Yields
     ------
@@ -66,7 +71,7 @@ def sweep_job(
         ``partial``), which a cancelled run leaves in :class:`core.jobs.Cancelled`.
     """
     project = project_view(project, r_wire_ohm, device_model)
-    mapped = project.require_mapped()
+    mapped = with_opamp(project.require_mapped(), opamp)
     spec = spec.with_arrays(len(mapped.arrays))
     X, y = project.load_dataset().split(spec.split)
     tasks = plan_chunks(spec, chunk_maps)
@@ -79,7 +84,7 @@ def sweep_job(
             find_ngspice()  # fail the whole sweep up front, not every point, when ngspice is missing
         backend = local_backend(mapped, X, y, tasks, n, map_evaluator)
         where = f"{n} local thread{'s' if n > 1 else ''}"
-    table = SweepTable(spec)
+    table = SweepTable(spec, mapped.opamp.offset_sigma_volt)
     result = SweepResult(id="", spec={**spec.to_dict(), **circuit_params(mapped)}, rows=[], partial=True)
     t0 = time.perf_counter()
     try:

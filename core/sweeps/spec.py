@@ -15,6 +15,15 @@ unit square, so a radius of 0.5 reaches from the centre to the middle of an edge
                        ``n``; its start is uniform over the ``n - count + 1`` possible positions.
 ``checkerboard``       period ``max(1, round(size * min(rows, cols)))`` cells; phase (0 or 1) random.
 ``random``             a fraction ``size`` of the cells, chosen by a random seed.
+``none``               no defect: one point (size 0, stuck ``none``, array 0) whatever the sizes, stuck types
+                       and arrays; with ``offset_sigma_volt`` it is an op-amp offset sweep of the clean circuit.
+
+Op-amp offsets (``offset_sigma_volt``, optional): every grid point is evaluated at each listed sigma (V), and
+Monte-Carlo map ``k`` draws every op-amp's offset from offset seed ``(base_seed + k) mod 2**32``
+(:func:`core.model.opamp.sample_offsets`: ``sigma * z``, the same ``z`` for every sigma and every fidelity). So
+each seed draws both a placement and a set of offsets, and ``reram-workbench evaluate --offset-sigma S
+--offset-seed k`` reproduces map ``k`` of a sweep with base seed 0. Without ``offset_sigma_volt`` the network's
+own op-amp settings are used.
 
 Placements come from two uniform numbers ``u, v`` drawn with
 ``numpy.random.default_rng([base_seed, seed index, crc32(pattern), array])`` (centre ``(u, v)``; band start
@@ -37,8 +46,9 @@ import numpy as np
 
 from core.errors import DefectSpecError, ParameterError, check_range
 from core.model.defects import Defect, parse_resistance
+from core.model.opamp import MAX_OFFSET_SIGMA_VOLT
 
-SWEEP_PATTERNS = ("circle", "ring", "circle_complement", "rows", "columns", "checkerboard", "random")
+SWEEP_PATTERNS = ("circle", "ring", "circle_complement", "rows", "columns", "checkerboard", "random", "none")
 SWEEP_FIDELITIES = ("behavioral", "nodal", "spice")
 RING_MEAN_RADIUS = 0.3
 MAX_SEEDS = 100_000
@@ -69,6 +79,8 @@ class SweepSpec:
         Data split evaluated: ``test`` (default), ``cal`` or ``train``.
     timeout_s
         Per-map time limit for nodal/SPICE evaluations (None: none); a map over it counts as failed.
+    offset_sigma_volt
+        Op-amp input offset sigmas (V) to sweep, each in [0, 0.1]; ``()`` (default): no offset axis.
     """
 
     patterns: tuple[str, ...] = ("circle",)
@@ -80,6 +92,7 @@ class SweepSpec:
     base_seed: int = 0
     split: str = "test"
     timeout_s: Optional[float] = None
+    offset_sigma_volt: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         pats = tuple(str(p).strip().lower() for p in self.patterns)
@@ -101,10 +114,18 @@ class SweepSpec:
         if self.split not in ("test", "cal", "train"):
             raise ParameterError("split", f"must be one of test, cal, train; got {self.split!r}")
         timeout = None if self.timeout_s is None else check_range("timeout_s", self.timeout_s, 0.0, 1e6, lo_open=True)
-        for name, value in (("patterns", pats), ("sizes", sizes), ("stuck", stuck), ("arrays", arrays)):
+        sigmas = tuple(check_range("offset-sigma", v, 0.0, MAX_OFFSET_SIGMA_VOLT) for v in self.offset_sigma_volt)
+        for name, value in (
+            ("patterns", pats),
+            ("sizes", sizes),
+            ("stuck", stuck),
+            ("arrays", arrays),
+            ("offset-sigma", sigmas),
+        ):
             if len(set(value)) != len(value):
                 raise ParameterError(name, f"lists a value twice: {', '.join(str(v) for v in value)}")
-        n_maps = len(pats) * len(sizes) * len(stuck) * max(1, len(arrays)) * n_seeds
+        n_defect = sum(p != "none" for p in pats) * len(sizes) * len(stuck) * max(1, len(arrays))
+        n_maps = (n_defect + ("none" in pats)) * max(1, len(sigmas)) * n_seeds
         if n_maps > MAX_MAPS:
             raise ParameterError("seeds", f"the sweep would evaluate {n_maps} defect maps; at most {MAX_MAPS}")
         object.__setattr__(self, "patterns", pats)
@@ -114,6 +135,7 @@ class SweepSpec:
         object.__setattr__(self, "n_seeds", n_seeds)
         object.__setattr__(self, "base_seed", check_range("base_seed", self.base_seed, 0, 2**32 - 1, integer=True))
         object.__setattr__(self, "timeout_s", timeout)
+        object.__setattr__(self, "offset_sigma_volt", sigmas)
 
     def with_arrays(self, n_arrays: int) -> SweepSpec:
         """This spec with ``arrays`` resolved for a network of ``n_arrays`` crossbars (validated)."""
@@ -125,23 +147,49 @@ class SweepSpec:
         return self
 
     def points(self) -> list[tuple[str, float, str, int]]:
-        """The grid points ``(pattern, size, stuck, array)`` in table order (arrays must be resolved)."""
-        return [(p, s, st, a) for p in self.patterns for s in self.sizes for st in self.stuck for a in self.arrays]
+        """The defect grid points ``(pattern, size, stuck, array)`` in table order (arrays must be resolved);
+        pattern ``none`` is the single point ``("none", 0.0, "none", 0)``."""
+        out: list[tuple[str, float, str, int]] = []
+        for p in self.patterns:
+            if p == "none":
+                out.append(("none", 0.0, "none", 0))
+            else:
+                out += [(p, s, st, a) for s in self.sizes for st in self.stuck for a in self.arrays]
+        return out
+
+    def grid(self) -> list[tuple[str, float, str, int, Optional[float]]]:
+        """Every table row's ``(pattern, size, stuck, array, offset sigma)``: :meth:`points` times the offset
+        sigmas (sigma ``None`` when the spec has no offset axis)."""
+        sigmas: tuple[Optional[float], ...] = self.offset_sigma_volt or (None,)
+        return [pt + (sg,) for pt in self.points() for sg in sigmas]
+
+    @property
+    def n_maps(self) -> int:
+        """Monte-Carlo maps the sweep evaluates (arrays must be resolved)."""
+        return len(self.grid()) * self.n_seeds
 
     def to_dict(self) -> dict:
         """A JSON-able dict; :meth:`from_dict` gives the spec back."""
         d = asdict(self)
-        for k in ("patterns", "sizes", "stuck", "arrays"):
+        for k in _TUPLES:
             d[k] = list(d[k])
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> SweepSpec:
         known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        for k in ("patterns", "sizes", "stuck", "arrays"):
+        for k in _TUPLES:
             if k in known:
                 known[k] = tuple(known[k])
         return cls(**known)
+
+
+_TUPLES = ("patterns", "sizes", "stuck", "arrays", "offset_sigma_volt")
+
+
+def offset_seed(base_seed: int, seed_index: int) -> int:
+    """The op-amp offset seed of Monte-Carlo map ``seed_index``: ``(base_seed + seed_index) mod 2**32``."""
+    return (int(base_seed) + int(seed_index)) % 2**32
 
 
 def _replace(spec: SweepSpec, **changes) -> SweepSpec:

@@ -1,8 +1,9 @@
 """The result table of a sweep: one row per grid point with its Monte-Carlo statistics.
 
-One row per grid point, keys ``pattern, size, stuck, array, fidelity, n, mean_accuracy, std, ci95_low,
-ci95_high, failures, failure_reasons, status, defect_fraction, accuracies``. ``n`` counts maps that
-evaluated; ``std`` is the sample standard deviation (ddof=1); the 95 % interval is Student's t,
+One row per grid point, keys ``pattern, size, stuck, array, offset_sigma_volt, fidelity, n, mean_accuracy, std,
+ci95_low, ci95_high, failures, failure_reasons, status, defect_fraction, accuracies``. ``offset_sigma_volt`` is
+the point's op-amp offset sigma (V): the sweep's offset axis, or the network's own sigma without one. ``n``
+counts maps that evaluated; ``std`` is the sample standard deviation (ddof=1); the 95 % interval is Student's t,
 ``mean +- t(0.975, n-1) std / sqrt(n)``, clipped to [0, 1]; it is NaN (JSON null) for n < 2.
 ``defect_fraction`` is the mean fraction of the array's cells that were stuck; ``accuracies`` holds the
 per-seed accuracies (NaN for failed maps). ``status`` is ``ok``, ``some failed`` or ``failed``.
@@ -23,9 +24,10 @@ from core.sweeps.spec import SweepSpec
 class SweepTable:
     """Collects chunk results per grid point and turns finished points into table rows."""
 
-    def __init__(self, spec: SweepSpec):
+    def __init__(self, spec: SweepSpec, default_offset_sigma: float = 0.0):
         self.spec = spec
-        self.points = spec.points()
+        self.points = spec.grid()
+        self.default_offset_sigma = float(default_offset_sigma)
         shape = (len(self.points), spec.n_seeds)
         self.acc = np.full(shape, np.nan)
         self.frac = np.full(shape, np.nan)
@@ -39,7 +41,7 @@ class SweepTable:
         return len(self.points) * self.spec.n_seeds
 
     def add(self, task: ChunkTask, result: ChunkResult) -> None:
-        for j, (i, _, _, _, k) in enumerate(task.items):
+        for j, (i, _, _, _, k, _) in enumerate(task.items):
             self.acc[i, k] = result.accuracy[j]
             self.frac[i, k] = result.defect_fraction[j]
             self.errors[i][k] = result.errors[j]
@@ -54,7 +56,7 @@ class SweepTable:
         return [self._rows[i] for i in sorted(self._rows)]
 
     def row(self, i: int) -> dict:
-        pattern, size, stuck, array = self.points[i]
+        pattern, size, stuck, array, sigma = self.points[i]
         errs = self.errors[i]
         good = [k for k in range(self.spec.n_seeds) if not errs[k]]
         n, mean, std, lo, hi = t_interval(self.acc[i, good])
@@ -65,6 +67,7 @@ class SweepTable:
             "size": size,
             "stuck": stuck,
             "array": array,
+            "offset_sigma_volt": self.default_offset_sigma if sigma is None else sigma,
             "fidelity": self.spec.fidelity,
             "n": n,
             "mean_accuracy": mean,
@@ -81,9 +84,11 @@ class SweepTable:
 
 def summary_text(result: SweepResult) -> str:
     """A plain-text table of a sweep result."""
+    sig = any(r.get("offset_sigma_volt", 0.0) for r in result.rows) or bool(result.spec.get("offset_sigma_volt"))
     head = (
-        f"{'pattern':<18} {'size':>6} {'stuck':>7} {'array':>5} {'n':>4} {'mean':>7} {'std':>7} "
-        f"{'ci95':>15} {'fail':>4}"
+        f"{'pattern':<18} {'size':>6} {'stuck':>7} {'array':>5} "
+        + (f"{'os_mV':>6} " if sig else "")
+        + f"{'n':>4} {'mean':>7} {'std':>7} {'ci95':>15} {'fail':>4}"
     )
     lines = [
         f"sweep {result.id}{' (partial)' if result.partial else ''}: {len(result.rows)} points, {result.seconds:.2f} s",
@@ -92,8 +97,9 @@ def summary_text(result: SweepResult) -> str:
     for r in result.rows:
         ci = "-" if math.isnan(r["ci95_low"]) else f"{r['ci95_low']:.3f}-{r['ci95_high']:.3f}"
         mean = "-" if math.isnan(r["mean_accuracy"]) else f"{r['mean_accuracy']:.3f}"
+        os_mv = f"{1e3 * r.get('offset_sigma_volt', 0.0):>6.3g} " if sig else ""
         lines.append(
-            f"{r['pattern']:<18} {r['size']:>6.3g} {r['stuck']:>7} {r['array']:>5} {r['n']:>4} "
+            f"{r['pattern']:<18} {r['size']:>6.3g} {r['stuck']:>7} {r['array']:>5} {os_mv}{r['n']:>4} "
             f"{mean:>7} {r['std']:>7.3f} {ci:>15} {r['failures']:>4}"
         )
         for reason in r["failure_reasons"]:

@@ -16,7 +16,9 @@ Circuit of one crossbar layer ``l`` (``rows x cols`` devices), shared with :mod:
   the driver node directly to ``n{l}_{j}``.
 * Devices: a resistor of the cell's conductance (``linear``) or a behavioural current source
   ``I = I0 exp(-gap/g0) sinh(V/V0)`` with ``gap = DeviceParams.gap_from_conductance(g)`` (``gap``).
-* Op-amps are B sources ``V = clamp(A (V+ - V-), -rail, +rail)``. Column ``j`` has a TIA (V+ grounded,
+* Op-amps are B sources ``V = clamp(A (V+ - V-), -rail, +rail)``, with offset, bias current, swing margin,
+  output resistance, a dominant pole and slew when ``mapped.opamp`` asks for them
+  (:mod:`core.circuit.spice.macro`). Column ``j`` has a TIA (V+ grounded,
   feedback ``r_tia``) with output ``t{l}_{j}``; stage 2 (``s{l}_{j}``) is a difference amplifier (resistors R,
   kR on both inputs) of TIA ``2j+1`` (G-) minus TIA ``2j`` (G+) with column pairs (``differential-columns``,
   ``balanced``), of the reference column's TIA ``t{l}_{n_out}`` minus TIA ``j`` with ``reference`` (the one
@@ -31,10 +33,9 @@ every time point on a plateau is the exact operating point of that input.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from core.circuit.spice.macro import OpAmpMacro, add_opamp, num
 from core.errors import ParameterError
 from core.model.crossbar import MappedNetwork, layout
 from core.model.devices import DeviceParams
@@ -42,14 +43,6 @@ from core.model.devices import DeviceParams
 HOLD_S = 0.98  # plateau length of each input in the staircase
 MAX_STEP_S = 0.9  # < HOLD_S, so every plateau holds at least one time point
 TITLE = "reram-workbench circuit"
-
-
-def num(x, field: str = "value") -> str:
-    """A finite number as SPICE text (exact round trip)."""
-    v = float(x)
-    if not math.isfinite(v):
-        raise ParameterError(field, f"must be a finite number to enter a netlist, got {x!r}")
-    return repr(v)
 
 
 def _circuit():
@@ -68,10 +61,6 @@ def staircase(values: np.ndarray, field: str = "input") -> str:
     # a point between two equal values changes nothing: drop it to keep the lines short
     keep = [pts[0]] + [p for q, p, r in zip(pts, pts[1:], pts[2:]) if not (q[1] == p[1] == r[1])] + [pts[-1]]
     return "pwl(time, " + ", ".join(f"{num(t)}, {num(v, field)}" for t, v in keep) + ")"
-
-
-def _clamp(expr: str, a: float, rail: float) -> str:
-    return f"max(min({num(a, 'opamp_gain')}*({expr}), {num(rail)}), {num(-rail)})"
 
 
 def add_source(c, name: str, node: str, values: np.ndarray, field: str = "input") -> None:
@@ -119,7 +108,11 @@ def add_crossbar(
 def add_network(c, mapped: MappedNetwork, inputs: list[str], g_list) -> list[str]:
     """Every crossbar and neuron of ``mapped``, fed from nodes ``inputs``; returns the output nodes."""
     dev, cir = mapped.device, mapped.circuit
-    a_gain, rail, r2 = cir.opamp_gain, cir.v_rail_volt, cir.r_stage2_ohm
+    macro = OpAmpMacro.of(cir, mapped.opamp)
+    offsets = None if mapped.ideal_opamps else mapped.opamp_offsets()
+    if offsets is not None and any(o.batch_shape for o in offsets):
+        raise ParameterError("offsets", "a netlist takes one set of op-amp offsets, not a batch")
+    r2 = cir.r_stage2_ohm
     lay = layout(mapped.scheme)
     c.V("bp", "vbp", c.gnd, num(dev.v_read_volt, "v_read_volt"))
     if lay == "row-pairs":
@@ -131,15 +124,19 @@ def add_network(c, mapped: MappedNetwork, inputs: list[str], g_list) -> list[str
             raise ParameterError(
                 "g_list", f"array {l + 1}: expected one (rows, cols) conductance array, got shape {g.shape}"
             )
+
+        def vos(kind: str, k: int) -> float:
+            return 0.0 if offsets is None else float(getattr(offsets[l], kind)[k])  # noqa: B023 - used at once
+
         if lay != "row-pairs":
             drivers = signal + ["vbp"]
         else:
             drivers = []
             for i, node in enumerate(signal):
-                # unity-gain inverting amplifier makes the -V row
+                # unity-gain inverting amplifier makes the -V row (no R_o: it is the row driver)
                 c.R(f"ui{l}_{i}", node, f"ui{l}_{i}", num(r2))
                 c.R(f"uf{l}_{i}", f"ui{l}_{i}", f"u{l}_{i}", num(r2))
-                c.B(f"u{l}_{i}", f"u{l}_{i}", c.gnd, voltage_expression=_clamp(f"0-v(ui{l}_{i})", a_gain, rail))
+                add_opamp(c, macro, f"u{l}_{i}", f"u{l}_{i}", None, f"ui{l}_{i}", vos("inverter", i), with_r_o=False)
                 drivers += [node, f"u{l}_{i}"]
             drivers += ["vbp", "vbn"]
         cols = g.shape[1]
@@ -147,7 +144,7 @@ def add_network(c, mapped: MappedNetwork, inputs: list[str], g_list) -> list[str
         add_crossbar(c, l, g, drivers, ends, cir.r_wire_ohm, dev)
         for j in range(cols):
             c.R(f"f{l}_{j}", f"n{l}_{j}", f"t{l}_{j}", num(arr.r_tia_ohm, "r_tia_ohm"))
-            c.B(f"t{l}_{j}", f"t{l}_{j}", c.gnd, voltage_expression=_clamp(f"0-v(n{l}_{j})", a_gain, rail))
+            add_opamp(c, macro, f"t{l}_{j}", f"t{l}_{j}", None, f"n{l}_{j}", vos("tia", j))
         rk = num(arr.k_stage2 * r2, "k_stage2")
         outs = []
         for j in range(arr.n_out):
@@ -160,11 +157,11 @@ def add_network(c, mapped: MappedNetwork, inputs: list[str], g_list) -> list[str
                 c.R(f"sf{l}_{j}", m, s, rk)
                 c.R(f"sb{l}_{j}", f"t{l}_{t_plus}", p, num(r2))
                 c.R(f"sg{l}_{j}", p, c.gnd, rk)
-                c.B(f"s{l}_{j}", s, c.gnd, voltage_expression=_clamp(f"v({p})-v({m})", a_gain, rail))
+                add_opamp(c, macro, s, s, p, m, vos("stage2", j))
             else:
                 c.R(f"sa{l}_{j}", f"t{l}_{j}", m, num(r2))
                 c.R(f"sf{l}_{j}", m, s, rk)
-                c.B(f"s{l}_{j}", s, c.gnd, voltage_expression=_clamp(f"0-v({m})", a_gain, rail))
+                add_opamp(c, macro, s, s, None, m, vos("stage2", j))
             if arr.relu:
                 c.B(f"h{l}_{j}", f"h{l}_{j}", c.gnd, voltage_expression=f"max(v({s}), 0)")
                 outs.append(f"h{l}_{j}")
