@@ -112,8 +112,11 @@ class SweepView(QWidget):
             (self.stuck, [("all", rv.ALL), *((s, s) for s in stucks)], rv.ALL),
             (self.array, [*((str(a), a) for a in arrays), ("all", rv.ALL)], arrays[0] if arrays else rv.ALL),
         )
+        # the user's filter choices survive a refresh of the same sweep; another sweep starts at the defaults
+        same = sweep is not None and getattr(self, "_filters_for", None) == sweep.id
+        self._filters_for = sweep.id if sweep is not None else None
         for box, items, default in choices:
-            keep = box.currentData()
+            keep = box.currentData() if same else default
             box.blockSignals(True)
             box.clear()
             for text, data in items:

@@ -63,6 +63,22 @@ def test_default_sweep_plot_shows_one_array_and_filters_change_the_curves(result
     assert len(results.sweep_view.legend.items) == 4
 
 
+def test_a_sweep_arriving_in_an_empty_results_view_also_shows_one_array(qtbot, example):
+    """The filters of a view that had no sweep must not keep "all": a new sweep starts at its first array."""
+    from app.panels.results import ResultsPanel
+
+    sweep = example.sweeps[0]
+    example.sweeps = []
+    state = WorkbenchState(example)
+    panel = ResultsPanel(state, QtJobQueue())
+    qtbot.addWidget(panel)
+    assert panel.sweep_curves == {}
+    example.sweeps.append(sweep)
+    state.results_added()
+    assert panel.sweep_view.array.currentData() == 1
+    assert {key[2] for key in panel.sweep_curves} == {1}
+
+
 def test_csv_export_holds_true_sizes_and_named_columns(results, tmp_path):
     results.sweep_view.dodge.setChecked(True)  # spread for reading: the file must still hold the true sizes
     x, _ = results.sweep_curves[("circle", "on", 1)].getData()
