@@ -19,8 +19,10 @@ from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QTabWidget,
 )
 
@@ -96,7 +98,14 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.editor_dock = QDockWidget(self.editor.title, self)
         self.editor_dock.setObjectName("defect-editor")
-        self.editor_dock.setWidget(self.editor)
+        # a scroll area: on a small or scaled screen the form scrolls instead of its rows being crushed
+        editor_scroll = QScrollArea()
+        editor_scroll.setWidget(self.editor)
+        editor_scroll.setWidgetResizable(True)
+        editor_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        editor_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        editor_scroll.setMinimumWidth(self.editor.minimumSizeHint().width() + 16)
+        self.editor_dock.setWidget(editor_scroll)
         self.editor_dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetMovable
             | QDockWidget.DockWidgetFeature.DockWidgetFloatable
