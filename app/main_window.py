@@ -104,7 +104,7 @@ class MainWindow(QMainWindow):
         editor_scroll.setWidgetResizable(True)
         editor_scroll.setFrameShape(QFrame.Shape.NoFrame)
         editor_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        editor_scroll.setMinimumWidth(self.editor.minimumSizeHint().width() + 16)
+        editor_scroll.setMinimumWidth(self.editor.minimumSizeHint().width())
         self.editor_dock.setWidget(editor_scroll)
         self.editor_dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetMovable
