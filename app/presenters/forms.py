@@ -21,15 +21,19 @@ from core.model.params import spec_of
 from core.sweeps.spec import MAX_SEEDS, SweepSpec, normalize_stuck, parse_list, sizes_from_text
 
 
-def training_configs(fields: dict) -> tuple[DatasetSpec, NetworkConfig, TrainConfig]:
-    """(dataset, network, training) from the training form's ``preset``, ``hidden``, ``epochs``, ``seed``."""
+def hidden_sizes(fields: dict) -> tuple[int, ...]:
+    """Hidden-layer sizes from a form's ``preset`` (a name of :data:`PRESETS` or ``custom``) and ``hidden``."""
     preset = fields.get("preset", "paper")
     if preset in PRESETS:
-        hidden = PRESETS[preset]
-    elif preset == "custom":
-        hidden = parse_hidden(str(fields.get("hidden", "")).strip())
-    else:
-        raise ParameterError("preset", f"must be one of {', '.join(PRESETS)} or custom; got {preset!r}")
+        return PRESETS[preset]
+    if preset == "custom":
+        return parse_hidden(str(fields.get("hidden", "")).strip())
+    raise ParameterError("preset", f"must be one of {', '.join(PRESETS)} or custom; got {preset!r}")
+
+
+def training_configs(fields: dict) -> tuple[DatasetSpec, NetworkConfig, TrainConfig]:
+    """(dataset, network, training) from the training form's ``preset``, ``hidden``, ``epochs``, ``seed``."""
+    hidden = hidden_sizes(fields)
     epochs = spec_of(TrainConfig, "epochs").check(str(fields.get("epochs", "")).strip())
     seed = spec_of(TrainConfig, "seed").check(str(fields.get("seed", "")).strip())
     return DatasetSpec(seed=seed), NetworkConfig(64, hidden, 10), TrainConfig(epochs=epochs, seed=seed)

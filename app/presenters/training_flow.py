@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Optional
 
+from app.presenters import forms
 from app.presenters.new_project import NewProjectRequest
-from core.errors import ParameterError
 from core.jobs import Progress
-from core.model.network import PRESETS, NetworkConfig, parse_hidden
+from core.model.network import NetworkConfig
 from core.model.params import spec_of
 from core.model.project import Project
 from core.session.job_queue import CANCELLED, DONE, FAILED, RUNNING, JobInfo
@@ -99,13 +99,7 @@ def retrain_request(fields: dict, project: Project) -> NewProjectRequest:
     Data, device, circuit, scheme and the other training settings are the open project's, so retraining a
     project never silently falls back to defaults. Raises ParameterError naming the field and its range.
     """
-    preset = fields.get("preset", "")
-    if preset in PRESETS:
-        hidden = PRESETS[preset]
-    elif preset == "custom":
-        hidden = parse_hidden(str(fields.get("hidden", "")).strip())
-    else:
-        raise ParameterError("preset", f"must be one of {', '.join(PRESETS)} or custom; got {preset!r}")
+    hidden = forms.hidden_sizes({"preset": "", **fields})
     epochs = spec_of(type(project.training), "epochs").check(str(fields.get("epochs", "")).strip(), "epochs")
     seed = spec_of(type(project.training), "seed").check(str(fields.get("seed", "")).strip(), "seed")
     net = project.network
