@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Optional
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
 from app.dialogs.new_project import ask_new_project
 from app.file_tasks import FileTasks
 from app.jobs_qt import QtJobQueue
+from app.menus import build_menus
 from app.panels.crossbar import CrossbarPanel
 from app.panels.defects import DefectEditorPanel
 from app.panels.queue import QueuePanel
@@ -135,44 +135,8 @@ class MainWindow(QMainWindow):
         threading.Thread(target=flow.solver_details, name="probe-ngspice", daemon=True).start()
 
     # ---- menus ---------------------------------------------------------------------------------------
-    def _action(self, menu, text: str, slot, *shortcuts) -> QAction:
-        act = QAction(text, self)
-        keys: list[QKeySequence] = []
-        for s in shortcuts:
-            for k in QKeySequence.keyBindings(s) if isinstance(s, QKeySequence.StandardKey) else [QKeySequence(s)]:
-                if k not in keys:
-                    keys.append(k)
-        act.setShortcuts(keys)
-        act.triggered.connect(lambda _checked=False: slot())
-        menu.addAction(act)
-        return act
-
     def _build_menus(self) -> None:
-        K = QKeySequence.StandardKey
-        m = self.file_menu = self.menuBar().addMenu("&File")
-        self.new_action = self._action(m, "&New project…", self.new_project, K.New)
-        self.open_action = self._action(m, "&Open…", self.open_dialog, K.Open)
-        self.recent_menu = m.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        self.save_action = self._action(m, "&Save", self.save, K.Save)
-        self.save_as_action = self._action(m, "Save &As…", self.save_as_dialog, K.SaveAs)
-        self.close_action = self._action(m, "&Close", self.close_project, "Ctrl+W", K.Close)
-        m.addSeparator()
-        self.quit_action = self._action(m, "&Quit", self.close, "Ctrl+Q", K.Quit)
-        self.file_actions = [
-            self.new_action,
-            self.open_action,
-            self.save_action,
-            self.save_as_action,
-            self.close_action,
-        ]
-        e = self.edit_menu = self.menuBar().addMenu("&Edit")
-        self.undo_action = self._action(e, "&Undo", self.state.stack.undo, K.Undo)
-        self.redo_action = self._action(e, "&Redo", self.state.stack.redo, "Ctrl+Y", "Ctrl+Shift+Z", K.Redo)
-        v = self.menuBar().addMenu("&View")
-        v.addAction(self.editor_dock.toggleViewAction())
-        h = self.help_menu = self.menuBar().addMenu("&Help")
-        self.about_action = self._action(h, "&About ReRAM Fault Workbench", self.about)
+        build_menus(self)
 
     def _update_actions(self) -> None:
         s = self.state.stack

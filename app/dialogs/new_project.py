@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -33,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.dialogs.preview_drawing import draw_preview
 from app.jobs_qt import QtJobQueue
 from app.presenters import new_project as form
 from app.presenters.document import WorkbenchState
@@ -43,8 +43,6 @@ from core.model.network import PRESETS
 from core.session.job_queue import DONE, JobInfo
 
 ERROR_STYLE = "border: 1px solid #b00020;"
-SAMPLE_COLUMNS = 5
-INK = np.array([[255 - i] * 3 for i in range(256)], dtype=np.ubyte)  # 1 = ink = black on white paper
 
 
 class NewProjectDialog(QDialog):
@@ -360,31 +358,9 @@ class NewProjectDialog(QDialog):
         self._update_mapping()
 
     def _draw_samples(self, pv) -> None:
-        self.samples_view.clear()
-        self.sample_items, self.sample_labels = [], []
-        if pv is None:
-            self.balance_bars.setOpts(x=[], height=[])
-            return
-        for i, (img, label) in enumerate(zip(pv.images, pv.labels)):
-            r, c = divmod(i, SAMPLE_COLUMNS)
-            self.samples_view.addLabel(f"class {label}", row=2 * r, col=c, size="8pt")
-            vb = self.samples_view.addViewBox(row=2 * r + 1, col=c)
-            vb.setMouseEnabled(False, False)
-            vb.setMenuEnabled(False)
-            vb.invertY(True)
-            vb.setAspectLocked(pv.side is not None)
-            item = pg.ImageItem(img, axisOrder="row-major", levels=(0.0, 1.0), lut=INK)
-            vb.addItem(item)
-            vb.autoRange(padding=0.02)
-            self.sample_items.append(item)
-            self.sample_labels.append(label)
-        counts = np.asarray(pv.counts, dtype=float)
-        x = np.arange(len(counts), dtype=float)
-        self.balance_bars.setOpts(x=x, height=counts, width=0.7)
-        step = max(1, len(counts) // 12)
-        self.balance_plot.getAxis("bottom").setTicks([[(float(k), str(k)) for k in range(0, len(counts), step)]])
-        self.balance_plot.setXRange(-0.6, len(counts) - 0.4, padding=0)
-        self.balance_plot.setYRange(0, max(1.0, counts.max()) * 1.1, padding=0)
+        self.sample_items, self.sample_labels = draw_preview(
+            self.samples_view, self.balance_plot, self.balance_bars, pv
+        )
 
     def class_counts(self) -> list[int]:
         """The class balance drawn (samples per class label)."""

@@ -8,7 +8,6 @@ also preview the defect map of a stored result, read-only. What is drawn and rea
 
 from __future__ import annotations
 
-import weakref
 from typing import Optional
 
 import numpy as np
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.panels.crossbar_canvas import CanvasImage
 from app.presenters import crossbar_view as cv
 from app.presenters.document import WorkbenchState
 from app.widgets import OVERLAY_NAMES, OVERLAY_RGBA, MessageLabel, overlay_image, stuck_r_gradient
@@ -38,39 +38,6 @@ _LABELS = {
     VIEW_CONDUCTANCE: ("column (G+ / G- pairs)", "row (inputs, bias last)", "conductance (µS)", "viridis"),
     VIEW_WEIGHT_ERROR: ("neuron", "input (bias last)", "effective - programmed weight", "CET-D1"),
 }
-
-
-class _CanvasImage(pg.ImageItem):
-    """The overlay image; forwards mouse presses and drags (in cell coordinates) to the panel while painting."""
-
-    def __init__(self, panel: CrossbarPanel):
-        super().__init__(axisOrder="row-major")
-        # weak: an item that owns its widget frees that widget (and its scene) while the scene is deleting
-        # the item, a segfault in QGraphicsScene::clear when the collector breaks the cycle
-        self._panel = weakref.ref(panel)
-
-    @property
-    def panel(self) -> CrossbarPanel:
-        return self._panel()
-
-    def mouseClickEvent(self, ev):
-        if self.panel.can_paint and ev.button() == Qt.MouseButton.LeftButton:
-            ev.accept()
-            self.panel.stroke_point(ev.pos())
-            self.panel.finish_stroke()
-        else:
-            super().mouseClickEvent(ev)
-
-    def mouseDragEvent(self, ev):
-        if not self.panel.can_paint or ev.button() != Qt.MouseButton.LeftButton:
-            ev.ignore()  # let the view pan as usual
-            return
-        ev.accept()
-        if ev.isStart():
-            self.panel.stroke_point(ev.buttonDownPos())
-        self.panel.stroke_point(ev.pos())
-        if ev.isFinish():
-            self.panel.finish_stroke()
 
 
 class CrossbarPanel(QWidget):
@@ -161,7 +128,7 @@ class CrossbarPanel(QWidget):
         self.plot.setAspectLocked(False)
         self.plot.hideButtons()  # the "A" button would autorange past the limits' intent; Reset view does it
         self.image = pg.ImageItem(axisOrder="row-major")
-        self.overlay = _CanvasImage(self)
+        self.overlay = CanvasImage(self)
         for item in (self.image, self.overlay):
             item.setPos(cv.CELL_OFFSET, cv.CELL_OFFSET)  # ticks on cell centres; item-local cell k is [k, k+1)
             self.plot.addItem(item)

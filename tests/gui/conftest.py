@@ -10,6 +10,7 @@ import copy
 import gc
 
 import pytest
+from PySide6.QtCore import QSettings, QStandardPaths
 
 from app.main_window import MainWindow
 from app.presenters.document import DEFAULT_PROJECT, WorkbenchState
@@ -55,3 +56,14 @@ def window(qtbot, example):
     w.show()
     yield w
     w.jobs.shutdown(timeout_s=20)
+
+
+@pytest.fixture(scope="module")
+def private_settings(tmp_path_factory):
+    """Default QSettings locations point into a temporary folder while this module runs."""
+    folder = str(tmp_path_factory.mktemp("qsettings"))
+    QStandardPaths.setTestModeEnabled(True)
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, folder)
+    yield
+    QStandardPaths.setTestModeEnabled(False)
