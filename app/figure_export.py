@@ -22,8 +22,10 @@ from pyqtgraph.exporters import Exporter
 from PySide6.QtCore import QMarginsF, QRectF, QSize, QSizeF
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPageSize, QPainter, QPdfWriter
 from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import QMessageBox
 
 from app.presenters.results_tables import with_suffix
+from core.errors import describe_error
 
 FORMATS = ("png", "svg", "pdf")
 PNG_SCALE = 2.0  # PNGs at twice the screen size: sharp in papers and slides
@@ -127,7 +129,11 @@ class _QtExporter(Exporter):
         if fileName is None:
             self.fileSaveDialog(filter=f"*.{self.fmt}")
             return None
-        return render_scene(self.getScene(), self.getSourceRect(), str(fileName), self.fmt)
+        try:
+            return render_scene(self.getScene(), self.getSourceRect(), str(fileName), self.fmt)
+        except (OSError, ValueError) as e:  # the dialog's callback must not end in a traceback
+            QMessageBox.warning(None, "Export failed", describe_error(e))
+            return None
 
 
 class SvgExporter(_QtExporter):

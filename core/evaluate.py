@@ -70,8 +70,8 @@ def evaluate_job(
     t0 = time.perf_counter()
     g_list, fractions = defective_conductances(mapped, defects)
     if fidelity == "ideal":
-        if defects:
-            # the software network has no devices; defects act through the effective weights
+        if defects or not mapped.variability.ideal:
+            # the software network has no devices; defects and variability act through the effective weights
             W, b = effective_weights(mapped, g_list)
         else:
             weights = project.weights

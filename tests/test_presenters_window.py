@@ -230,3 +230,15 @@ def test_window_title_and_unsaved_summary(state):
     assert flow.unsaved_question(state, "close the project").title == "Unsaved changes"
     state.stack.undo(), state.stack.undo()
     assert state.unsaved_summary() == "1 new result"
+
+
+def test_a_failed_sweeps_kept_points_count_as_stored(trained_project):
+    """The queue keeps the finished points of a failed sweep as of a cancelled one; the report must say so,
+    or the project would not be marked as changed and the points could be lost on quit."""
+    from core.model.results import SweepResult
+    from core.session.job_queue import FAILED, JobInfo
+
+    partial = SweepResult(id="", spec={}, rows=[{"pattern": "circle"}], partial=True)
+    info = JobInfo(7, "sweep circle", 0, FAILED, partial=partial, error="dask: worker lost")
+    report = flow.job_report(info, trained_project, trained_project)
+    assert report.stored_here and "kept the 1 finished points" in report.text and "worker lost" in report.text

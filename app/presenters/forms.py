@@ -13,10 +13,9 @@ from typing import Optional
 import numpy as np
 
 from core.errors import DefectSpecError, ParameterError, check_range
-from core.model.data import DatasetSpec
 from core.model.defects import PATTERNS, Defect, parse_resistance
 from core.model.devices import DEVICE_MODELS, CircuitParams
-from core.model.network import PRESETS, NetworkConfig, TrainConfig, parse_hidden
+from core.model.network import PRESETS, parse_hidden
 from core.model.params import spec_of
 from core.sweeps.spec import MAX_SEEDS, SweepSpec, normalize_stuck, parse_list, sizes_from_text
 
@@ -29,14 +28,6 @@ def hidden_sizes(fields: dict) -> tuple[int, ...]:
     if preset == "custom":
         return parse_hidden(str(fields.get("hidden", "")).strip())
     raise ParameterError("preset", f"must be one of {', '.join(PRESETS)} or custom; got {preset!r}")
-
-
-def training_configs(fields: dict) -> tuple[DatasetSpec, NetworkConfig, TrainConfig]:
-    """(dataset, network, training) from the training form's ``preset``, ``hidden``, ``epochs``, ``seed``."""
-    hidden = hidden_sizes(fields)
-    epochs = spec_of(TrainConfig, "epochs").check(str(fields.get("epochs", "")).strip())
-    seed = spec_of(TrainConfig, "seed").check(str(fields.get("seed", "")).strip())
-    return DatasetSpec(seed=seed), NetworkConfig(64, hidden, 10), TrainConfig(epochs=epochs, seed=seed)
 
 
 def pattern_fields(pattern: str) -> list[tuple[str, str, str]]:

@@ -25,7 +25,6 @@ from core.sweeps.spec import SweepSpec, parse_list
 
 SCHEDULER_SCHEMES = ("tcp://", "tls://", "inproc://", "ucx://")
 WIRE_NOTE = " (the wire resistance only acts at nodal and spice fidelity)"
-SWEEP_FIELDS = ("patterns", "sizes", "stuck", "arrays", "seeds")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any, Optional, Protocol
 from app.presenters.document import WorkbenchState
 from core.model.project import Project
 from core.model.results import RecoveryResult, SimulationResult, SweepResult
-from core.session.job_queue import CANCELLED, DONE, JobInfo
+from core.session.job_queue import CANCELLED, DONE, FAILED, JobInfo
 
 # answer keys
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
@@ -219,19 +219,20 @@ class JobReport:
 def job_report(info: JobInfo, target: Any, open_project: Project) -> Optional[JobReport]:
     """The report of a finished job whose result went (or not) to ``target``; None for a finished training.
 
-    A done simulation, sweep or recovery and the finished points of a cancelled sweep are stored into the
-    job's target project by the queue; only if that is the open project do the views change.
+    A done simulation, sweep or recovery and the finished points of a cancelled or failed sweep are stored into
+    the job's target project by the queue (:func:`core.session.store.partial_sweep`); only if that is the open
+    project do the views change.
     """
     if info.state == DONE and isinstance(info.result, Project):
         return None  # a finished training: the training flow says what became of it
     partial_rows = getattr(info.partial, "rows", None) if isinstance(info.partial, SweepResult) else None
     stored = (info.state == DONE and isinstance(info.result, (SimulationResult, SweepResult, RecoveryResult))) or (
-        info.state == CANCELLED and bool(partial_rows)
+        info.state in (CANCELLED, FAILED) and bool(partial_rows)
     )
     elsewhere = target is not None and target is not open_project
     verb = {"done": "finished", "failed": "failed", "cancelled": "was cancelled"}.get(info.state, info.state)
     text = f"{info.name} {verb}" + (f": {info.error}" if info.error and info.error != info.state else "")
-    if stored and info.state == CANCELLED and not elsewhere:
+    if stored and info.state in (CANCELLED, FAILED) and not elsewhere:
         text += f"; kept the {len(partial_rows or [])} finished points as a partial sweep"
     if elsewhere:
         text += " (its project is no longer open; nothing was added to this one)"

@@ -24,6 +24,7 @@ from core.model.crossbar import MappedNetwork
 from core.model.defects import Defect
 from core.model.network import accuracy
 from core.model.opamp import OpAmpOffsets, OpAmpParams
+from core.model.variability import DeviceVariability, apply_variability
 
 CIRCUIT_FIDELITIES = ("behavioral", "nodal", "spice")
 
@@ -38,10 +39,19 @@ def check_fidelity(fidelity: str, allowed: Sequence[str] = CIRCUIT_FIDELITIES) -
 def with_overrides(
     mapped: MappedNetwork, r_wire_ohm: Optional[float] = None, device_model: Optional[str] = None
 ) -> MappedNetwork:
-    """A copy of ``mapped`` with wire resistance and/or device model replaced (conductances unchanged)."""
+    """A copy of ``mapped`` with wire resistance and/or device model replaced (conductances unchanged).
+
+    Switching a non-gap device to ``gap`` fits its ``i0_amp`` to the gap range if needed
+    (:meth:`~core.model.devices.DeviceParams.fitted_to_gap_range`: the currents stay the same, only the gaps
+    move into [0.2, 1.7] nm; ParameterError if the window cannot fit); a device already ``gap`` is kept as is
+    and checked when evaluated.
+    """
     dev, cir = mapped.device, mapped.circuit
     if device_model is not None:
+        switched = device_model == "gap" and dev.model != "gap"
         dev = dataclasses.replace(dev, model=device_model)
+        if switched:
+            dev = dev.fitted_to_gap_range()
     if r_wire_ohm is not None:
         cir = dataclasses.replace(cir, r_wire_ohm=r_wire_ohm)
     return dataclasses.replace(mapped, device=dev, circuit=cir)
@@ -63,25 +73,51 @@ def circuit_params(mapped: MappedNetwork) -> dict:
     """The circuit settings a result was computed with (stored with every result).
 
     Non-default op-amp settings are recorded under ``opamp`` (and ``opamp_offsets: "explicit"`` when offsets
-    were given as arrays); an ideal macro-model adds nothing.
+    were given as arrays), non-default device variability under ``variability``; ideal settings add nothing.
     """
     out = {"r_wire_ohm": mapped.circuit.r_wire_ohm, "device_model": mapped.device.model, "scheme": mapped.scheme}
+    if mapped.device.model == "gap":
+        out["gap_i0_amp"] = mapped.device.i0_amp
     if mapped.opamp.changes():
         out["opamp"] = mapped.opamp.changes()
     if mapped.offsets is not None:
         out["opamp_offsets"] = "explicit"
+    if mapped.variability.changes():
+        out["variability"] = mapped.variability.changes()
     return out
 
 
+def with_variability(mapped: MappedNetwork, variability: Optional[DeviceVariability] = None) -> MappedNetwork:
+    """A copy of ``mapped`` with device variability and stuck values (:mod:`core.model.variability`)."""
+    return mapped if variability is None else dataclasses.replace(mapped, variability=variability)
+
+
+def device_conductances(mapped: MappedNetwork) -> list[np.ndarray]:
+    """The conductances every fidelity reads from the healthy cells: programmed, with ``mapped.variability``
+    (programming error, drift, read noise) applied; the programmed arrays themselves when it is ideal."""
+    return apply_variability(mapped.conductances(), mapped.variability)
+
+
 def defective_conductances(mapped: MappedNetwork, defects: Sequence[Defect]):
-    """(conductances with stuck cells applied, defective fraction per array)."""
-    stuck = defects_mod.stuck_maps(mapped.shapes, defects, mapped.device)
-    return defects_mod.apply_stuck(mapped.conductances(), stuck), defects_mod.defect_fractions(stuck)
+    """(conductances with variability and stuck cells applied, defective fraction per array).
+
+    The one place every evaluation gets its conductances from (behavioural, nodal and SPICE read the same
+    arrays): :func:`device_conductances` for the healthy cells, the stuck values of ``mapped.variability`` (or
+    the window's LRS/HRS) for the stuck ones.
+    """
+    stuck = defects_mod.stuck_maps(mapped.shapes, defects, mapped.device, mapped.variability)
+    return defects_mod.apply_stuck(device_conductances(mapped), stuck), defects_mod.defect_fractions(stuck)
 
 
 def output_voltages_job(mapped: MappedNetwork, X: np.ndarray, g_list, fidelity: str, workers: Optional[int] = None):
-    """Job: (output voltages (N, n_out), solver description) for conductances ``g_list`` at ``fidelity``."""
+    """Job: (output voltages (N, n_out), solver description) for conductances ``g_list`` at ``fidelity``.
+
+    With the ``gap`` device model the window must lie in the model's gap range
+    (:meth:`core.model.devices.DeviceParams.check_gap_window`; ParameterError otherwise).
+    """
     check_fidelity(fidelity)
+    if mapped.device.model == "gap":
+        mapped.device.check_gap_window()
     if fidelity == "behavioral":
         yield Progress(0, 1, "behavioural model")
         return behavioral.forward_voltages(mapped, X, g_list), "behavioral (closed form)"

@@ -28,7 +28,8 @@ Voltage scaling: an activation ``h`` of layer l is carried as the voltage ``sigm
 ``sigma_0 = v_read``. The bias row weight is ``b * sigma_{l-1} / v_read`` so the bias stays consistent, and
 the TIA feedback resistance and stage-2 gain are chosen per layer from the training set: the TIAs use at most
 ``headroom`` of the rail (taking each column's real current, common mode of ``balanced`` and ``reference``
-included, and its finite-gain TIA factor with the column's G_sum); the largest hidden activation becomes
+included, and its finite-gain TIA factor with the column's G_sum; gap devices pass ``G V0 sinh(V / V0)``,
+:func:`device_currents`); the largest hidden activation becomes
 ``v_read`` (it drives the next crossbar, whose devices must only see read voltages) and the largest output uses
 ``headroom`` of the rail.
 """
@@ -71,6 +72,14 @@ def weights_to_pairs(
     if scheme == "balanced":
         return g_pos, prog(device.g_mid_siemens - 0.5 * u * dg)
     return g_pos, np.full_like(g_pos, prog(np.float64(device.g_mid_siemens)))
+
+
+def device_currents(device: DeviceParams, v_rows: np.ndarray) -> np.ndarray:
+    """Per unit of small-signal conductance, the current a device passes at row voltage ``v_rows`` with its column at
+    virtual ground: ``v`` (linear) or ``V0 sinh(v / V0)`` (gap), so the TIAs are sized on the device model used."""
+    if device.model == "gap":
+        return device.v0_volt * np.sinh(np.asarray(v_rows) / device.v0_volt)
+    return np.asarray(v_rows)
 
 
 def tia_feedback(i_cols: np.ndarray, g_sum: np.ndarray, v_max: float, opamp_gain: float) -> float:
@@ -120,7 +129,7 @@ def map_network(
         g_phys = join_pairs(scheme, g_pos, g_neg)
         # the largest single-column current on the calibration set sizes the TIA feedback
         v_rows = row_voltages(scheme, sigma * h_in, v_bias, circuit, l)
-        r_tia = tia_feedback(v_rows @ g_phys, g_phys.sum(axis=0), rail, circuit.opamp_gain)
+        r_tia = tia_feedback(device_currents(device, v_rows) @ g_phys, g_phys.sum(axis=0), rail, circuit.opamp_gain)
         z_max = float(np.max(np.abs(acts[l]))) or 1.0
         # hidden activations drive the next crossbar, so they stay within the read-voltage range;
         # the output layer may use the rail

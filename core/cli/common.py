@@ -17,6 +17,7 @@ from core.jobs import Progress
 from core.model.defects import Defect, parse_spec
 from core.model.opamp import OpAmpParams, parse_quantity
 from core.model.project import Project
+from core.model.variability import DeviceVariability
 
 
 @dataclass
@@ -137,4 +138,51 @@ def opamp_from_args(args) -> Optional[OpAmpParams]:
         return OpAmpParams(**values)
     except ParameterError as e:  # name the command-line flag rather than the field
         flags = {k: v[1] for k, v in fields.items()} | {"offset_seed": "offset-seed"}
+        raise ParameterError(flags.get(e.field, e.field), str(e).split(": ", 1)[-1]) from None
+
+
+# flag -> (DeviceVariability field, unit suffix parse_quantity strips)
+_VARIABILITY_FLAGS = {
+    "program-sigma": ("program_sigma", ""),
+    "read-noise": ("read_noise_sigma", ""),
+    "drift-nu": ("drift_nu", ""),
+    "drift-time": ("drift_time_s", "s"),
+    "drift-t0": ("drift_t0_s", "s"),
+    "r-stuck-on": ("r_stuck_on_ohm", "ohm"),
+    "r-stuck-off": ("r_stuck_off_ohm", "ohm"),
+}
+
+
+def variability_args(p, sweep: bool = False) -> None:
+    """Add the device-variability options (:class:`core.model.variability.DeviceVariability`) to a sub-parser."""
+    p.add_argument("--program-sigma", default=None, help="programming error: sigma of ln G, e.g. 0.05 (default 0)")
+    p.add_argument("--read-noise", default=None, help="read noise: relative sigma per read, e.g. 0.01 (default 0)")
+    p.add_argument("--drift-nu", default=None, help="drift exponent nu of G(t) = G0 (t/t0)^-nu (default 0)")
+    p.add_argument("--drift-time", default=None, help="drift time t in seconds, e.g. 3600 (default 1 = t0)")
+    p.add_argument("--drift-t0", default=None, help="drift reference time t0 in seconds (default 1)")
+    p.add_argument("--r-stuck-on", default=None, help="resistance of stuck-on cells, e.g. 1k (default: the LRS)")
+    p.add_argument("--r-stuck-off", default=None, help="resistance of stuck-off cells, e.g. 1g (default: the HRS)")
+    if not sweep:
+        p.add_argument("--variability-seed", default=None, help="seed of the variability sample (default 0)")
+
+
+def variability_from_args(args) -> Optional[DeviceVariability]:
+    """The :class:`DeviceVariability` the options of :func:`variability_args` ask for, or None if none was given."""
+    values: dict = {}
+    for flag, (name, unit) in _VARIABILITY_FLAGS.items():
+        text = getattr(args, flag.replace("-", "_"), None)
+        if text is not None:
+            values[name] = parse_quantity(text, flag, unit)
+    seed = getattr(args, "variability_seed", None)
+    if seed is not None:
+        try:
+            values["seed"] = int(str(seed).strip())
+        except ValueError:
+            raise ParameterError("variability-seed", f"must be an integer; got {seed!r}") from None
+    if not values:
+        return None
+    try:
+        return DeviceVariability(**values)
+    except ParameterError as e:  # name the command-line flag rather than the field
+        flags = {v[0]: k for k, v in _VARIABILITY_FLAGS.items()} | {"seed": "variability-seed"}
         raise ParameterError(flags.get(e.field, e.field), str(e).split(": ", 1)[-1]) from None

@@ -7,7 +7,7 @@ import os
 import time
 
 from core import jobs, project_io
-from core.circuit.fidelity import defective_conductances, with_opamp, with_overrides
+from core.circuit.fidelity import defective_conductances, with_opamp, with_overrides, with_variability
 from core.circuit.spice import simulate, transient
 from core.cli.common import (
     CommandResult,
@@ -17,6 +17,8 @@ from core.cli.common import (
     opamp_args,
     opamp_from_args,
     progress_printer,
+    variability_args,
+    variability_from_args,
 )
 from core.errors import ParameterError, WorkbenchError
 from core.evaluate import FIDELITIES, evaluate_job
@@ -77,6 +79,7 @@ def register(sub, common) -> None:
     p.add_argument("--device", default=None, help=f"device model: {' or '.join(DEVICE_MODELS)}")
     p.add_argument("--workers", type=int, default=None, help="parallel ngspice processes (default: cores)")
     opamp_args(p)
+    variability_args(p)
     p.add_argument("--no-save", action="store_true", help="do not store the result in the project")
     p.set_defaults(func=cmd_evaluate)
 
@@ -92,6 +95,7 @@ def register(sub, common) -> None:
     p.add_argument("--r-wire", type=float, default=None, help="wire segment resistance in ohm")
     p.add_argument("--device", default=None, help=f"device model: {' or '.join(DEVICE_MODELS)}")
     opamp_args(p)
+    variability_args(p)
     p.set_defaults(func=cmd_netlist)
 
 
@@ -141,8 +145,13 @@ def cmd_evaluate(args) -> CommandResult:
     proj = load_project(args.project)
     defects = collect_defects(proj, args)
     opamp = opamp_from_args(args)
-    # the op-amp settings belong to this evaluation, not to the project: evaluate a view, store into the project
-    view = proj if opamp is None else dataclasses.replace(proj, mapped=with_opamp(proj.require_mapped(), opamp))
+    variability = variability_from_args(args)
+    # the op-amp and device settings belong to this evaluation, not to the project: evaluate a view, store into
+    # the project
+    view = proj
+    if opamp is not None or variability is not None:
+        mapped = with_variability(with_opamp(proj.require_mapped(), opamp), variability)
+        view = dataclasses.replace(proj, mapped=mapped)
     res = jobs.run(
         evaluate_job(
             view,
@@ -172,6 +181,8 @@ def cmd_evaluate(args) -> CommandResult:
     }
     if opamp is not None:
         d["opamp"] = opamp.changes()
+    if variability is not None:
+        d["variability"] = variability.changes()
     if res.fidelity == "spice" and opamp is not None and opamp.gbw_hz > 0:
         # with a dominant pole the circuit has a speed: settling of a step from test image 0 to test image 1
         mapped = with_overrides(view.require_mapped(), args.r_wire, args.device)
@@ -222,6 +233,7 @@ def cmd_netlist(args) -> CommandResult:
     proj = load_project(args.project)
     defects = collect_defects(proj, args)
     mapped = with_opamp(with_overrides(proj.require_mapped(), args.r_wire, args.device), opamp_from_args(args))
+    mapped = with_variability(mapped, variability_from_args(args))
     ds = proj.load_dataset()
     X = ds.X_test
     if args.images is not None:

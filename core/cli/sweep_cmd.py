@@ -3,7 +3,9 @@
 ``reram-workbench sweep P.h5 --patterns circle,columns --sizes 0.1,0.3 --stuck on,off --arrays 1 --seeds 5
 --json`` prints ``{"rows": [...], "id": ..., "partial": false, "seconds": ..., "spec": {...}}`` and stores
 the table in the project. Interrupting (Ctrl-C) stores the finished points, marked partial.
-``--patterns none --offset-sigma 0,0.5m,1m,2m,5m`` is an op-amp offset sweep of the defect-free circuit.
+``--patterns none --offset-sigma 0,0.5m,1m,2m,5m`` is an op-amp offset sweep of the defect-free circuit;
+``--program-sigma 0.05`` (and ``--read-noise``, ``--drift-nu``, ``--drift-time``) gives every Monte-Carlo seed
+its own device-variability sample.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ import dataclasses
 import os
 
 from core import jobs, project_io
-from core.cli.common import CommandResult, load_project, opamp_args, opamp_from_args, progress_printer
+from core.cli.common import (
+    CommandResult,
+    load_project,
+    opamp_args,
+    opamp_from_args,
+    progress_printer,
+    variability_args,
+    variability_from_args,
+)
 from core.errors import ParameterError
 from core.model.defects import STUDY_PATTERNS
 from core.model.devices import DEVICE_MODELS
@@ -68,6 +78,7 @@ def register(sub, common) -> None:
     p.add_argument("--r-wire", type=float, default=None, help="wire segment resistance in ohm (nodal, spice)")
     p.add_argument("--device", default=None, help=f"device model: {' or '.join(DEVICE_MODELS)}")
     opamp_args(p, sweep=True)
+    variability_args(p, sweep=True)
     p.add_argument("--no-save", action="store_true", help="do not store the result in the project")
     p.set_defaults(func=run)
 
@@ -126,6 +137,7 @@ def run(args) -> CommandResult:
         r_wire_ohm=args.r_wire,
         device_model=args.device,
         opamp=_opamp_without_sigma(args),
+        variability=variability_from_args(args),
     )
     try:
         result = jobs.run(job, on_progress=progress_printer(not args.quiet), min_interval_s=0.2)

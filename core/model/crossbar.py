@@ -31,6 +31,7 @@ import numpy as np
 from core.errors import ParameterError
 from core.model.devices import SCHEMES, CircuitParams, DeviceParams
 from core.model.opamp import OpAmpOffsets, OpAmpParams, sample_offsets
+from core.model.variability import DeviceVariability
 
 
 @dataclass
@@ -61,7 +62,10 @@ class MappedNetwork:
     ``opamp`` holds the op-amp non-idealities (:mod:`core.model.opamp`; default: the ideal DC macro-model) and
     ``offsets``, if given, the input offsets of every op-amp, one :class:`~core.model.opamp.OpAmpOffsets` per
     array (they replace the ones ``opamp`` would sample). Neither is part of the mapping: evaluations set them
-    (:func:`core.circuit.fidelity.with_opamp`).
+    (:func:`core.circuit.fidelity.with_opamp`). ``variability`` (:mod:`core.model.variability`) is the devices'
+    programming error, read noise, drift and stuck values, also set per evaluation
+    (:func:`core.circuit.fidelity.with_variability`) and applied by
+    :func:`core.circuit.fidelity.defective_conductances`.
     """
 
     scheme: str
@@ -70,6 +74,7 @@ class MappedNetwork:
     arrays: list[ArrayMap]
     opamp: OpAmpParams = field(default_factory=OpAmpParams)
     offsets: Optional[list[OpAmpOffsets]] = None
+    variability: DeviceVariability = field(default_factory=DeviceVariability)
 
     @property
     def shapes(self) -> list[tuple[int, int]]:

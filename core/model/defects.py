@@ -23,6 +23,7 @@ import numpy as np
 
 from core.errors import DefectSpecError
 from core.model.devices import DeviceParams
+from core.model.variability import DeviceVariability, stuck_off_siemens, stuck_on_siemens
 
 # pattern -> {key: (kind, lo, hi, default)}; default None means required
 _GEOM = {
@@ -106,11 +107,13 @@ class Defect:
     def stuck_label(self) -> str:
         return self.stuck if self.stuck != "ohm" else f"{self.stuck_ohm:g}"
 
-    def stuck_conductance(self, device: DeviceParams) -> float:
+    def stuck_conductance(self, device: DeviceParams, variability: Optional[DeviceVariability] = None) -> float:
+        """``on``/``off``: the window's LRS/HRS, or the stuck values of ``variability``; else ``1 / stuck_ohm``."""
+        var = variability or DeviceVariability()
         if self.stuck == "on":
-            return device.g_on_siemens
+            return stuck_on_siemens(device, var)
         if self.stuck == "off":
-            return device.g_off_siemens
+            return stuck_off_siemens(device, var)
         return 1.0 / self.stuck_ohm
 
     def to_spec(self) -> str:
@@ -284,13 +287,21 @@ def load_mask_file(path: str) -> np.ndarray:
     return m.astype(bool)
 
 
-def stuck_maps(shapes: Sequence[tuple[int, int]], defects: Sequence[Defect], device: DeviceParams) -> list[np.ndarray]:
-    """Per array, the stuck conductance of every cell (NaN where healthy); later defects override earlier."""
+def stuck_maps(
+    shapes: Sequence[tuple[int, int]],
+    defects: Sequence[Defect],
+    device: DeviceParams,
+    variability: Optional[DeviceVariability] = None,
+) -> list[np.ndarray]:
+    """Per array, the stuck conductance of every cell (NaN where healthy); later defects override earlier.
+
+    ``variability`` may set stuck-on/stuck-off values apart from the window (:mod:`core.model.variability`).
+    """
     out = [np.full(s, np.nan) for s in shapes]
     for d in defects:
         if d.array > len(shapes):
             raise DefectSpecError(f"array: must be from 1 to {len(shapes)} for this network; got {d.array}")
-        out[d.array - 1][d.cells(shapes[d.array - 1])] = d.stuck_conductance(device)
+        out[d.array - 1][d.cells(shapes[d.array - 1])] = d.stuck_conductance(device, variability)
     return out
 
 

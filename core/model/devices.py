@@ -6,6 +6,8 @@ cannot drift apart.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +16,9 @@ from core.errors import ParameterError
 from core.model.params import ranged, validate
 
 DEVICE_MODELS = ("linear", "gap")
+# the gap range (m) of the Stanford-style RRAM compact model the ``gap`` device follows; a mapping whose
+# programmed window needs gaps outside it is rejected (:meth:`DeviceParams.check_gap_window`)
+GAP_RANGE_M = (0.2e-9, 1.7e-9)
 # mapping schemes; their physical layouts and programming rules: core.model.crossbar and core.circuit.mapping
 SCHEMES = ("differential-columns", "differential-rows", "balanced", "reference")
 
@@ -34,7 +39,9 @@ class DeviceParams:
         ``"linear"`` (ohmic resistor) or ``"gap"``: I = I0 exp(-gap/g0) sinh(V/V0), the Stanford RRAM
         compact model's static I-V, with weights mapped to gaps.
     i0_amp, g0_m, v0_volt
-        Parameters of the gap I-V.
+        Parameters of the gap I-V. A device of small-signal conductance g has the I-V g V0 sinh(V/V0) whatever
+        I0: I0 only sets which gaps the window needs. The default 0.2 mA puts the default window (10 kOhm ..
+        1 MOhm) at 0.52 .. 1.67 nm, inside :data:`GAP_RANGE_M`.
     """
 
     r_on_ohm: float = ranged(10e3, 1.0, 1e9, unit="ohm", label="LRS (stuck-on) resistance")
@@ -44,7 +51,7 @@ class DeviceParams:
         0.2, 0.0, 5.0, lo_open=True, unit="V", label="Read voltage", help="input voltage for a feature value of 1"
     )
     model: str = "linear"
-    i0_amp: float = ranged(1e-3, 0, 1, lo_open=True, unit="A", label="Gap model I0")
+    i0_amp: float = ranged(2e-4, 0, 1, lo_open=True, unit="A", label="Gap model I0")
     g0_m: float = ranged(0.25e-9, 0, 1e-6, lo_open=True, unit="m", label="Gap model g0")
     v0_volt: float = ranged(0.25, 0, 10, lo_open=True, unit="V", label="Gap model V0")
 
@@ -81,6 +88,38 @@ class DeviceParams:
         return lo + np.round((g - lo) / step) * step
 
     # --- gap model: small-signal conductance at V -> 0 is I0 exp(-gap/g0) / V0 ---
+    def check_gap_window(self) -> None:
+        """Raise ParameterError unless the window's gaps (HRS: widest, LRS: narrowest) lie in GAP_RANGE_M."""
+        lo, hi = GAP_RANGE_M
+        g_hrs = -self.g0_m * math.log(self.g_off_siemens * self.v0_volt / self.i0_amp)
+        g_lrs = -self.g0_m * math.log(self.g_on_siemens * self.v0_volt / self.i0_amp)
+        where = f"the gap model's range [{lo * 1e9:g}, {hi * 1e9:g}] nm (with i0_amp {self.i0_amp:g} A)"
+        if g_hrs > hi * (1 + 1e-12):
+            raise ParameterError(
+                "r_off_ohm",
+                f"{self.r_off_ohm:g} ohm needs a {g_hrs * 1e9:.3g} nm gap, beyond {where}; lower r_off_ohm or "
+                f"raise i0_amp to at least {self.g_off_siemens * self.v0_volt * math.exp(hi / self.g0_m):.3g}",
+            )
+        if g_lrs < lo * (1 - 1e-12):
+            raise ParameterError(
+                "r_on_ohm",
+                f"{self.r_on_ohm:g} ohm needs a {g_lrs * 1e9:.3g} nm gap, below {where}; raise r_on_ohm "
+                f"or lower i0_amp to at most {self.g_on_siemens * self.v0_volt * math.exp(lo / self.g0_m):.3g}",
+            )
+
+    def fitted_to_gap_range(self) -> DeviceParams:
+        """This device, or (if its window needs gaps outside GAP_RANGE_M) a copy with ``i0_amp`` chosen so the
+        HRS sits at the widest gap. I0 only relabels the gaps (module docstring): no current changes. The
+        window itself must fit (r_off / r_on <= exp(1.5 nm / g0), 403 at g0 = 0.25 nm): checked after."""
+        try:
+            self.check_gap_window()
+            return self
+        except ParameterError:
+            i0 = self.g_off_siemens * self.v0_volt * math.exp(GAP_RANGE_M[1] / self.g0_m)
+            fitted = dataclasses.replace(self, i0_amp=min(1.0, i0))
+            fitted.check_gap_window()
+            return fitted
+
     def gap_from_conductance(self, g: np.ndarray) -> np.ndarray:
         """Gap (m) whose small-signal conductance equals ``g`` (S)."""
         return -self.g0_m * np.log(np.asarray(g) * self.v0_volt / self.i0_amp)

@@ -6,8 +6,11 @@ very same chunks and get identical numbers.
 
 Behavioural chunks are one vectorized call: the stuck maps of the chunk are stacked (M, rows, cols) for the
 one defective array, and the other arrays keep their programmed (unbatched) conductances, so the layers in
-front of the defective one are computed once for the whole chunk. Nodal and SPICE chunks evaluate map by
-map; a map that fails (or exceeds ``timeout_s``) is recorded as failed with its reason and the rest go on.
+front of the defective one are computed once for the whole chunk. With device variability
+(:mod:`core.model.variability`) every map draws its own conductances of every array (:func:`map_conductances`,
+seed ``(base_seed + k) mod 2**32`` like the op-amp offsets), so all arrays are stacked. Nodal and SPICE
+chunks evaluate map by map; a map that fails (or exceeds ``timeout_s``) is recorded as failed with its reason
+and the rest go on.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from core.model import defects as defects_mod
 from core.model.crossbar import MappedNetwork
 from core.model.network import accuracy
 from core.model.opamp import sample_offsets, stack_offsets
+from core.model.variability import apply_variability
 from core.sweeps.spec import SweepSpec, make_defect, offset_seed
 
 DEFAULT_CHUNK_MAPS = {"behavioral": 256, "nodal": 1, "spice": 1}
@@ -145,7 +149,7 @@ def evaluate_chunk(
             d = make_defect(pattern, size, stuck, task.array, k, shape, task.base_seed)
             cells = d.cells(shape)
             masks[j] = cells
-            g_stuck[j] = d.stuck_conductance(mapped.device)
+            g_stuck[j] = d.stuck_conductance(mapped.device, mapped.variability)
             frac[j] = np.count_nonzero(cells) / cells.size
         except Exception as e:  # noqa: BLE001 - a bad map must not sink the sweep
             errors[j] = describe_error(e)
@@ -153,7 +157,6 @@ def evaluate_chunk(
     if not ok:
         return ChunkResult(acc, frac, errors)
     a = task.array - 1
-    g_prog = mapped.conductances()
     views: dict[int, MappedNetwork] = {}
     for j in ok:
         item = task.items[j]
@@ -170,10 +173,10 @@ def evaluate_chunk(
         if cancel is not None and cancel.cancelled:
             errors[j] = "cancelled"
             continue
-        g_list = list(g_prog)
+        g_list = map_conductances(mapped, task.base_seed, task.items[j][4])
         mask = masks[j]
         if mask is not None:
-            g_list[a] = np.where(mask, g_stuck[j], g_prog[a])
+            g_list[a] = np.where(mask, g_stuck[j], g_list[a])
         token = _DeadlineToken(cancel, time.monotonic() + (task.timeout_s or math.inf))
         try:
             out = jobs.run(evaluator(views[j], X, g_list, task.fidelity), cancel=token)
@@ -188,6 +191,15 @@ def evaluate_chunk(
     return ChunkResult(acc, frac, errors)
 
 
+def map_conductances(mapped: MappedNetwork, base_seed: int, seed_index: int) -> list[np.ndarray]:
+    """The healthy-cell conductances of Monte-Carlo map ``seed_index``: programmed, with the network's device
+    variability drawn from seed ``offset_seed(base_seed, seed_index)`` (the programmed arrays if ideal)."""
+    var = mapped.variability
+    if var.ideal:
+        return list(mapped.conductances())
+    return apply_variability(mapped.conductances(), var.with_seed(offset_seed(base_seed, seed_index)))
+
+
 def _behavioral_chunk(mapped, X, y, task, ok, masks, g_stuck, views, acc, errors) -> None:
     """The behavioural maps of a chunk in vectorized groups: maps without offsets, with offsets removed, and with
     sampled offsets (batched, one set per map)."""
@@ -198,12 +210,15 @@ def _behavioral_chunk(mapped, X, y, task, ok, masks, g_stuck, views, acc, errors
         sigma = task.items[j][5]
         groups.setdefault("own" if sigma is None else ("zero" if sigma == 0 else "sampled"), []).append(j)
     for kind, idx in groups.items():
-        g_list = list(g_prog)
+        g_list: list[np.ndarray] = list(g_prog)
+        if not mapped.variability.ideal:  # every map draws its own variability: stack every array
+            per = [map_conductances(mapped, task.base_seed, task.items[j][4]) for j in idx]
+            g_list = [np.stack([p[n] for p in per]) for n in range(len(g_prog))]
         if task.array:
             stuck_maps = np.full((len(idx),) + tuple(g_prog[a].shape), np.nan)
             for n, j in enumerate(idx):
                 stuck_maps[n][masks[j]] = g_stuck[j]
-            g_list[a] = defects_mod.apply_stuck([g_prog[a]], [stuck_maps])[0]
+            g_list[a] = defects_mod.apply_stuck([g_list[a]], [stuck_maps])[0]
         view = views[idx[0]]
         offsets = None
         if kind == "sampled":

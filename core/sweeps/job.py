@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Optional
 
-from core.circuit.fidelity import circuit_params, with_opamp
+from core.circuit.fidelity import circuit_params, with_opamp, with_variability
 from core.circuit.spice.runner import find_ngspice
 from core.errors import check_range
 from core.evaluate import project_view
@@ -22,6 +22,7 @@ from core.jobs import Progress
 from core.model.opamp import OpAmpParams
 from core.model.project import Project
 from core.model.results import SweepResult
+from core.model.variability import DeviceVariability
 from core.sweeps.chunks import plan_chunks
 from core.sweeps.dask_backend import dask_backend
 from core.sweeps.local import local_backend
@@ -40,6 +41,7 @@ def sweep_job(
     r_wire_ohm: Optional[float] = None,
     device_model: Optional[str] = None,
     opamp: Optional[OpAmpParams] = None,
+    variability: Optional[DeviceVariability] = None,
 ):
     """Job: run a defect sweep and return a :class:`~core.model.results.SweepResult`.
 
@@ -63,6 +65,10 @@ def sweep_job(
     opamp
         Op-amp non-idealities for this sweep (:class:`~core.model.opamp.OpAmpParams`; default: the network's);
         the spec's ``offset_sigma_volt`` axis replaces its offset sigma. Recorded in the result's ``spec``.
+    variability
+        Device variability and stuck values (:class:`~core.model.variability.DeviceVariability`); Monte-Carlo
+        map ``k`` draws its own sample from seed ``(base_seed + k) mod 2**32`` (its ``seed`` is ignored).
+        Recorded in the result's ``spec``.
 
     Yields
     ------
@@ -71,8 +77,10 @@ def sweep_job(
         ``partial``), which a cancelled run leaves in :class:`core.jobs.Cancelled`.
     """
     project = project_view(project, r_wire_ohm, device_model)
-    mapped = with_opamp(project.require_mapped(), opamp)
+    mapped = with_variability(with_opamp(project.require_mapped(), opamp), variability)
     spec = spec.with_arrays(len(mapped.arrays))
+    if mapped.device.model == "gap":
+        mapped.device.check_gap_window()  # the behavioural chunks skip output_voltages_job
     X, y = project.load_dataset().split(spec.split)
     tasks = plan_chunks(spec, chunk_maps)
     if scheduler is not None:
