@@ -52,3 +52,16 @@ def test_example_build_without_ngspice_fails_clearly(tmp_path):
     assert run.returncode == 2, run.stderr
     assert "ngspice" in run.stderr and "Traceback" not in run.stderr
     assert not target.exists()
+
+
+def test_info_text_names_the_saved_draft(trained_project, tmp_path, capsys):
+    """A project saved by the workbench carries its draft scenario; `info` says what it holds."""
+    from core.model.project import Draft
+
+    p = trained_project
+    p.draft = Draft("my-draft", [parse_spec("rows:array=2,start=1,count=2,stuck=off")], array=2)
+    path = str(tmp_path / "p.h5")
+    project_io.save(p, path)
+    assert main(["info", path]) == 0
+    out = capsys.readouterr().out
+    assert "draft (unsaved scenario of the workbench): my-draft: rows:array=2,stuck=off,start=1,count=2" in out

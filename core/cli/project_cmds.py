@@ -222,6 +222,9 @@ def info_text(s: dict) -> str:
         + "".join(f"\n  {sc['name']}: {'; '.join(sc['defects'])}" for sc in s["scenarios"]),
         f"results: {s['n_results']}, sweeps: {s['n_sweeps']}, recoveries: {s['n_recoveries']}",
     ]
+    draft = s.get("draft")
+    if draft:
+        lines.insert(-1, f"draft (unsaved scenario of the workbench): {draft['name']}: {'; '.join(draft['defects'])}")
     lines += [
         f"  {r['id']} {r['fidelity']:<10} {r['scenario'] or 'clean':<24} accuracy {r['accuracy']:.3f}"
         for r in s.get("results", [])
