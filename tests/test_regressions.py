@@ -65,3 +65,13 @@ def test_info_text_names_the_saved_draft(trained_project, tmp_path, capsys):
     assert main(["info", path]) == 0
     out = capsys.readouterr().out
     assert "draft (unsaved scenario of the workbench): my-draft: rows:array=2,stuck=off,start=1,count=2" in out
+
+
+def test_resistance_options_refuse_the_ambiguous_m_suffix(trained_project, tmp_path, capsys):
+    """`--r-out 1M` used to become 1 milliohm silently (SPICE's m); like stuck resistances it is now refused."""
+    path = str(tmp_path / "p.h5")
+    project_io.save(trained_project, path)
+    assert main(["evaluate", path, "--r-out", "1M", "--no-save"]) == 2
+    err = capsys.readouterr().err
+    assert "r-out" in err and "write 'meg'" in err
+    assert main(["evaluate", path, "--r-out", "50", "--no-save", "--json"]) == 0

@@ -176,6 +176,8 @@ def parse_quantity(text, field: str, unit: str = "v") -> float:
     m = re.fullmatch(r"([+-]?[0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)(meg|[fpnuµmkg])?", t)
     if not m:
         raise ParameterError(field, f"must be a number with an optional suffix such as 0.5m or 500u; got {text!r}")
+    if unit == "ohm" and m.group(2) == "m":  # as for stuck resistances: a milliohm is never meant, 1M is a typo
+        raise ParameterError(field, f"suffix 'm' is milli (as in SPICE); write 'meg' for megaohm; got {text!r}")
     return float(m.group(1)) * _SI[m.group(2) or ""]
 
 
