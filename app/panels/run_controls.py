@@ -22,7 +22,7 @@ from core.errors import WorkbenchError
 from core.evaluate import FIDELITIES
 from core.model.devices import DEVICE_MODELS
 from core.recovery.common import METHODS, RECOVERY_FIDELITIES
-from core.sweeps.spec import SWEEP_FIDELITIES
+from core.sweeps.spec import MAX_SEEDS, SWEEP_FIDELITIES, SWEEP_PATTERNS, SweepSpec
 
 
 class RunControls(QWidget):
@@ -55,19 +55,20 @@ class RunControls(QWidget):
         form.addRow("Fidelity", self.eval_fidelity)
         form.addRow(self.eval_button)
 
+        spec = SweepSpec()  # the core's defaults; the arrays field starts at array 1, a sweep of seconds
         self.sweep_fields = {
             "patterns": QLineEdit("circle,ring,rows,columns"),
-            "sizes": QLineEdit("0.1,0.2,0.3,0.4"),
-            "stuck": QLineEdit("on,off"),
+            "sizes": QLineEdit(",".join(f"{s:g}" for s in spec.sizes)),
+            "stuck": QLineEdit(",".join(spec.stuck)),
             "arrays": QLineEdit("1"),
-            "seeds": QLineEdit("10"),
+            "seeds": QLineEdit(str(spec.n_seeds)),
         }
         tips = {
-            "patterns": "comma-separated: circle, ring, circle_complement, rows, columns, checkerboard, random",
+            "patterns": f"comma-separated: {', '.join(SWEEP_PATTERNS)}",
             "sizes": "fractions in (0, 1], comma-separated or START:STOP:COUNT",
             "stuck": "comma-separated: on, off or resistances such as 50k",
             "arrays": "comma-separated 1-based arrays, or all",
-            "seeds": "Monte-Carlo placements per point, 1-100000",
+            "seeds": f"Monte-Carlo placements per point, 1-{MAX_SEEDS}",
         }
         self.sweep_fidelity = QComboBox()
         self.sweep_fidelity.addItems(list(SWEEP_FIDELITIES))

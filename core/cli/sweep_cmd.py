@@ -34,6 +34,7 @@ from core.sweeps.spec import SWEEP_FIDELITIES, SWEEP_PATTERNS, SweepSpec, normal
 from core.sweeps.table import summary_text
 
 DEFAULT_PATTERNS = ",".join(STUDY_PATTERNS)
+_SPEC = SweepSpec()  # the core's defaults
 
 
 def register(sub, common) -> None:
@@ -48,7 +49,7 @@ def register(sub, common) -> None:
     )
     p.add_argument(
         "--sizes",
-        default="0.1,0.2,0.3",
+        default=",".join(f"{s:g}" for s in _SPEC.sizes),
         help="fractions in (0, 1], comma-separated or START:STOP:COUNT; circle: radius, ring: width, "
         "circle_complement: kept radius, rows/columns: fraction of lines, checkerboard: period as a "
         "fraction of the shorter side, random: fraction of cells (default 0.1,0.2,0.3)",
@@ -57,7 +58,12 @@ def register(sub, common) -> None:
         "--stuck", default="on,off", help="comma-separated: on, off or resistances such as 50k (default on,off)"
     )
     p.add_argument("--arrays", default="all", help="comma-separated 1-based crossbar indices, or all (default)")
-    p.add_argument("--seeds", type=str, default="10", help="Monte-Carlo placements per point (default 10)")
+    p.add_argument(
+        "--seeds",
+        type=str,
+        default=str(_SPEC.n_seeds),
+        help=f"Monte-Carlo placements per point (default {_SPEC.n_seeds})",
+    )
     p.add_argument("--base-seed", type=str, default="0", help="offsets every placement (default 0)")
     p.add_argument("--fidelity", default="behavioral", help=f"{' | '.join(SWEEP_FIDELITIES)} (default behavioral)")
     p.add_argument("--split", default="test", help="test (default), cal or train")
