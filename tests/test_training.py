@@ -80,3 +80,17 @@ def test_hidden_layer_parsing():
         network.parse_hidden("8,8")
     with pytest.raises(ParameterError, match="three comma-separated integers"):
         network.parse_hidden("8,x,8")
+
+
+def test_followup_preset_is_the_2025_networks_shape_and_maps_to_four_arrays(tmp_path):
+    """`--preset followup` is the follow-up study's 64-50-20-8-10 network, trained and mapped like the others."""
+    from core import jobs
+    from core.ml.new_project import create_project_job
+    from core.model.data import DatasetSpec
+    from core.model.network import NetworkConfig, TrainConfig
+
+    net = NetworkConfig.preset("followup")
+    assert net.layer_sizes == (64, 50, 20, 8, 10)
+    p = jobs.run(create_project_job(DatasetSpec(seed=0), net, TrainConfig(epochs=30, seed=0)))
+    assert p.mapped.shapes == [(65, 100), (51, 40), (21, 16), (9, 20)]
+    assert p.weights.history["test_accuracy"][-1] >= 0.85

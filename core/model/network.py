@@ -21,6 +21,8 @@ PRESETS: dict[str, tuple[int, ...]] = {
     # hidden width 8: the original group's framework
     "paper": (8, 8, 8),
     "wide": (32, 32, 16),
+    # the 2025 follow-up study by the same group: 64-50-20-8-10
+    "followup": (50, 20, 8),
 }
 
 
