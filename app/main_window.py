@@ -18,10 +18,8 @@ from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
-    QFrame,
     QMainWindow,
     QMessageBox,
-    QScrollArea,
     QTabWidget,
 )
 
@@ -36,6 +34,7 @@ from app.panels.results import ResultsPanel
 from app.panels.training import TrainingPanel
 from app.presenters import window_flow as flow
 from app.presenters.document import WorkbenchState
+from app.widgets import FitScrollArea
 from core import project_io
 from core.model.project import Project
 from core.session.job_queue import JobInfo
@@ -98,13 +97,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.editor_dock = QDockWidget(self.editor.title, self)
         self.editor_dock.setObjectName("defect-editor")
-        # a scroll area: on a small or scaled screen the form scrolls instead of its rows being crushed
-        editor_scroll = QScrollArea()
-        editor_scroll.setWidget(self.editor)
-        editor_scroll.setWidgetResizable(True)
-        editor_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        editor_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        editor_scroll.setMinimumWidth(self.editor.minimumSizeHint().width())
+        # on a small or scaled screen the form scrolls instead of its rows being crushed
+        editor_scroll = FitScrollArea(self.editor)
         self.editor_dock.setWidget(editor_scroll)
         self.editor_dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetMovable

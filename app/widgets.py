@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QLabel, QSizePolicy
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QWidget
 
 # light plots read better in screenshots and papers; set once before any plot widget exists
 pg.setConfigOptions(background="w", foreground="k", antialias=True)
@@ -95,3 +96,29 @@ def outside_legend(plot: pg.PlotWidget, label_size: str = "8pt") -> pg.LegendIte
     layout.addItem(legend, 2, 3)  # row 2 holds the left axis, the view box and the right axis
     layout.setAlignment(legend, Qt.AlignmentFlag.AlignTop)
     return legend
+
+
+class FitScrollArea(QScrollArea):
+    """A scroll area whose widget fills the viewport and scrolls only below the widget's minimum size.
+
+    ``QScrollArea.setWidgetResizable`` sizes a widget with word-wrapped labels by its height for the width,
+    often taller than the viewport, so it scrolls even when everything would fit; this one gives the widget
+    the viewport's size whenever that is at least the widget's minimum size hint.
+    """
+
+    def __init__(self, widget: QWidget, parent=None):
+        super().__init__(parent)
+        self.setWidget(widget)
+        self.setWidgetResizable(False)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumWidth(widget.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        w = self.widget()
+        vp = self.viewport().size()
+        w.resize(vp.width(), max(vp.height(), w.minimumSizeHint().height()))

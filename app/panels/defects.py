@@ -107,7 +107,7 @@ class DefectEditorPanel(QWidget):
 
         # --- draft & scenarios ----------------------------------------------------------------------
         self.draft_list = QListWidget()
-        self.draft_list.setMinimumHeight(60)
+        self.draft_list.setMinimumHeight(36)  # two lines: at 1024x768 the whole dock fits without scrolling
         self.remove_button = QPushButton("Remove selected")
         self.clear_button = QPushButton("Clear")
         self.name_edit = QLineEdit()

@@ -140,3 +140,18 @@ def test_bad_training_and_sweep_fields_show_messages(window):
     c.sweep_fields["arrays"].setText("9")
     assert c.sweep() is None and "arrays: must be from 1 to 4" in c.message.text()
     assert window.jobs.jobs() == []
+
+
+def test_editor_dock_fills_its_space_and_scrolls_only_below_the_forms_minimum(window, qtbot):
+    """At 1024x768 the whole editor fits without a scroll bar; on a shorter screen it scrolls, never crushes."""
+    scroll = window.editor_dock.widget()
+    window.resize(1008, 720)
+    qtbot.waitUntil(lambda: scroll.viewport().height() > 0)
+    qtbot.wait(50)
+    vp = scroll.viewport().size()
+    assert window.editor.minimumSizeHint().height() <= vp.height()
+    assert window.editor.size() == vp and not scroll.verticalScrollBar().isVisible()
+    window.resize(1008, 420)
+    qtbot.wait(50)
+    assert window.editor.height() == window.editor.minimumSizeHint().height() > scroll.viewport().height()
+    assert scroll.verticalScrollBar().maximum() > 0
