@@ -30,7 +30,7 @@ import numpy as np
 
 from core import project_io
 from core.model.defects import Defect
-from core.model.network import PRESETS, NetworkConfig, TrainConfig
+from core.model.network import NetworkConfig, TrainConfig, preset_name
 from core.model.project import Draft, Project, Scenario
 from core.session.undo import Command, CommandStack
 
@@ -41,7 +41,7 @@ DEFAULT_PROJECT = os.path.join(
 )
 _NET, _TRAIN = NetworkConfig(), TrainConfig()
 TRAINING_FIELDS = {
-    "preset": next(k for k, v in PRESETS.items() if v == _NET.hidden),
+    "preset": preset_name(_NET.hidden),
     "hidden": ",".join(map(str, _NET.hidden)),
     "epochs": str(_TRAIN.epochs),
     "seed": str(_TRAIN.seed),
@@ -235,7 +235,7 @@ class WorkbenchState:
         p = self.project
         if p.weights is None:
             return
-        preset = next((k for k, v in PRESETS.items() if tuple(v) == tuple(p.network.hidden)), "custom")
+        preset = preset_name(p.network.hidden)
         self.training = {
             "preset": preset,
             "hidden": ",".join(str(h) for h in p.network.hidden),

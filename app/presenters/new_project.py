@@ -35,7 +35,7 @@ from core.errors import ParameterError, WorkbenchError
 from core.model.crossbar import physical_shape
 from core.model.data import DOWNSAMPLE, DatasetSpec
 from core.model.devices import DEVICE_MODELS, SCHEMES, CircuitParams, DeviceParams
-from core.model.network import PRESETS, NetworkConfig, TrainConfig, parse_hidden
+from core.model.network import PRESETS, NetworkConfig, TrainConfig, parse_hidden, preset_name
 from core.model.params import RangeSpec, ranged_fields
 from core.model.project import Project
 
@@ -121,7 +121,7 @@ def _default(cls, name: str):
 
 def preset_of(hidden) -> str:
     """The preset name whose sizes are ``hidden``, else ``custom``."""
-    return next((k for k, v in PRESETS.items() if tuple(v) == tuple(hidden)), CUSTOM)
+    return preset_name(hidden, CUSTOM)
 
 
 def default_values() -> dict[str, str]:

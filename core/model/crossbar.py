@@ -121,7 +121,6 @@ class MappedNetwork:
         return self.opamp.dc_ideal and self.offsets is None
 
 
-LAYOUTS = ("column-pairs", "row-pairs", "reference-column")
 _LAYOUT_OF = {
     "differential-columns": "column-pairs",
     "differential-rows": "row-pairs",

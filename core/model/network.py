@@ -54,6 +54,11 @@ class NetworkConfig:
         return cls(n_inputs, PRESETS[name], n_outputs)
 
 
+def preset_name(hidden, other: str = "custom") -> str:
+    """The name of the preset whose hidden sizes are ``hidden``, else ``other``."""
+    return next((k for k, v in PRESETS.items() if tuple(v) == tuple(hidden)), other)
+
+
 def parse_hidden(text: str) -> tuple[int, ...]:
     """Parse ``"8,8,8"`` into a tuple of three positive ints."""
     try:

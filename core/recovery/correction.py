@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.circuit.fidelity import check_fidelity, circuit_params, defective_conductances
+from core.circuit.fidelity import check_fidelity, defective_conductances
 from core.errors import ParameterError
 from core.jobs import Progress
 from core.ml.torch_env import seeded_init, torch_module
@@ -24,8 +24,7 @@ from core.model.defects import Defect
 from core.model.network import accuracy
 from core.model.params import ranged, validate
 from core.model.project import Project
-from core.model.results import RecoveryResult
-from core.recovery.common import voltages_job
+from core.recovery.common import recovery_result, voltages_job
 
 
 @dataclass
@@ -141,23 +140,22 @@ def correction_job(
     v_test = yield from voltages_job(mapped, ds.X_test, g_list, fidelity)
     before = accuracy(v_test, ds.y_test)
     after = accuracy(apply_correction(arrays, v_test), ds.y_test)
-    res = RecoveryResult(
-        id="",
-        method="correction",
-        defect_specs=[d.to_spec() for d in defects],
-        fidelity=fidelity,
-        before=before,
-        after=after,
-        arrays=arrays,
-        scenario=scenario,
-        params={
+    res = recovery_result(
+        "correction",
+        mapped,
+        (d.to_spec() for d in defects),
+        fidelity,
+        before,
+        after,
+        arrays,
+        scenario,
+        t0,
+        {
             **config.as_dict(),
             "defect_fraction": fractions,
             "n_calibration": int(len(ds.y_cal)),
             "n_test": int(len(ds.y_test)),
             "calibration_accuracy": accuracy(apply_correction(arrays, v_cal), ds.y_cal),
-            "seconds": time.perf_counter() - t0,
-            **circuit_params(mapped),
         },
     )
     yield Progress(3, 3, f"correction: {before:.3f} -> {after:.3f}")
@@ -227,22 +225,21 @@ def generalization_job(
         }
         for n, defs in train_items
     ]
-    res = RecoveryResult(
-        id="",
-        method="correction",
-        defect_specs=[s for h in held_out for s in h["specs"]],
-        fidelity=fidelity,
-        before=float(np.mean([h["before"] for h in held_out])),
-        after=float(np.mean([h["after"] for h in held_out])),
-        arrays=arrays,
-        scenario="generalization",
-        params={
+    res = recovery_result(
+        "correction",
+        mapped,
+        (s for h in held_out for s in h["specs"]),
+        fidelity,
+        float(np.mean([h["before"] for h in held_out])),
+        float(np.mean([h["after"] for h in held_out])),
+        arrays,
+        "generalization",
+        t0,
+        {
             **config.as_dict(),
             "held_out": held_out,
             "trained_on": trained_on,
             "include_healthy": include_healthy,
-            "seconds": time.perf_counter() - t0,
-            **circuit_params(mapped),
         },
     )
     yield Progress(n_steps, n_steps, f"generalization: {res.before:.3f} -> {res.after:.3f} on held-out scenarios")

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.circuit import behavioral
-from core.circuit.fidelity import check_fidelity, circuit_accuracy_job, circuit_params
+from core.circuit.fidelity import check_fidelity, circuit_accuracy_job
 from core.circuit.mapping import effective_weights
 from core.errors import ParameterError, check_range
 from core.jobs import Progress
@@ -38,7 +38,7 @@ from core.model.crossbar import MappedNetwork, join_pairs, split_pairs
 from core.model.defects import Defect
 from core.model.network import Weights, forward
 from core.model.project import Project
-from core.model.results import RecoveryResult
+from core.recovery.common import recovery_result
 
 
 def identity_perms(mapped: MappedNetwork) -> list[np.ndarray]:
@@ -224,23 +224,22 @@ def remap_job(
     after = yield from circuit_accuracy_job(remapped, ds.X_test, ds.y_test, g_new, fidelity)
     arrays = {f"perm_hidden{h + 1}": p for h, p in enumerate(perms)}
     arrays.update({f"g_array{i + 1}": g for i, g in enumerate(g_new)})
-    res = RecoveryResult(
-        id="",
-        method="remap",
-        defect_specs=[d.to_spec() for d in defects],
-        fidelity=fidelity,
-        before=before,
-        after=after,
-        arrays=arrays,
-        scenario=scenario,
-        params={
+    res = recovery_result(
+        "remap",
+        mapped,
+        (d.to_spec() for d in defects),
+        fidelity,
+        before,
+        after,
+        arrays,
+        scenario,
+        t0,
+        {
             "sweeps": sweeps,
             "chosen": chosen,
             "calibration_accuracy": cal_acc,
             "moved_neurons": int(sum(np.sum(p != np.arange(len(p))) for p in perms)),
             "defect_fraction": fractions,
-            "seconds": time.perf_counter() - t0,
-            **circuit_params(mapped),
         },
     )
     yield Progress(3, 3, f"remap: {before:.3f} -> {after:.3f}")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.circuit import neuron
-from core.circuit.fidelity import check_fidelity, circuit_accuracy_job, circuit_params
+from core.circuit.fidelity import check_fidelity, circuit_accuracy_job
 from core.circuit.mapping import row_voltages
 from core.jobs import Progress
 from core.ml.torch_env import torch_module
@@ -33,7 +33,7 @@ from core.model.crossbar import MappedNetwork
 from core.model.defects import Defect
 from core.model.params import ranged, validate
 from core.model.project import Project
-from core.model.results import RecoveryResult
+from core.recovery.common import recovery_result
 
 
 @dataclass
@@ -159,21 +159,20 @@ def retrain_job(
     yield Progress(config.epochs + 1, total, f"re-programmed circuit on the test split ({fidelity})")
     after = yield from circuit_accuracy_job(mapped, ds.X_test, ds.y_test, g_new, fidelity)
     arrays = {f"g_array{i + 1}": g for i, g in enumerate(g_new)}
-    res = RecoveryResult(
-        id="",
-        method="retrain",
-        defect_specs=[d.to_spec() for d in defects],
-        fidelity=fidelity,
-        before=before,
-        after=after,
-        arrays=arrays,
-        scenario=scenario,
-        params={
+    res = recovery_result(
+        "retrain",
+        mapped,
+        (d.to_spec() for d in defects),
+        fidelity,
+        before,
+        after,
+        arrays,
+        scenario,
+        t0,
+        {
             **config.as_dict(),
             "defect_fraction": fractions,
             "n_train": int(n),
-            "seconds": time.perf_counter() - t0,
-            **circuit_params(mapped),
         },
     )
     yield Progress(total, total, f"retrain: {before:.3f} -> {after:.3f}")
