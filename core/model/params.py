@@ -21,6 +21,7 @@ from typing import Any, Optional
 
 from core.errors import check_range
 
+OPTIONAL = "reram_optional"
 _KEY = "reram_range"
 
 
@@ -66,10 +67,22 @@ def ranged(
     unit: str = "",
     label: str = "",
     help: str = "",
+    optional: bool = False,
 ) -> Any:
-    """A dataclass field whose default, range, unit and label live in its metadata (see the module docstring)."""
+    """A dataclass field whose default, range, unit and label live in its metadata (see the module docstring).
+
+    ``optional=True`` marks a field added after the project format's first version: a project file written
+    before it existed has no attribute for it, and reading such a file gives the field its default.
+    """
     meta = {_KEY: dict(lo=lo, hi=hi, integer=integer, lo_open=lo_open, unit=unit, label=label, help=help)}
+    if optional:
+        meta[OPTIONAL] = True
     return dataclasses.field(default=default, metadata=meta)
+
+
+def is_optional(fld: dataclasses.Field) -> bool:
+    """Whether a dataclass field was declared with ``ranged(..., optional=True)``."""
+    return bool(fld.metadata.get(OPTIONAL, False))
 
 
 def spec_of(cls_or_obj: Any, name: str) -> RangeSpec:

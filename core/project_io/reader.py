@@ -21,6 +21,7 @@ from core.model.data import DOWNSAMPLE, DatasetSpec, validate_arrays
 from core.model.defects import Defect
 from core.model.devices import SCHEMES, CircuitParams, DeviceParams
 from core.model.network import NetworkConfig, TrainConfig, Weights
+from core.model.params import is_optional
 from core.model.project import Draft, Project, Scenario
 from core.model.results import RecoveryResult, SimulationResult, SweepResult
 from core.project_io.checks import Reader
@@ -52,7 +53,10 @@ def _params(r: Reader, g: h5py.Group, cls):
             if isinstance(default, int)
             else "float"
         )
-        values[fld.name] = r.attr(g, fld.name, kind)
+        if is_optional(fld):  # added after format version 1: older files lack it
+            values[fld.name] = r.attr(g, fld.name, kind, required=False, default=default)
+        else:
+            values[fld.name] = r.attr(g, fld.name, kind)
     return _convert(g.name, lambda: cls(**values))
 
 
