@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import Optional
 
-from core.cli import project_cmds, recover_cmd, sweep_cmd
+from core.cli import circuit_cmd, project_cmds, recover_cmd, study_cmd, sweep_cmd
 from core.cli.common import CliUsageError, CommandResult
 from core.errors import WorkbenchError, describe_error
 from core.jobs import Cancelled
@@ -25,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
         raise CliUsageError(f"{self.prog}: {message}")
 
 
-COMMAND_MODULES = (project_cmds, sweep_cmd, recover_cmd)
+COMMAND_MODULES = (project_cmds, sweep_cmd, recover_cmd, circuit_cmd, study_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
