@@ -194,6 +194,10 @@ class NewProjectDialog(QDialog):
         self.scheme_help.setStyleSheet("color: #444;")
         fl.addRow(self.scheme_help)
         scheme.currentTextChanged.connect(lambda _t: self._update_mapping())
+        pitch = self._line(form.PITCH_KEY, form.PITCH_TIP)
+        pitch.setPlaceholderText("unknown; e.g. 0.2x0.4")
+        pitch.editingFinished.connect(lambda: self.check(form.PITCH_KEY))
+        fl.addRow(form.PITCH_LABEL, pitch)
         return box
 
     def _device_box(self) -> QGroupBox:

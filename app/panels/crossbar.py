@@ -349,7 +349,11 @@ class CrossbarPanel(QWidget):
             self.preview_label.setText(cv.preview_text(self._preview[1], self._preview[0], self.array))
         if grid != self._grid_shape or not keep_range:
             self._grid_shape, self._hover_cell = grid, None  # another grid: the old cell means nothing here
-            self.plot.getViewBox().setLimits(**cv.view_limits(grid))
+            vb = self.plot.getViewBox()
+            # with a known cell pitch, cells keep their true aspect on silicon (x pitch : y pitch)
+            pitch = ro.pitch_um
+            vb.setAspectLocked(pitch is not None, ratio=1.0 if pitch is None else cv.aspect_ratio(pitch))
+            vb.setLimits(**cv.view_limits(grid))
             self.reset_view()
         self._show_hover()
 
@@ -368,8 +372,8 @@ class CrossbarPanel(QWidget):
         self.overlay.setImage(overlay_image(codes, r_pos), autoLevels=False, levels=(0, 255))
         n_bad = int(np.count_nonzero(ro.codes))
         self.info.setText(
-            f"shape {ro.shape[0]} rows x {ro.shape[1]} columns; defective {n_bad} cells "
-            f"({100.0 * n_bad / ro.codes.size:.1f} %)"
+            f"shape {ro.shape[0]} rows x {ro.shape[1]} columns{cv.pitch_text(ro.pitch_um, ro.shape)}; "
+            f"defective {n_bad} cells ({100.0 * n_bad / ro.codes.size:.1f} %)"
         )
 
     def _brush_size_changed(self, value: int) -> None:

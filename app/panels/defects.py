@@ -156,6 +156,7 @@ class DefectEditorPanel(QWidget):
         self.stuck.currentIndexChanged.connect(self._stuck_changed)
         self.resistance.editingFinished.connect(self._emit_paint_mode)
         self.array.valueChanged.connect(self.array_changed.emit)
+        self.array.valueChanged.connect(lambda _v: self._rebuild_fields_if_units_changed())
         self.add_button.clicked.connect(self.add_defect)
         self.spec_button.clicked.connect(self.add_spec)
         self.spec_edit.returnPressed.connect(self.add_spec)
@@ -176,7 +177,9 @@ class DefectEditorPanel(QWidget):
         while self.param_form.rowCount():
             self.param_form.removeRow(0)
         self.field_edits = {}
-        for key, placeholder, tip in forms.pattern_fields(pattern):
+        physical = self.state.pitch(self.array.value()) is not None
+        self._fields_key = (pattern, physical)
+        for key, placeholder, tip in forms.pattern_fields(pattern, physical):
             edit = QLineEdit()
             edit.setPlaceholderText(placeholder)
             edit.setToolTip(tip)
@@ -191,6 +194,12 @@ class DefectEditorPanel(QWidget):
                 self.param_form.addRow(key, row)
             else:
                 self.param_form.addRow(key, edit)
+
+    def _rebuild_fields_if_units_changed(self) -> None:
+        """Arrays (or projects) with and without a cell pitch show um or normalized fields."""
+        pattern = self.pattern.currentText()
+        if getattr(self, "_fields_key", None) != (pattern, self.state.pitch(self.array.value()) is not None):
+            self._build_fields(pattern)
 
     def _browse_mask(self, edit: QLineEdit) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Measured defect mask", "", "Masks (*.npy *.csv *.txt)")
@@ -238,6 +247,7 @@ class DefectEditorPanel(QWidget):
                 {k: e.text() for k, e in self.field_edits.items()},
                 shape=self.state.shape(self.array.value()),
                 n_arrays=self.state.n_arrays,
+                pitch_um=self.state.pitch(self.array.value()),
             )
         except WorkbenchError as e:
             self.message.error(str(e))
@@ -253,7 +263,7 @@ class DefectEditorPanel(QWidget):
             shape = self.state.shape(d.array)
             if shape is None:
                 raise WorkbenchError(f"array: must be from 1 to {self.state.n_arrays} for this network; got {d.array}")
-            d.cells(shape)
+            d.cells(shape, self.state.pitch(d.array))
         except WorkbenchError as e:
             self.message.error(str(e))
             return False
@@ -334,6 +344,7 @@ class DefectEditorPanel(QWidget):
     def refresh(self) -> None:
         n = self.state.n_arrays
         self.array.setRange(1, max(1, n))
+        self._rebuild_fields_if_units_changed()
         for w in (self.add_button, self.spec_button):
             w.setEnabled(n > 0)
         self.draft_list.clear()

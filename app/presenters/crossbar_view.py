@@ -107,8 +107,9 @@ class ArrayReadout:
         self.layer = mapped.arrays[array - 1]
         self.shape = self.layer.shape
         mine = [d for d in defects if d.array == array]
-        self.codes = overlay_codes(mine, array, self.shape)
-        self.stuck = stuck_maps(mapped.shapes, mine, mapped.device)[array - 1]  # NaN where healthy
+        self.pitch_um = self.layer.pitch_um
+        self.codes = overlay_codes(mine, array, self.shape, self.pitch_um)
+        self.stuck = stuck_maps(mapped.shapes, mine, mapped.device, pitches_um=mapped.pitches_um)[array - 1]
         self.g_programmed = self.layer.g_siemens
         self.g_effective = apply_stuck([self.g_programmed], [self.stuck])[0]
         self.w_programmed = crossbar_weights(mapped, array, self.g_programmed)
@@ -271,6 +272,24 @@ def view_limits(grid_shape: tuple[int, int]) -> dict:
         "minYRange": float(min(MIN_VIEW_CELLS, rows)),
         "maxYRange": rows + 2 * my,
     }
+
+
+def aspect_ratio(pitch_um: tuple[float, float]) -> float:
+    """pyqtgraph's locked aspect (x scale / y scale) that draws one cell ``pitch_um = (x, y)`` to scale.
+
+    One cell is one view unit in x and in y, so x px per unit : y px per unit must be x pitch : y pitch.
+    """
+    px, py = pitch_um
+    return px / py
+
+
+def pitch_text(pitch_um: Optional[tuple[float, float]], shape: tuple[int, int]) -> str:
+    """``, pitch 0.2 x 0.4 um (13 x 6.4 um)`` for the info line, or ``""`` if the pitch is unknown."""
+    if pitch_um is None:
+        return ""
+    px, py = pitch_um
+    rows, cols = shape
+    return f", pitch {px:g} x {py:g} um ({cols * px:.3g} x {rows * py:.3g} um)"
 
 
 HOME_PAD = 0.25  # cells around the grid in the reset view: a frame, but no tick of a cell outside the array

@@ -136,6 +136,13 @@ class WorkbenchState:
             return None
         return tuple(m.shapes[array - 1])
 
+    def pitch(self, array: int) -> Optional[tuple[float, float]]:
+        """Cell pitch (x, y) in um of 1-based ``array``, or None if unknown (or no such array)."""
+        m = self.project.mapped
+        if m is None or not 1 <= array <= len(m.arrays):
+            return None
+        return m.arrays[array - 1].pitch_um
+
     def set_project(self, project: Project, path: Optional[str], dirty: bool = False) -> None:
         """Replace the open project (history is cleared; the draft is the one saved in the project, if any)."""
         self.project, self.path = project, path

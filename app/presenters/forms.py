@@ -30,11 +30,21 @@ def hidden_sizes(fields: dict) -> tuple[int, ...]:
     raise ParameterError("preset", f"must be one of {', '.join(PRESETS)} or custom; got {preset!r}")
 
 
-def pattern_fields(pattern: str) -> list[tuple[str, str, str]]:
-    """(key, placeholder, tooltip) for each parameter of ``pattern`` from :data:`core.model.defects.PATTERNS`."""
+def pattern_fields(pattern: str, physical: bool = False) -> list[tuple[str, str, str]]:
+    """(key, placeholder, tooltip) for each parameter of ``pattern`` from :data:`core.model.defects.PATTERNS`.
+
+    ``physical`` (the array's cell pitch is known): the geometry in um (``cx_um``, ``r_um``, ...) instead of
+    normalized to the array; the spec line takes either.
+    """
     out = []
-    for key, (kind, lo, hi, default) in PATTERNS[pattern].items():
-        if kind == "path":
+    allowed = PATTERNS[pattern]
+    for key, (kind, lo, hi, default) in allowed.items():
+        if (physical and key + "_um" in allowed) or (not physical and key.endswith("_um")):
+            continue
+        if key.endswith("_um"):
+            ph = "required" if key.startswith("r") else "default: the array's centre"
+            out.append((key, ph, f"{key}: um on silicon, in [{lo:g}, {hi:g}], at the array's cell pitch"))
+        elif kind == "path":
             out.append((key, "path to .npy or .csv of 0/1", "a measured defect map, rows x columns"))
         elif kind == "indices":
             out.append(
@@ -66,6 +76,7 @@ def build_defect(
     values: dict,
     shape: Optional[tuple[int, int]] = None,
     n_arrays: Optional[int] = None,
+    pitch_um: Optional[tuple[float, float]] = None,
 ) -> Defect:
     """A :class:`Defect` from the editor's fields; empty fields take the pattern's defaults.
 
@@ -80,16 +91,18 @@ def build_defect(
     params = {k: str(v).strip() for k, v in values.items() if str(v).strip() and k in PATTERNS[pattern]}
     d = Defect(pattern, int(array), kind, ohm, params)
     if shape is not None:
-        d.cells(tuple(shape))
+        d.cells(tuple(shape), pitch_um)
     return d
 
 
-def overlay_codes(defects, array: int, shape: tuple[int, int]) -> np.ndarray:
+def overlay_codes(
+    defects, array: int, shape: tuple[int, int], pitch_um: Optional[tuple[float, float]] = None
+) -> np.ndarray:
     """Per cell of ``array``: 0 healthy, 1 stuck on, 2 stuck off, 3 stuck at a resistance (later wins)."""
     codes = np.zeros(shape, dtype=np.uint8)
     for d in defects:
         if d.array == array:
-            codes[d.cells(shape)] = {"on": 1, "off": 2}.get(d.stuck, 3)
+            codes[d.cells(shape, pitch_um)] = {"on": 1, "off": 2}.get(d.stuck, 3)
     return codes
 
 

@@ -32,7 +32,7 @@ from app.presenters.dataset_preview import (  # noqa: F401 - re-exported: the fo
     read_spec,
 )
 from core.errors import ParameterError, WorkbenchError
-from core.model.crossbar import physical_shape
+from core.model.crossbar import parse_pitch, physical_shape
 from core.model.data import DOWNSAMPLE, DatasetSpec
 from core.model.devices import DEVICE_MODELS, SCHEMES, CircuitParams, DeviceParams
 from core.model.network import PRESETS, NetworkConfig, TrainConfig, parse_hidden, preset_name
@@ -133,6 +133,7 @@ def default_values() -> dict[str, str]:
         "network.preset": preset_of(hidden),
         "network.hidden": ",".join(map(str, hidden)),
         "scheme": _default(Project, "scheme"),
+        PITCH_KEY: "",
         "device.model": _default(DeviceParams, "model"),
     }
     values.update({k: f.default_text for k, f in NUMBER_FIELDS.items()})
@@ -146,6 +147,7 @@ def values_from_project(project: Project) -> dict[str, str]:
         "network.preset": preset_of(project.network.hidden),
         "network.hidden": ",".join(map(str, project.network.hidden)),
         "scheme": project.scheme,
+        PITCH_KEY: pitch_text(project.mapped.pitches_um[0] if project.mapped is not None else None),
         "device.model": project.device.model,
     }
     for key, f in NUMBER_FIELDS.items():
@@ -175,8 +177,36 @@ def check_field(key: str, text: str) -> float:
         raise FieldError(key, f.label, message_of(e)) from None
 
 
+PITCH_KEY = "layout.cell_pitch"
+PITCH_LABEL = "Cell pitch (um)"
+PITCH_TIP = (
+    "x by y in um, e.g. 0.2x0.4 (x along word lines), or one number for square cells; every array. "
+    "Lets defects be given in um (circle:r_um=...) and draws cells to scale. Empty: unknown"
+)
+
+
+def pitch_text(pitch_um: Optional[tuple[float, float]]) -> str:
+    """The field's text for a pitch: ``0.2x0.4``, ``0.3`` if square, empty if unknown."""
+    if pitch_um is None:
+        return ""
+    x, y = pitch_um
+    return f"{x:g}" if x == y else f"{x:g}x{y:g}"
+
+
+def check_pitch_text(text: str) -> Optional[tuple[float, float]]:
+    """The pitch of the cell-pitch field (None if empty); raises FieldError naming the field and range."""
+    if not str(text).strip():
+        return None
+    try:
+        return parse_pitch(str(text), PITCH_LABEL)
+    except ParameterError as e:
+        raise FieldError(PITCH_KEY, PITCH_LABEL, message_of(e)) from None
+
+
 def check_text(key: str, text: str):
-    """Validate one text field as the user leaves it (numbers and hidden sizes); raises FieldError."""
+    """Validate one text field as the user leaves it (numbers, hidden sizes, cell pitch); raises FieldError."""
+    if key == PITCH_KEY:
+        return check_pitch_text(text)
     if key == "network.hidden":
         try:
             return parse_hidden(str(text).strip())
@@ -217,6 +247,7 @@ class NewProjectRequest:
     device: DeviceParams
     circuit: CircuitParams
     scheme: str
+    cell_pitch_um: Optional[tuple[float, float]] = None
 
 
 def _section_values(prefix: str, values: dict, errors: list[FieldError]) -> dict:
@@ -278,6 +309,11 @@ def form_errors(values: dict, data_state: DataState) -> tuple[Optional[NewProjec
             FieldError("device.levels", field_label("device.levels"), "must be 0 (continuous) or >= 2, got 1")
         )
     cir = _section_values("circuit", values, errors)
+    pitch = None
+    try:
+        pitch = check_pitch_text(values.get(PITCH_KEY, ""))
+    except FieldError as e:
+        errors.append(e)
     dataset = None
     if source is not None and "seed" in train:
         try:
@@ -296,6 +332,7 @@ def form_errors(values: dict, data_state: DataState) -> tuple[Optional[NewProjec
             DeviceParams(model=model, **dev),
             CircuitParams(**cir),
             scheme,
+            pitch,
         ), []
     except ParameterError as e:
         return None, [_core_error(e)]

@@ -30,7 +30,9 @@ def job_factory(request: NewProjectRequest) -> Callable:
     from core.ml.new_project import create_project_job
 
     r = request
-    return lambda: create_project_job(r.dataset, r.network, r.training, r.device, r.circuit, r.scheme)
+    return lambda: create_project_job(
+        r.dataset, r.network, r.training, r.device, r.circuit, r.scheme, cell_pitch_um=r.cell_pitch_um
+    )
 
 
 def sizes_text(network: NetworkConfig) -> str:

@@ -7,6 +7,7 @@ from typing import Optional
 from core.circuit.mapping import map_project
 from core.jobs import Progress
 from core.ml.training import train_job
+from core.model.crossbar import check_pitch
 from core.model.data import DatasetSpec
 from core.model.devices import CircuitParams, DeviceParams
 from core.model.network import NetworkConfig, TrainConfig
@@ -20,12 +21,15 @@ def create_project_job(
     device: Optional[DeviceParams] = None,
     circuit: Optional[CircuitParams] = None,
     scheme: str = "differential-columns",
+    cell_pitch_um: Optional[tuple[float, float]] = None,
 ):
     """Job: build a project, train its network (progress per epoch) and map it to crossbars.
 
-    The network's input and output sizes follow the dataset (features, classes). Returns the
+    The network's input and output sizes follow the dataset (features, classes). ``cell_pitch_um`` (x, y in um),
+    if given, is every array's cell pitch (physical defect geometry, :mod:`core.model.defects`). Returns the
     :class:`~core.model.project.Project`.
     """
+    pitch = None if cell_pitch_um is None else check_pitch(cell_pitch_um, "cell_pitch_um")
     proj = Project(
         dataset=dataset,
         network=network,
@@ -40,4 +44,6 @@ def create_project_job(
     proj.weights = yield from train_job(ds, network, training)
     yield Progress(training.epochs, training.epochs, "mapping weights to crossbars")
     map_project(proj)
+    for a in proj.require_mapped().arrays:
+        a.pitch_um = pitch
     return proj

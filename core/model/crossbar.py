@@ -23,6 +23,7 @@ the conductance difference per unit of normalised weight, :func:`weight_span`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -49,10 +50,45 @@ class ArrayMap:
     relu: bool  # hidden layers only
     sigma_in: float  # volts per unit activation at the inputs
     sigma_out: float  # volts per unit activation at the outputs
+    # cell pitch (x along a word line, y along a bit line) in um; None: unknown (physical defect specs refused,
+    # the crossbar view draws square cells)
+    pitch_um: Optional[tuple[float, float]] = None
+
+    def __post_init__(self) -> None:
+        if self.pitch_um is not None:
+            self.pitch_um = check_pitch(self.pitch_um, f"array {self.layer + 1} cell pitch")
 
     @property
     def shape(self) -> tuple[int, int]:
         return tuple(self.g_siemens.shape)
+
+
+PITCH_RANGE_UM = (1e-3, 1e3)  # 1 nm .. 1 mm per cell
+
+
+def check_pitch(pitch, field: str = "cell pitch") -> tuple[float, float]:
+    """``(x_um, y_um)`` as floats, each in :data:`PITCH_RANGE_UM`; raises ParameterError naming ``field``."""
+    lo, hi = PITCH_RANGE_UM
+    try:
+        x, y = (float(v) for v in pitch)
+    except (TypeError, ValueError):
+        raise ParameterError(field, f"must be two numbers (x, y) in um, got {pitch!r}") from None
+    for name, v in (("x", x), ("y", y)):
+        if not (math.isfinite(v) and lo <= v <= hi):
+            raise ParameterError(field, f"{name} must be in [{lo:g}, {hi:g}] um, got {v!r}")
+    return (x, y)
+
+
+def parse_pitch(text: str, field: str = "cell pitch") -> tuple[float, float]:
+    """``"0.2x0.4"`` (um, x by y) or ``"0.3"`` (square) into ``(x_um, y_um)``."""
+    parts = str(text).strip().lower().replace("um", "").split("x")
+    if len(parts) not in (1, 2) or not all(p.strip() for p in parts):
+        raise ParameterError(field, f"must look like 0.2x0.4 (x by y, in um) or 0.3 (square); got {text!r}")
+    try:
+        vals = [float(p) for p in parts]
+    except ValueError:
+        raise ParameterError(field, f"must look like 0.2x0.4 (x by y, in um) or 0.3 (square); got {text!r}") from None
+    return check_pitch(vals * 2 if len(vals) == 1 else vals, field)
 
 
 @dataclass
@@ -79,6 +115,11 @@ class MappedNetwork:
     @property
     def shapes(self) -> list[tuple[int, int]]:
         return [a.shape for a in self.arrays]
+
+    @property
+    def pitches_um(self) -> list[Optional[tuple[float, float]]]:
+        """Each array's cell pitch (x, y) in um, or None where unknown."""
+        return [a.pitch_um for a in self.arrays]
 
     @property
     def n_inputs(self) -> int:

@@ -1,9 +1,17 @@
 """Stuck-at defects in spatial patterns on the physical grid of one crossbar.
 
-Geometry uses normalized coordinates so one spec fits any array size: the cell in row r, column c of a
-``rows x cols`` array has its centre at ``x = (c + 0.5) / cols``, ``y = (r + 0.5) / rows``; a circle of radius
-``r`` therefore covers about ``pi r^2 rows cols`` cells. Row and column patterns and the checkerboard period
+Geometry uses normalized coordinates by default so one spec fits any array size: the cell in row r, column c of
+a ``rows x cols`` array has its centre at ``x = (c + 0.5) / cols``, ``y = (r + 0.5) / rows``; a circle of radius
+``r`` therefore covers about ``pi r^2 rows cols`` cells, and on a non-square array it is an ellipse in cells (a
+circle of ``r = 0.3`` on a 65 x 16 array spans 39 x 10 cells). Row and column patterns and the checkerboard period
 count cells.
+
+Physical coordinates: the circle, ring and circle-complement also take their centre and radii in micrometres on
+the array's silicon (``cx_um, cy_um, r_um, r_in_um, r_out_um``; ``cx_um``/``cy_um`` default to the array's
+centre). The cell in row r, column c then has its centre at ``((c + 0.5) px, (r + 0.5) py)`` for the array's cell
+pitch ``(px, py)`` in um (:attr:`core.model.crossbar.ArrayMap.pitch_um`), so a cluster of radius 5 um is round on
+silicon whatever the array's shape. A spec uses one system or the other, never both; a physical spec on an array
+whose pitch is unknown is refused with that reason.
 
 A defect spec string is ``PATTERN:key=value,...``, for example ``circle:array=1,cx=0.5,cy=0.5,r=0.3,stuck=on``.
 ``stuck`` is ``on`` (LRS), ``off`` (HRS) or a resistance such as ``50k``, ``1.5meg``, ``2e5``. Several defects
@@ -17,7 +25,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -25,15 +33,33 @@ from core.errors import DefectSpecError
 from core.model.devices import DeviceParams
 from core.model.variability import DeviceVariability, stuck_off_siemens, stuck_on_siemens
 
-# pattern -> {key: (kind, lo, hi, default)}; default None means required
+# pattern -> {key: (kind, lo, hi, default)}; default None means required, UNSET optional and then not stored
+UNSET: Any = type("Unset", (), {"__repr__": lambda self: "UNSET"})()
+MAX_UM = 1e6  # 1 m: bounds a physical coordinate or radius (um)
 _GEOM = {
     "cx": ("float", 0.0, 1.0, 0.5),
     "cy": ("float", 0.0, 1.0, 0.5),
 }
+_GEOM_UM = {
+    "cx_um": ("float", 0.0, MAX_UM, UNSET),
+    "cy_um": ("float", 0.0, MAX_UM, UNSET),
+}
 PATTERNS: dict[str, dict[str, tuple]] = {
-    "circle": {**_GEOM, "r": ("float", 0.0, 2.0, None)},
-    "ring": {**_GEOM, "r_in": ("float", 0.0, 2.0, None), "r_out": ("float", 0.0, 2.0, None)},
-    "circle_complement": {**_GEOM, "r": ("float", 0.0, 2.0, None)},
+    "circle": {**_GEOM, "r": ("float", 0.0, 2.0, None), **_GEOM_UM, "r_um": ("float", 0.0, MAX_UM, UNSET)},
+    "ring": {
+        **_GEOM,
+        "r_in": ("float", 0.0, 2.0, None),
+        "r_out": ("float", 0.0, 2.0, None),
+        **_GEOM_UM,
+        "r_in_um": ("float", 0.0, MAX_UM, UNSET),
+        "r_out_um": ("float", 0.0, MAX_UM, UNSET),
+    },
+    "circle_complement": {
+        **_GEOM,
+        "r": ("float", 0.0, 2.0, None),
+        **_GEOM_UM,
+        "r_um": ("float", 0.0, MAX_UM, UNSET),
+    },
     "rows": {"start": ("int", 0, 100_000, 0), "count": ("int", 1, 100_000, 1), "indices": ("indices", 0, 100_000, "")},
     "columns": {
         "start": ("int", 0, 100_000, 0),
@@ -90,10 +116,11 @@ class Defect:
         if self.stuck == "ohm" and not (_R_MIN <= float(self.stuck_ohm) <= _R_MAX):
             raise DefectSpecError(f"stuck: resistance must be in [1, 1e12] ohm, got {self.stuck_ohm!r}")
         self.params = _validate_params(self.pattern, self.params)
-        if self.pattern == "ring" and self.params["r_out"] <= self.params["r_in"]:
-            raise DefectSpecError(
-                f"ring: r_out must be larger than r_in ({self.params['r_in']:g}), got {self.params['r_out']:g}"
-            )
+        if self.pattern == "ring":
+            sfx = "_um" if self.physical else ""
+            r_in, r_out = self.params["r_in" + sfx], self.params["r_out" + sfx]
+            if r_out <= r_in:
+                raise DefectSpecError(f"ring: r_out{sfx} must be larger than r_in{sfx} ({r_in:g}), got {r_out:g}")
         if self.pattern == "mask":
             if self.mask is None and self.params.get("file"):
                 self.mask = load_mask_file(self.params["file"])
@@ -102,6 +129,11 @@ class Defect:
             self.mask = np.asarray(self.mask).astype(bool)
             if self.mask.ndim != 2:
                 raise DefectSpecError(f"mask: must be 2-D (rows x columns), got shape {self.mask.shape}")
+
+    @property
+    def physical(self) -> bool:
+        """Whether the geometry is in micrometres on silicon (needs the array's cell pitch)."""
+        return any(k.endswith("_um") for k in self.params)
 
     @property
     def stuck_label(self) -> str:
@@ -129,18 +161,36 @@ class Defect:
                 parts.append(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}")
         return f"{self.pattern}:{','.join(parts)}"
 
-    def cells(self, shape: tuple[int, int]) -> np.ndarray:
-        """Boolean mask (rows, cols) of the cells this defect covers on an array of ``shape``."""
+    def cells(self, shape: tuple[int, int], pitch_um: Optional[tuple[float, float]] = None) -> np.ndarray:
+        """Boolean mask (rows, cols) of the cells this defect covers on an array of ``shape``.
+
+        ``pitch_um`` is the array's cell pitch ``(x, y)`` in um; only physical specs (module docstring) use it,
+        and they need it.
+        """
         rows, cols = shape
         p = self.params
         if self.pattern in ("circle", "ring", "circle_complement"):
             yy, xx = np.mgrid[0:rows, 0:cols]
-            d2 = ((xx + 0.5) / cols - p["cx"]) ** 2 + ((yy + 0.5) / rows - p["cy"]) ** 2
+            if self.physical:
+                if pitch_um is None:
+                    raise DefectSpecError(
+                        f"{self.pattern}: a spec in um needs the cell pitch of array {self.array}, which this "
+                        "project does not set (reram-workbench new --cell-pitch XxY, in um); or use cx, cy, r "
+                        "(normalized to the array)"
+                    )
+                px, py = pitch_um
+                cx = p.get("cx_um", cols * px / 2)
+                cy = p.get("cy_um", rows * py / 2)
+                d2 = ((xx + 0.5) * px - cx) ** 2 + ((yy + 0.5) * py - cy) ** 2
+                sfx = "_um"
+            else:
+                d2 = ((xx + 0.5) / cols - p["cx"]) ** 2 + ((yy + 0.5) / rows - p["cy"]) ** 2
+                sfx = ""
             if self.pattern == "circle":
-                return d2 <= p["r"] ** 2
+                return d2 <= p["r" + sfx] ** 2
             if self.pattern == "circle_complement":
-                return d2 > p["r"] ** 2
-            return (d2 > p["r_in"] ** 2) & (d2 <= p["r_out"] ** 2)
+                return d2 > p["r" + sfx] ** 2
+            return (d2 > p["r_in" + sfx] ** 2) & (d2 <= p["r_out" + sfx] ** 2)
         if self.pattern in ("rows", "columns"):
             n = rows if self.pattern == "rows" else cols
             idx = np.array(p["indices"], dtype=int) if p["indices"] else np.arange(p["start"], p["start"] + p["count"])
@@ -184,10 +234,23 @@ def _validate_params(pattern: str, given: dict) -> dict:
     for k in given:
         if k not in allowed:
             raise DefectSpecError(f"{pattern}: unknown key {k!r}; allowed: {', '.join((*COMMON_KEYS, *allowed))}")
+    physical = [k for k in given if k.endswith("_um")]
+    if physical:
+        # one coordinate system per spec: um keys replace their normalized twins, which must then be absent
+        mixed = [k for k in given if k + "_um" in allowed]
+        if mixed:
+            raise DefectSpecError(
+                f"{pattern}: give the geometry in um ({', '.join(physical)}) or normalized "
+                f"({', '.join(mixed)}), not both"
+            )
     for k, (kind, lo, hi, default) in allowed.items():
+        if physical and k + "_um" in allowed:
+            continue
         if k not in given:
-            if default is None:
+            if default is None or (physical and default is UNSET and k.startswith("r")):
                 raise DefectSpecError(f"{pattern}: missing required key {k!r}")
+            if default is UNSET:
+                continue
             out[k] = tuple() if kind == "indices" else default
             continue
         v = given[k]
@@ -292,16 +355,20 @@ def stuck_maps(
     defects: Sequence[Defect],
     device: DeviceParams,
     variability: Optional[DeviceVariability] = None,
+    pitches_um: Optional[Sequence[Optional[tuple[float, float]]]] = None,
 ) -> list[np.ndarray]:
     """Per array, the stuck conductance of every cell (NaN where healthy); later defects override earlier.
 
-    ``variability`` may set stuck-on/stuck-off values apart from the window (:mod:`core.model.variability`).
+    ``variability`` may set stuck-on/stuck-off values apart from the window (:mod:`core.model.variability`);
+    ``pitches_um`` gives each array's cell pitch for physical specs
+    (:attr:`core.model.crossbar.MappedNetwork.pitches_um`).
     """
     out = [np.full(s, np.nan) for s in shapes]
     for d in defects:
         if d.array > len(shapes):
             raise DefectSpecError(f"array: must be from 1 to {len(shapes)} for this network; got {d.array}")
-        out[d.array - 1][d.cells(shapes[d.array - 1])] = d.stuck_conductance(device, variability)
+        pitch = None if pitches_um is None else pitches_um[d.array - 1]
+        out[d.array - 1][d.cells(shapes[d.array - 1], pitch)] = d.stuck_conductance(device, variability)
     return out
 
 

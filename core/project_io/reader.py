@@ -16,7 +16,7 @@ from typing import Optional
 import h5py
 
 from core.errors import DataError, DefectSpecError, ParameterError, ProjectFormatError
-from core.model.crossbar import ArrayMap, MappedNetwork, physical_shape
+from core.model.crossbar import PITCH_RANGE_UM, ArrayMap, MappedNetwork, physical_shape
 from core.model.data import DOWNSAMPLE, DatasetSpec, validate_arrays
 from core.model.defects import Defect
 from core.model.devices import SCHEMES, CircuitParams, DeviceParams
@@ -177,7 +177,12 @@ def _read_mapping(f: h5py.File, r: Reader, network: NetworkConfig) -> Optional[M
         relu = r.attr(ag, "relu", "bool")
         # conductances of real devices: at most 1 S (DeviceParams allows r_on_ohm >= 1 Ohm)
         g = r.array(ag, "g_siemens", "f", shape=physical_shape(scheme, n_in, n_out), lo=0.0, hi=1.0)
-        arrays.append(ArrayMap(layer, g, n_in, n_out, relu=relu, **floats))
+        px = r.attr(ag, "pitch_x_um", "float", required=False, lo=PITCH_RANGE_UM[0], hi=PITCH_RANGE_UM[1])
+        py = r.attr(ag, "pitch_y_um", "float", required=False, lo=PITCH_RANGE_UM[0], hi=PITCH_RANGE_UM[1])
+        if (px is None) != (py is None):
+            raise ProjectFormatError(ag.name, "attributes 'pitch_x_um' and 'pitch_y_um' come together (cell pitch)")
+        pitch = None if px is None else (px, py)
+        arrays.append(ArrayMap(layer, g, n_in, n_out, relu=relu, pitch_um=pitch, **floats))
     return MappedNetwork(scheme, device, circuit, arrays)
 
 

@@ -198,7 +198,7 @@ def remap_job(
     ds = project.load_dataset()
     mapped = project.require_mapped()
     t0 = time.perf_counter()
-    stuck = defects_mod.stuck_maps(mapped.shapes, defects, mapped.device)
+    stuck = defects_mod.stuck_maps(mapped.shapes, defects, mapped.device, pitches_um=mapped.pitches_um)
     fractions = defects_mod.defect_fractions(stuck)
     yield Progress(0, 3, f"defective circuit on the test split ({fidelity})")
     before = yield from circuit_accuracy_job(
