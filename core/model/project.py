@@ -16,6 +16,7 @@ from core.model.crossbar import MappedNetwork
 from core.model.data import Dataset, DatasetSpec
 from core.model.defects import Defect
 from core.model.devices import CircuitParams, DeviceParams
+from core.model.measured import MeasuredMap
 from core.model.network import NetworkConfig, TrainConfig, Weights
 from core.model.results import RecoveryResult, SimulationResult, SweepResult, now_iso
 
@@ -56,6 +57,8 @@ class Project:
     sweeps: list[SweepResult] = field(default_factory=list)
     recoveries: list[RecoveryResult] = field(default_factory=list)
     draft: Optional[Draft] = None  # the defects being edited in the workbench (not yet a named scenario)
+    # measured defect maps (provenance of the scenarios made from them), by name: core.model.measured
+    measured_maps: dict[str, MeasuredMap] = field(default_factory=dict)
     created: str = field(default_factory=now_iso)
     modified: str = field(default_factory=now_iso)
     _dataset_cache: Any = field(default=None, repr=False, compare=False)

@@ -1,0 +1,146 @@
+"""``import-map`` (a measured resistance map into a defect scenario) and ``defect-stats`` (what a scenario's defects
+look like: line faults or clusters)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from core.cli.common import CommandResult, load_project, open_for_store
+from core.errors import DefectSpecError, ParameterError
+from core.model import measured
+from core.model.defects import parse_resistance, stuck_maps
+from core.model.project import Scenario
+from core.session.project_file import FileBase, save_document
+
+_BAR = 40
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser(
+        "import-map",
+        parents=[common],
+        help="classify a measured resistance/conductance map of one array into a stuck-on/stuck-off scenario",
+    )
+    p.add_argument("project")
+    p.add_argument("--map", required=True, help="the measured map: .npy (no pickles), .csv or .txt matrix")
+    p.add_argument("--array", type=int, required=True, help="the 1-based crossbar array the map was measured on")
+    p.add_argument("--unit", default="ohm", help=f"unit of the map's values: {', '.join(measured.UNITS)} (default ohm)")
+    p.add_argument(
+        "--on-below", default=None, help="stuck on at or below this resistance, e.g. 5k (default: half the LRS)"
+    )
+    p.add_argument(
+        "--off-above", default=None, help="stuck off at or above this resistance, e.g. 2meg (default: twice the HRS)"
+    )
+    p.add_argument("--name", default=None, help="scenario and map name (default: the file's base name)")
+    p.add_argument("--force", action="store_true", help="replace a scenario or map of the same name")
+    p.add_argument("--no-save", action="store_true", help="show the histogram and statistics only")
+    p.set_defaults(func=cmd_import_map)
+
+    p = sub.add_parser("defect-stats", parents=[common], help="defect statistics of a scenario, per array")
+    p.add_argument("project")
+    p.add_argument("--scenario", required=True, help="a scenario stored in the project")
+    p.set_defaults(func=cmd_defect_stats)
+
+
+def _resistance(text, field: str):
+    if text is None:
+        return None
+    try:
+        return parse_resistance(str(text))
+    except DefectSpecError:  # its message is about a defect's "stuck" key: say it for this option
+        raise ParameterError(
+            field, f"must be a resistance in [1, 1e12] ohm such as 5k, 1.5meg or 2e5; got {text!r}"
+        ) from None
+
+
+def histogram_text(counts: np.ndarray, edges: np.ndarray, on_below: float, off_above: float) -> str:
+    """A text histogram on log bins, each bin marked on / off / - by the thresholds (by its centre)."""
+    top = max(1, int(counts.max()))
+    lines = []
+    for c, lo, hi in zip(counts, edges[:-1], edges[1:]):
+        mid = (lo * hi) ** 0.5
+        tag = "on " if mid <= on_below else "off" if mid >= off_above else "  -"
+        lines.append(f"{lo:10.3g} - {hi:<10.3g} ohm {tag} {int(c):6d} {'#' * round(_BAR * c / top)}")
+    return "\n".join(lines)
+
+
+def cmd_import_map(args) -> CommandResult:
+    if not os.path.isfile(args.project):
+        raise ParameterError("project", f"file {args.project!r} does not exist")
+    opened = open_for_store(args.project, save=not args.no_save)
+    proj = opened.project
+    mapped = proj.require_mapped()
+    if not 1 <= args.array <= len(mapped.arrays):
+        raise ParameterError("array", f"must be from 1 to {len(mapped.arrays)} for this network; got {args.array}")
+    name = args.name or os.path.splitext(os.path.basename(args.map))[0]
+    if not name.strip():
+        raise ParameterError("name", "must not be empty")
+    m = measured.measured_from_file(
+        name,
+        args.array,
+        args.map,
+        args.unit,
+        _resistance(args.on_below, "on-below"),
+        _resistance(args.off_above, "off-above"),
+        (mapped.device.r_on_ohm, mapped.device.r_off_ohm),
+    )
+    want = mapped.shapes[args.array - 1]
+    if m.shape != tuple(want):
+        raise ParameterError(
+            "map", f"has shape {m.shape}, array {args.array} is {want[0]} rows x {want[1]} columns ({mapped.scheme})"
+        )
+    on, off = m.masks()
+    stats = measured.defect_statistics(on | off)
+    counts, edges = measured.log_histogram(m.resistance_ohm)
+    d = {
+        "name": name,
+        "array": args.array,
+        "shape": list(m.shape),
+        "unit": args.unit,
+        "on_below_ohm": m.on_below_ohm,
+        "off_above_ohm": m.off_above_ohm,
+        "stuck_on": int(on.sum()),
+        "stuck_off": int(off.sum()),
+        "statistics": stats.to_dict(),
+        "histogram": {"counts": counts.tolist(), "edges_ohm": edges.tolist()},
+        "saved": False,
+    }
+    if not args.no_save:
+        if not args.force and (name in proj.scenarios or name in proj.measured_maps):
+            raise ParameterError("name", f"{name!r} is already in the project (use --force to replace it, or --name)")
+        proj.scenarios[name] = Scenario(name, m.defects(), m.description())
+        proj.measured_maps[name] = m
+        save_document(proj, opened.path, FileBase.of(opened), mode="merge")
+        d["saved"] = True
+    text = (
+        histogram_text(counts, edges, m.on_below_ohm, m.off_above_ohm)
+        + f"\n{m.description()}\n"
+        + stats_text(stats)
+        + (f"\nstored as scenario {name!r}" if d["saved"] else "\nnot stored (--no-save)")
+    )
+    return CommandResult(d, text)
+
+
+def stats_text(s: measured.DefectStatistics) -> str:
+    sizes = ", ".join(map(str, s.cluster_sizes[:8])) + (" ..." if len(s.cluster_sizes) > 8 else "")
+    return (
+        f"defective {s.n_defective} of {s.shape[0] * s.shape[1]} cells ({100 * s.fraction:.1f} %); "
+        f"{s.n_clusters} clusters (largest first: {sizes or 'none'}); full rows {s.full_rows}, full columns "
+        f"{s.full_columns}; on mostly defective rows {100 * s.on_mostly_defective_rows:.0f} %, columns "
+        f"{100 * s.on_mostly_defective_columns:.0f} %; looks like: {s.verdict}"
+    )
+
+
+def cmd_defect_stats(args) -> CommandResult:
+    proj = load_project(args.project)
+    if args.scenario not in proj.scenarios:
+        known = ", ".join(sorted(proj.scenarios)) or "none"
+        raise ParameterError("scenario", f"{args.scenario!r} is not in the project (known: {known})")
+    mapped = proj.require_mapped()
+    maps = stuck_maps(mapped.shapes, proj.scenarios[args.scenario].defects, mapped.device, pitches_um=mapped.pitches_um)
+    per = [measured.defect_statistics(~np.isnan(s)) for s in maps]
+    d = {"scenario": args.scenario, "arrays": [s.to_dict() for s in per]}
+    text = "\n".join(f"array {a}: {stats_text(s)}" for a, s in enumerate(per, 1))
+    return CommandResult(d, text)
