@@ -23,6 +23,8 @@ PRESETS: dict[str, tuple[int, ...]] = {
     "wide": (32, 32, 16),
     # the 2025 follow-up study by the same group: 64-50-20-8-10
     "followup": (50, 20, 8),
+    # for MNIST-sized inputs (28 x 28 = 784 pixels from the user's IDX files; the input size follows the data)
+    "mnist": (128, 64, 32),
 }
 
 
