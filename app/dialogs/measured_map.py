@@ -86,12 +86,14 @@ class MeasuredMapDialog(QDialog):
         self.hist.setLabel("bottom", "resistance (ohm, log scale)")
         self.hist.setLabel("left", "cells")
         self.hist.setLogMode(x=True, y=False)
+        self.hist.getAxis("bottom").enableAutoSIPrefix(False)  # ohm on a log axis: no "x1e+09" scale
         self.hist.setMinimumHeight(160)
         self.curve = self.hist.plot([], [], stepMode="center", fillLevel=0, brush=(120, 120, 120, 120), pen="k")
         self.on_line = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen(OVERLAY_RGBA[1][:3], width=2))
         self.off_line = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen(OVERLAY_RGBA[2][:3], width=2))
         for line in (self.on_line, self.off_line):
             self.hist.addItem(line)
+            line.setVisible(False)  # until a map is read
             line.sigPositionChangeFinished.connect(self._line_moved)
 
         self.map_view = pg.PlotWidget()
@@ -130,6 +132,14 @@ class MeasuredMapDialog(QDialog):
         self.on_edit.editingFinished.connect(self.update_preview)
         self.off_edit.editingFinished.connect(self.update_preview)
 
+    def keyPressEvent(self, event) -> None:
+        # Enter in a field reads the file or reclassifies (the field's editingFinished); it never adds the
+        # scenario behind the user's back: only the Add scenario button does
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
     # ---- input -----------------------------------------------------------------------------------------
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Measured map", "", "Maps (*.npy *.csv *.txt)")
@@ -150,6 +160,8 @@ class MeasuredMapDialog(QDialog):
             self.message.error(str(e))
             self.curve.setData([], [])
             self.map_image.clear()
+            self.on_line.setVisible(False)
+            self.off_line.setVisible(False)
             self.stats.setText("")
             return False
         if not self.name_edit.text().strip():
@@ -194,8 +206,9 @@ class MeasuredMapDialog(QDialog):
         except WorkbenchError as e:
             self.message.error(str(e))
             return False
-        self.on_line.setValue(math.log10(on_below))
-        self.off_line.setValue(math.log10(off_above))
+        for line, value in ((self.on_line, on_below), (self.off_line, off_above)):
+            line.setValue(math.log10(value))
+            line.setVisible(True)
         on, off = measured.classify(self.resistance, on_below, off_above)
         codes = np.zeros(self.resistance.shape, dtype=np.uint8)
         codes[on], codes[off] = 1, 2

@@ -48,6 +48,7 @@ def test_import_measured_map_classifies_adds_and_undoes(window, qtbot, tmp_path)
     assert dlg.add() is not None
     assert "die7" in st.project.scenarios and st.project.measured_maps["die7"].source == "die7.csv"
     assert st.draft_name == "die7" and sum(int(d.mask.sum()) for d in st.draft) == 65 + 9
+    assert window.editor.name_edit.text() == "die7" and window.crossbar.array == 1
     st.stack.undo()  # the draft load
     st.stack.undo()  # the import
     assert "die7" not in st.project.scenarios and "die7" not in st.project.measured_maps
@@ -64,3 +65,16 @@ def test_a_file_that_is_not_a_map_says_why(window, qtbot, tmp_path):
     qtbot.addWidget(dlg)
     dlg.path_edit.setText(str(bad))
     assert not dlg.read() and "cannot read" in dlg.message.text() and not dlg.add_button.isEnabled()
+
+
+def test_enter_in_the_path_field_reads_the_map_but_adds_nothing(window, qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+
+    path, _ = _map(tmp_path)
+    dlg = window.import_measured_map()
+    qtbot.addWidget(dlg)
+    dlg.path_edit.setFocus()
+    dlg.path_edit.setText(path)
+    qtbot.keyClick(dlg.path_edit, Qt.Key.Key_Return)
+    assert dlg.add_button.isEnabled() and dlg.isVisible()  # read and classified, waiting for the user
+    assert "die7" not in window.state.project.scenarios
