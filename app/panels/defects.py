@@ -35,6 +35,7 @@ from app.presenters.document import WorkbenchState, copy_defects
 from app.widgets import MessageLabel
 from core.errors import WorkbenchError
 from core.model.defects import PATTERNS, parse_spec
+from core.model.floorplan import die_defects, parse_die_spec
 
 STUCK_CHOICES = [("on (LRS)", "on"), ("off (HRS)", "off"), ("resistance", "ohm")]
 
@@ -195,6 +196,24 @@ class DefectEditorPanel(QWidget):
             else:
                 self.param_form.addRow(key, edit)
 
+    def _add_die_spec(self, text: str) -> bool:
+        """A cluster on the die: one defect per array under it, added in one undoable step."""
+        try:
+            if self.state.project.mapped is None:
+                raise WorkbenchError("No mapped network: train or open a project before adding defects.")
+            new = die_defects(self.state.project.mapped, parse_die_spec(text))
+        except WorkbenchError as e:
+            self.message.error(str(e))
+            return False
+        if not new:
+            self.message.error(f"{text} covers no cell of any array on the die; nothing added")
+            return False
+        self.state.set_draft([*self.state.draft, *new], "add die defect")
+        arrays = ", ".join(str(d.array) for d in new)
+        self.message.info(f"added {_breakable(text)} on array{'s' if len(new) > 1 else ''} {arrays}")
+        self.spec_edit.clear()
+        return True
+
     def _rebuild_fields_if_units_changed(self) -> None:
         """Arrays (or projects) with and without a cell pitch show um or normalized fields."""
         pattern = self.pattern.currentText()
@@ -258,6 +277,8 @@ class DefectEditorPanel(QWidget):
 
     def add_spec(self) -> bool:
         text = self.spec_edit.text().strip()
+        if text.lower().startswith("die:"):
+            return self._add_die_spec(text)
         try:
             d = parse_spec(text)
             shape = self.state.shape(d.array)

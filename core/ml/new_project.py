@@ -10,6 +10,7 @@ from core.ml.training import train_job
 from core.model.crossbar import check_pitch
 from core.model.data import DatasetSpec
 from core.model.devices import CircuitParams, DeviceParams
+from core.model.floorplan import auto_floorplan, place
 from core.model.network import NetworkConfig, TrainConfig
 from core.model.project import Project
 
@@ -26,7 +27,8 @@ def create_project_job(
     """Job: build a project, train its network (progress per epoch) and map it to crossbars.
 
     The network's input and output sizes follow the dataset (features, classes). ``cell_pitch_um`` (x, y in um),
-    if given, is every array's cell pitch (physical defect geometry, :mod:`core.model.defects`). Returns the
+    if given, is every array's cell pitch (physical defect geometry, :mod:`core.model.defects`); the arrays are
+    then laid out on a die (:func:`core.model.floorplan.auto_floorplan`). Returns the
     :class:`~core.model.project.Project`.
     """
     pitch = None if cell_pitch_um is None else check_pitch(cell_pitch_um, "cell_pitch_um")
@@ -44,6 +46,9 @@ def create_project_job(
     proj.weights = yield from train_job(ds, network, training)
     yield Progress(training.epochs, training.epochs, "mapping weights to crossbars")
     map_project(proj)
-    for a in proj.require_mapped().arrays:
+    mapped = proj.require_mapped()
+    for a in mapped.arrays:
         a.pitch_um = pitch
+    if pitch is not None:  # a pitch gives the arrays a size on silicon: lay them out on a die
+        place(mapped, auto_floorplan(mapped))
     return proj

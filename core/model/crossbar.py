@@ -53,10 +53,14 @@ class ArrayMap:
     # cell pitch (x along a word line, y along a bit line) in um; None: unknown (physical defect specs refused,
     # the crossbar view draws square cells)
     pitch_um: Optional[tuple[float, float]] = None
+    # top-left corner of the array on the die (um), core.model.floorplan; None: not placed
+    origin_um: Optional[tuple[float, float]] = None
 
     def __post_init__(self) -> None:
         if self.pitch_um is not None:
             self.pitch_um = check_pitch(self.pitch_um, f"array {self.layer + 1} cell pitch")
+        if self.origin_um is not None:
+            self.origin_um = check_origin(self.origin_um, f"array {self.layer + 1} origin")
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -76,6 +80,21 @@ def check_pitch(pitch, field: str = "cell pitch") -> tuple[float, float]:
     for name, v in (("x", x), ("y", y)):
         if not (math.isfinite(v) and lo <= v <= hi):
             raise ParameterError(field, f"{name} must be in [{lo:g}, {hi:g}] um, got {v!r}")
+    return (x, y)
+
+
+DIE_MAX_UM = 1e5  # 10 cm: larger than any die
+
+
+def check_origin(origin, field: str = "origin") -> tuple[float, float]:
+    """``(x_um, y_um)`` of an array's top-left corner on the die, each in [0, :data:`DIE_MAX_UM`]."""
+    try:
+        x, y = (float(v) for v in origin)
+    except (TypeError, ValueError):
+        raise ParameterError(field, f"must be two numbers (x, y) in um, got {origin!r}") from None
+    for name, v in (("x", x), ("y", y)):
+        if not (math.isfinite(v) and 0.0 <= v <= DIE_MAX_UM):
+            raise ParameterError(field, f"{name} must be in [0, {DIE_MAX_UM:g}] um, got {v!r}")
     return (x, y)
 
 

@@ -40,9 +40,10 @@ _GEOM = {
     "cx": ("float", 0.0, 1.0, 0.5),
     "cy": ("float", 0.0, 1.0, 0.5),
 }
+# a centre may lie off the array (a cluster on the die whose edge reaches this array: core.model.floorplan)
 _GEOM_UM = {
-    "cx_um": ("float", 0.0, MAX_UM, UNSET),
-    "cy_um": ("float", 0.0, MAX_UM, UNSET),
+    "cx_um": ("float", -MAX_UM, MAX_UM, UNSET),
+    "cy_um": ("float", -MAX_UM, MAX_UM, UNSET),
 }
 PATTERNS: dict[str, dict[str, tuple]] = {
     "circle": {**_GEOM, "r": ("float", 0.0, 2.0, None), **_GEOM_UM, "r_um": ("float", 0.0, MAX_UM, UNSET)},
