@@ -7,11 +7,12 @@ import os
 from app.jobs_qt import QtJobQueue
 from app.panels.crossbar import CrossbarPanel
 from app.panels.defects import DefectEditorPanel
+from app.panels.die import DiePanel
 from app.panels.queue import QueuePanel
 from app.panels.results import ResultsPanel
 from app.panels.training import TrainingPanel
 
-PANELS = [TrainingPanel, CrossbarPanel, DefectEditorPanel, QueuePanel, ResultsPanel]
+PANELS = [TrainingPanel, CrossbarPanel, DefectEditorPanel, QueuePanel, ResultsPanel, DiePanel]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
-
-from tests.gui.test_new_project import dialog, fill, train_through_queue
+from test_new_project import dialog, fill, train_through_queue
 
 
 def _cell_size_px(cb) -> tuple[float, float]:
@@ -67,3 +66,28 @@ def test_new_project_dialog_takes_a_cell_pitch(window, qtbot):
     info = train_through_queue(qtbot, window, request)
     assert info.state == "done"
     assert window.state.project.mapped.pitches_um == [(0.2, 0.4)] * 4
+
+
+def test_the_die_shows_every_array_to_scale_and_a_die_cluster_on_two_arrays(window, qtbot):
+    from core.model.floorplan import auto_floorplan, place
+
+    st, die = window.state, window.die
+    assert "no place on a die" in die.message.text() and not die.items
+    for a in st.project.mapped.arrays:
+        a.pitch_um = (0.5, 0.5)
+    place(st.project.mapped, auto_floorplan(st.project.mapped))
+    st.notify("project")
+    assert [k for k, *_ in die.items] == [1, 2, 3, 4]
+    rect = die.items[1][3]  # array 2: 16 columns x 9 rows at 0.5 um, 28 um from the die's left edge
+    assert (rect.left(), rect.top(), rect.width(), rect.height()) == (28.0, 0.0, 8.0, 4.5)
+    assert "4 arrays on a 94 x 32.5 um die" in die.info.text()
+    ed = window.editor
+    ed.spec_edit.setText("die:pattern=circle,cx_um=18,cy_um=2,r_um=12,stuck=on")
+    assert ed.add_spec() and "arrays 1, 2" in ed.message.text()
+    overlays = [ov.image for _k, _img, ov, _r in die.items]
+    red = [int((o[..., 0] == 230).sum()) for o in overlays]  # stuck-on cells drawn red on each array
+    assert red[0] > 0 and red[1] > 0 and red[2] == red[3] == 0
+    assert die.array_at(30.0, 2.0) == 2 and die.array_at(20.0, 2.0) == 0  # the gap between arrays
+    with qtbot.waitSignal(die.array_clicked, timeout=1000):
+        die.array_clicked.emit(2)
+    assert window.crossbar.array == 2 and window.tabs.currentWidget() is window.crossbar
