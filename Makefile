@@ -49,7 +49,10 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 example: install
 	$(PY) -m tools.build_example $(EXAMPLE)
 
+# badcrossbar's pycairo dependency (plots only) does not build everywhere: its solver goes in without it
 bench: install
+	$(PY) -m pip install -q -e ".[bench]"
+	$(PY) -m pip install -q --no-deps "badcrossbar==1.1.0"
 	$(PY) -m bench.run_all
 
 clean:

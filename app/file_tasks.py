@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Optional
 
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar
@@ -29,6 +29,7 @@ class _Worker(QObject):
     def __init__(self, work: Callable[[], Any]):
         super().__init__()
         self.work, self.ok, self.value = work, False, None
+        self.error: Optional[BaseException] = None
 
     def start(self) -> None:
         threading.Thread(target=self._run, name="project-file", daemon=True).start()
@@ -37,9 +38,9 @@ class _Worker(QObject):
         try:
             self.value, self.ok = self.work(), True
         except WorkbenchError as e:
-            self.value = str(e)
+            self.value, self.error = str(e), e
         except Exception as e:  # noqa: BLE001 - anything else is reported in the window, never as a traceback
-            self.value = f"unexpected {type(e).__name__}: {e}"
+            self.value, self.error = f"unexpected {type(e).__name__}: {e}", e
         self.done.emit()
 
 
@@ -64,6 +65,7 @@ class FileTasks(QObject):
         self.label.hide()
         self.bar.hide()
         self._serial = 0
+        self.last_error: Optional[BaseException] = None  # the exception of the last failed task (None if it worked)
 
     def run(self, work: Callable[[], Any], text: str) -> tuple[bool, Any]:
         """Run ``work`` on a thread until done; (True, its result) or (False, the error message)."""
@@ -77,6 +79,7 @@ class FileTasks(QObject):
         worker.start()
         loop.exec()
         self.last_seconds = time.monotonic() - t0
+        self.last_error = worker.error
         self.label.hide()
         self.bar.hide()
         self._set_busy("")

@@ -13,7 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import Optional
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -23,21 +24,26 @@ from PySide6.QtWidgets import (
     QTabWidget,
 )
 
+from app.dialogs.measured_map import MeasuredMapDialog
 from app.dialogs.new_project import ask_new_project
 from app.file_tasks import FileTasks
 from app.jobs_qt import QtJobQueue
 from app.menus import build_menus
 from app.panels.crossbar import CrossbarPanel
 from app.panels.defects import DefectEditorPanel
+from app.panels.die import DiePanel
 from app.panels.queue import QueuePanel
 from app.panels.results import ResultsPanel
 from app.panels.training import TrainingPanel
+from app.presenters import file_guard, study_flow
 from app.presenters import window_flow as flow
 from app.presenters.document import WorkbenchState
-from app.widgets import FitScrollArea
+from app.widgets import FitScrollArea, install_plain_text_labels
 from core import project_io
+from core.errors import WorkbenchError
 from core.model.project import Project
 from core.session.job_queue import JobInfo
+from core.session.project_file import FileBase, save_document
 
 FILE_FILTER = "Workbench projects (*.h5 *.hdf5);;All files (*)"
 SETTINGS_ORG = SETTINGS_APP = "reram-workbench"
@@ -70,6 +76,7 @@ class MainWindow(QMainWindow):
         settings: Optional[QSettings] = None,
     ):
         super().__init__()
+        install_plain_text_labels()  # names and specs from files show as text, never as HTML
         self.state = state
         self.jobs = jobs or QtJobQueue(parent=self)
         self.interactive = interactive
@@ -79,6 +86,8 @@ class MainWindow(QMainWindow):
         self.answer: Optional[Callable[[flow.Question], str]] = None  # scripted answers (tests)
         self.last_question: Optional[flow.Question] = None
         self.last_error = ""
+        self.last_study: Optional[study_flow.StudyOutcome] = None  # what the last Run study left
+        self.last_warning = ""
         self.files = FileTasks(self)  # project reads and writes, off the GUI thread
         self.recent: list[str] = []
 
@@ -89,11 +98,13 @@ class MainWindow(QMainWindow):
         self.editor = DefectEditorPanel(state, self.jobs)
         self.queue_panel = QueuePanel(state, self.jobs)
         self.results = ResultsPanel(state, self.jobs)
-        self.panels = [self.training, self.crossbar, self.editor, self.queue_panel, self.results]
+        self.die = DiePanel(state, self.jobs)
+        self.panels = [self.training, self.crossbar, self.editor, self.queue_panel, self.results, self.die]
 
         self.tabs = QTabWidget()
-        for p in (self.crossbar, self.training, self.queue_panel, self.results):
+        for p in (self.crossbar, self.die, self.training, self.queue_panel, self.results):
             self.tabs.addTab(p, p.title)
+        self.die.array_clicked.connect(self._open_array)
         self.setCentralWidget(self.tabs)
         self.editor_dock = QDockWidget(self.editor.title, self)
         self.editor_dock.setObjectName("defect-editor")
@@ -203,12 +214,53 @@ class MainWindow(QMainWindow):
         if self.interactive:
             QMessageBox.critical(self, title, text)
 
+    def show_warning(self, title: str, text: str) -> None:
+        self.last_warning = text
+        self.statusBar().showMessage(f"{title}: {' '.join(text.split())[:300]}", 15000)
+        if self.interactive:
+            box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=self)
+            box.setTextFormat(Qt.TextFormat.PlainText)  # the text names paths from the file
+            box.exec()
+
     def about(self) -> str:
         """Help > About: versions of the app, the file format and ngspice; returns the text shown."""
         text = flow.about_text(*flow.solver_details())
         if self.interactive:
             QMessageBox.about(self, "About ReRAM Fault Workbench", text)
         return text
+
+    # ---- Run > Run study… ----------------------------------------------------------------------------
+    def run_study(self, folder: Optional[str] = None, **options) -> Optional[int]:
+        """Run > Run study…: ask for an output folder, queue the quick study; when it ends, its sweep goes to the
+        results panel and the report opens in the browser. Returns the job id (None if nothing was queued)."""
+        if folder is None:
+            if not self.interactive:
+                return None
+            start = os.path.dirname(self.state.path or "") or os.getcwd()
+            folder = QFileDialog.getExistingDirectory(self, "Output folder for the study report", start)
+            if not folder:
+                return None
+        try:
+            plan = study_flow.plan_study(self.state, folder, **options)
+        except WorkbenchError as e:
+            self.show_error("Cannot run the study", str(e))
+            return None
+        project = plan.project
+
+        def done(info: JobInfo) -> None:
+            outcome = study_flow.study_outcome(info, project, self.state.project)
+            self.last_study = outcome
+            if outcome.sweep is not None:
+                self.state.results_added()
+                self.tabs.setCurrentWidget(self.results)
+            if outcome.report is not None and self.interactive:
+                QDesktopServices.openUrl(QUrl.fromLocalFile(outcome.report))
+            # after the queue's own "finished" line (job_finished is emitted right after this callback)
+            QTimer.singleShot(0, lambda: self.statusBar().showMessage(outcome.text, 15000))
+
+        job_id = self.jobs.submit(plan.factory, name=plan.name, on_done=done)
+        self.statusBar().showMessage(plan.message, 8000)
+        return job_id
 
     # ---- replacing the open project ------------------------------------------------------------------
     def replace_project(
@@ -220,6 +272,32 @@ class MainWindow(QMainWindow):
         return flow.replace_project(
             self.state, self.jobs, project, path, action, self.ask, self.save, dirty=dirty, keep_dirty=keep_dirty
         )
+
+    def import_measured_map(self) -> Optional[MeasuredMapDialog]:
+        """File > Import measured map…: the dialog (modal when interactive); returns it (tests drive it)."""
+        if self.state.n_arrays == 0:
+            self.statusBar().showMessage("No mapped network: train or open a project before importing a map.", 5000)
+            return None
+        dlg = MeasuredMapDialog(self.state, self)
+        dlg.accepted.connect(lambda: self._measured_imported(dlg))
+        if self.interactive:
+            dlg.exec()
+        else:
+            dlg.show()
+        return dlg
+
+    def _open_array(self, array: int) -> None:
+        """An array clicked on the die: show it in the crossbar view (and the editor's Array field)."""
+        self.crossbar.set_array(array)
+        self.editor.array.setValue(array)
+        self.tabs.setCurrentWidget(self.crossbar)
+
+    def _measured_imported(self, dlg: MeasuredMapDialog) -> None:
+        m = dlg.result_map
+        if m is not None:  # the imported scenario is the draft now: name it, and show its array
+            self.editor.name_edit.setText(m.name)
+            self.crossbar.set_array(m.array)
+            self.tabs.setCurrentWidget(self.crossbar)
 
     def new_project(self) -> Optional[int]:
         """File > New project: the New-project dialog, then training in the queue; returns the job id (or None)."""
@@ -265,14 +343,18 @@ class MainWindow(QMainWindow):
         if self.files.busy:
             self.statusBar().showMessage(f"did not open {path}: {self.files.busy}", 8000)
             return False
-        ok, value = self.files.run(lambda: project_io.load(path), flow.file_task_text("opening", path))
+        # probed in a child process first: a file that crashes libhdf5 is an error message, not a dead window
+        ok, value = self.files.run(lambda: project_io.open_project(path), flow.file_task_text("opening", path))
         if not ok:
             self.show_error("Cannot open project", value)
             return False
-        outcome = self.replace_project(value, os.path.abspath(path), "open another project")
+        outcome = self.replace_project(value.project, value.path, "open another project")
         if not outcome.done:
             self.statusBar().showMessage(outcome.note, 8000)
             return False
+        self.state.file_base = FileBase.of(value)
+        if value.warnings:
+            self.show_warning("Project opened with warnings", file_guard.warnings_text(path, value.warnings))
         self._add_recent(path)
         self.statusBar().showMessage(f"opened {path}" + (f"; {outcome.note}" if outcome.note else ""), 8000)
         return True
@@ -295,15 +377,46 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"did not save: {self.files.busy}", 8000)
             return False
         self.state.view_array = self.crossbar.array
-        snap = self.state.snapshot()
-        ok, value = self.files.run(lambda: project_io.save(snap.project, path), flow.file_task_text("saving", path))
-        if not ok:
-            self.show_error("Cannot save project", value)
-            return False
-        saved = self.state.saved(snap, path)
+        mode = "refuse"  # a file changed on disk, or loaded with warnings, is never saved over without asking
+        while True:
+            snap, base = self.state.snapshot(), self.state.file_base
+            ok, value = self.files.run(
+                lambda snap=snap, base=base, mode=mode: save_document(snap.project, path, base, mode),
+                flow.file_task_text("saving", path),
+            )
+            if ok:
+                break
+            question = file_guard.conflict_question(self.files.last_error)
+            if question is None:
+                self.show_error("Cannot save project", value)
+                return False
+            answer = self.ask(question)
+            if answer == file_guard.RELOAD:
+                return self.reload(path)
+            if answer not in (file_guard.MERGE, file_guard.OVERWRITE):
+                self.statusBar().showMessage(f"did not save: {value}", 15000)
+                return False
+            mode = answer
+        note = self.state.apply_merge(snap, value)
+        saved = self.state.saved(snap, path, value.base)
         self._add_recent(saved)
         self._update_title()
-        self.statusBar().showMessage(f"saved {saved}", 5000)
+        self.statusBar().showMessage(f"saved {saved}" + (f"; {note}" if note else ""), 8000)
+        return True
+
+    def reload(self, path: str) -> bool:
+        """Read ``path`` again, dropping this window's unsaved changes (the user chose to)."""
+        ok, value = self.files.run(lambda: project_io.open_project(path), flow.file_task_text("opening", path))
+        if not ok:
+            self.show_error("Cannot reload project", value)
+            return False
+        old = self.state.project
+        note = flow.cancel_jobs(self.jobs, old, [j.id for j in self.jobs.unfinished_for(old)])
+        self.state.set_project(value.project, value.path, base=FileBase.of(value))
+        if value.warnings:
+            self.show_warning("Project opened with warnings", file_guard.warnings_text(path, value.warnings))
+        self._update_title()
+        self.statusBar().showMessage(f"reloaded {path}" + (f"; {note}" if note else ""), 8000)
         return True
 
     def _add_recent(self, path: str) -> None:

@@ -20,7 +20,7 @@ def action(window, menu, text: str, slot, *shortcuts) -> QAction:
 
 
 def build_menus(w) -> None:
-    """The File, Edit, View and Help menus of the main window ``w``; the actions become attributes of ``w``."""
+    """The File, Edit, Run, View and Help menus of the main window ``w``; the actions become attributes of ``w``."""
     K = QKeySequence.StandardKey
     m = w.file_menu = w.menuBar().addMenu("&File")
     w.new_action = action(w, m, "&New project…", w.new_project, K.New)
@@ -30,6 +30,8 @@ def build_menus(w) -> None:
     w.save_action = action(w, m, "&Save", w.save, K.Save)
     w.save_as_action = action(w, m, "Save &As…", w.save_as_dialog, K.SaveAs)
     w.close_action = action(w, m, "&Close", w.close_project, "Ctrl+W", K.Close)
+    m.addSeparator()
+    w.import_map_action = action(w, m, "&Import measured map…", w.import_measured_map)
     m.addSeparator()
     w.quit_action = action(w, m, "&Quit", w.close, "Ctrl+Q", K.Quit)
     w.file_actions = [
@@ -42,6 +44,8 @@ def build_menus(w) -> None:
     e = w.edit_menu = w.menuBar().addMenu("&Edit")
     w.undo_action = action(w, e, "&Undo", w.state.stack.undo, K.Undo)
     w.redo_action = action(w, e, "&Redo", w.state.stack.redo, "Ctrl+Y", "Ctrl+Shift+Z", K.Redo)
+    r = w.run_menu = w.menuBar().addMenu("&Run")
+    w.study_action = action(w, r, "Run &study…", w.run_study)
     v = w.menuBar().addMenu("&View")
     v.addAction(w.editor_dock.toggleViewAction())
     h = w.help_menu = w.menuBar().addMenu("&Help")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QWidget
+from PySide6.QtWidgets import QApplication, QFrame, QLabel, QScrollArea, QSizePolicy, QWidget
 
 # light plots read better in screenshots and papers; set once before any plot widget exists
 pg.setConfigOptions(background="w", foreground="k", antialias=True)
@@ -19,6 +21,57 @@ OVERLAY_NAMES = ["healthy", "stuck on", "stuck off", "stuck at R"]
 # of its own, apart from the red (on), the blue (off) and the viridis conductance image underneath; opaque,
 # so the shade reads as the value and not as a mix with the conductance below
 STUCK_R_LRS_RGBA, STUCK_R_HRS_RGBA = (110, 40, 0, 255), (255, 196, 100, 255)
+
+
+MAX_SHOWN_CHARS = 300  # of one name, spec or message from a file in a label, cell, tooltip or box
+RICH_TEXT_PROPERTY = "workbenchRichText"  # set True on the few labels whose text is our own markup
+
+
+def cut(text, limit: int = MAX_SHOWN_CHARS) -> str:
+    """``text`` cut to ``limit`` characters (its length noted), so a megabyte name costs no megabyte layout."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
+
+
+def plain_tip(text, limit: int = MAX_SHOWN_CHARS * 4) -> str:
+    """A tooltip that shows ``text`` literally: Qt guesses rich text in tooltips (and would load an
+    ``<img src=...>``), so the text is escaped inside explicit rich text."""
+    return "<qt>" + html.escape(cut(text, limit)).replace("\n", "<br>") + "</qt>"
+
+
+class PlainTextLabels(QObject):
+    """Application event filter: every QLabel shows plain text unless it carries :data:`RICH_TEXT_PROPERTY`.
+
+    Qt's default (``AutoText``) renders text that looks like markup as HTML, so a scenario name or sweep spec
+    from a file holding ``<img src='/dev/zero'>`` would make a label read that file. The filter sets the format
+    when a label is added to a parent and when it is polished, before it is laid out or drawn.
+    """
+
+    def eventFilter(self, obj, event) -> bool:
+        kind = event.type()
+        if kind == QEvent.Type.ChildAdded:
+            child = event.child()
+            if isinstance(child, QLabel):
+                _plain(child)
+        elif kind == QEvent.Type.Polish and isinstance(obj, QLabel):
+            _plain(obj)
+        return False
+
+
+def _plain(label: QLabel) -> None:
+    if label.property(RICH_TEXT_PROPERTY) is not True and label.textFormat() != Qt.TextFormat.PlainText:
+        label.setTextFormat(Qt.TextFormat.PlainText)
+
+
+_FILTER: list[PlainTextLabels] = []
+
+
+def install_plain_text_labels() -> None:
+    """Install :class:`PlainTextLabels` on the running QApplication (once)."""
+    app = QApplication.instance()
+    if app is not None and not _FILTER:
+        _FILTER.append(PlainTextLabels(app))
+        app.installEventFilter(_FILTER[0])
 
 
 def stuck_r_rgba(position) -> np.ndarray:

@@ -6,6 +6,11 @@ evaluates one map at a time through :func:`core.evaluate.defective_conductances`
 :func:`core.circuit.behavioral.accuracy`. The loop runs on a subset (every ``--loop-every``-th map) and its rate is
 extrapolated; its accuracies are checked against the sweep's for the same maps.
 
+The arithmetic limit: the multiply-adds one map needs (2 N rows cols for each array from the defective one to the
+output, N = 180 images; the arrays in front of it are shared by the chunk and not counted; element-wise neuron
+work not counted either, so this is a lower bound on the work) over the matmul FLOP/s measured in the same run,
+on a large square float64 matmul (the machine's peak) and on batched matmuls of the sweep's own shapes.
+
 Run: ``.venv/bin/python -m bench.bench_sweeps [--workers 1,2] [--loop-every 10] [--json]``
 Goal: >= 2,000 maps/s on 2 cores and the full grid in < 10 s.
 """
@@ -31,6 +36,40 @@ def trained_paper_project():
     from core.model.network import NetworkConfig, TrainConfig
 
     return jobs.run(create_project_job(DatasetSpec(seed=0), NetworkConfig.preset("paper"), TrainConfig(seed=0)))
+
+
+def _flops_per_s(fn, flops: float, min_s: float = 0.3) -> float:
+    """FLOP/s of ``fn`` (best of repeated calls for at least ``min_s``)."""
+    fn()
+    best, total = float("inf"), 0.0
+    while total < min_s:
+        t = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t
+        best, total = min(best, dt), total + dt
+    return flops / best
+
+
+def arithmetic_limit(shapes, n_images: int, chunk: int = 256) -> dict:
+    """Matmul FLOPs per defect map (mean over the defective array) and measured matmul FLOP/s."""
+    per_array = [2.0 * n_images * sum(r * c for r, c in shapes[a:]) for a in range(len(shapes))]
+    flops_map = float(np.mean(per_array))
+    rng = np.random.default_rng(0)
+    n = 1024
+    A, B = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+    peak = _flops_per_s(lambda: A @ B, 2.0 * n**3)
+    r0, c0 = shapes[0]
+    X = rng.standard_normal((chunk, n_images, r0))
+    G = rng.standard_normal((chunk, r0, c0))
+    batched = _flops_per_s(lambda: X @ G, 2.0 * chunk * n_images * r0 * c0)
+    return {
+        "flops_per_map": flops_map,
+        "flops_per_map_by_array": per_array,
+        "matmul_peak_flops_per_s": peak,
+        "batched_matmul_flops_per_s": batched,
+        "limit_maps_per_s_peak": peak / flops_map,
+        "limit_maps_per_s_batched": batched / flops_map,
+    }
 
 
 def main(argv=None) -> int:
@@ -82,6 +121,8 @@ def main(argv=None) -> int:
     same = all(abs(a - per_map[pt][k]) < 1e-12 for a, (pt, k) in zip(loop_acc, items))
     loop_rate = len(items) / loop_s
 
+    limit = arithmetic_limit([tuple(sh) for sh in mapped.shapes], int(len(ds.y_test)))
+    best_rate = max(r["maps_per_s"] for r in runs)
     out = {
         "preset": "paper",
         "array_shapes": [list(s) for s in mapped.shapes],
@@ -97,7 +138,12 @@ def main(argv=None) -> int:
             "full_grid_seconds_extrapolated": n_maps / loop_rate,
             "accuracies_equal_sweep": same,
         },
+        "arithmetic_limit": limit,
+        "sweep_over_loop": best_rate / loop_rate,
+        "sweep_fraction_of_peak_limit": best_rate / limit["limit_maps_per_s_peak"],
+        "sweep_fraction_of_batched_limit": best_rate / limit["limit_maps_per_s_batched"],
         "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "training_seconds": train_s,
@@ -116,6 +162,20 @@ def main(argv=None) -> int:
             )
         print(f"{'plain loop (extrapolated)':<34} {n_maps / loop_rate:>9.2f} {loop_rate:>9.0f}")
         print(f"plain loop timed on {len(items)} maps; per-map accuracies equal the sweep's: {same}")
+        print(
+            f"{'arithmetic limit (peak matmul)':<34} {n_maps / limit['limit_maps_per_s_peak']:>9.2f} "
+            f"{limit['limit_maps_per_s_peak']:>9.0f}"
+        )
+        print(
+            f"{'arithmetic limit (batched matmul)':<34} {n_maps / limit['limit_maps_per_s_batched']:>9.2f} "
+            f"{limit['limit_maps_per_s_batched']:>9.0f}"
+        )
+        print(
+            f"sweep / loop {out['sweep_over_loop']:.1f}x; sweep reaches {out['sweep_fraction_of_peak_limit']:.1%} of "
+            f"the peak-matmul limit ({limit['flops_per_map'] / 1e3:.0f} kFLOP per map, "
+            f"{limit['matmul_peak_flops_per_s'] / 1e9:.1f} GFLOP/s peak, "
+            f"{limit['batched_matmul_flops_per_s'] / 1e9:.1f} GFLOP/s batched at the sweep's shapes)"
+        )
     return 0 if same else 1
 
 

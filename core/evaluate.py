@@ -20,13 +20,15 @@ from core.circuit import behavioral
 from core.circuit.fidelity import (
     CIRCUIT_FIDELITIES,
     check_fidelity,
+    check_neuron_fidelity,
     circuit_params,
     defective_conductances,
     output_voltages_job,
     with_overrides,
 )
 from core.circuit.mapping import effective_weights
-from core.errors import ParameterError
+from core.circuit.spice import cmos, transient
+from core.errors import ParameterError, SimulationError
 from core.jobs import Progress
 from core.model import network
 from core.model.crossbar import MappedNetwork
@@ -58,15 +60,24 @@ def evaluate_job(
     device_model: Optional[str] = None,
     workers: Optional[int] = None,
     scenario: str = "",
+    neuron: str = "macro",
+    v_rail_volt: Optional[float] = None,
 ):
     """Job: evaluate the project's network on a data split and return a :class:`SimulationResult`.
 
     The result (accuracy, output voltages, solver, timing, circuit settings) has no id yet; store it with
-    :func:`core.session.store.store_result`.
+    :func:`core.session.store.store_result`. ``neuron="transistor"`` (spice only) builds every op-amp and ReLU
+    from 45 nm MOSFETs (:mod:`core.circuit.spice.cmos`) and first re-maps the network for their +-0.5 V rails;
+    ``v_rail_volt=0.5`` with the macro neurons gives the same mapping, the baseline to compare with. A SPICE
+    evaluation also reports latency, energy and power per inference (a step from the split's image 0 to image 1,
+    :func:`core.circuit.spice.transient.inference_cost_job`) in ``params["inference"]``.
     """
     check_fidelity(fidelity, FIDELITIES)
+    check_neuron_fidelity(neuron, fidelity)
     X, y = project.load_dataset().split(split)
     mapped = with_overrides(project.require_mapped(), r_wire_ohm, device_model)
+    if neuron == "transistor" or v_rail_volt is not None:
+        mapped = remapped_for_rails(project, mapped, cmos.RAIL_VOLT if v_rail_volt is None else v_rail_volt)
     t0 = time.perf_counter()
     g_list, fractions = defective_conductances(mapped, defects)
     if fidelity == "ideal":
@@ -80,8 +91,18 @@ def evaluate_job(
             W, b = weights.weights, weights.biases
         v, solver = network.forward(W, b, X), "numpy (software network)"
     else:
-        v, solver = yield from output_voltages_job(mapped, X, g_list, fidelity, workers)
+        v, solver = yield from output_voltages_job(mapped, X, g_list, fidelity, workers, neuron)
     seconds = time.perf_counter() - t0
+    extra: dict = {}
+    if fidelity == "spice":
+        extra["neuron"] = neuron
+        extra["v_rail_volt"] = mapped.circuit.v_rail_volt
+        try:
+            extra["inference"] = yield from transient.inference_cost_job(
+                mapped, X[0], X[min(1, len(X) - 1)], g_list, neuron
+            )
+        except (SimulationError, ParameterError) as e:  # the accuracy stands; say why the cost is missing
+            extra["inference"] = {"neuron": neuron, "error": str(e)}
     res = SimulationResult(
         id="",
         fidelity=fidelity,
@@ -93,10 +114,27 @@ def evaluate_job(
         seconds=seconds,
         solver=solver,
         scenario=scenario,
-        params={"split": split, **circuit_params(mapped)},
+        params={"split": split, **circuit_params(mapped), **extra},
     )
     yield Progress(1, 1, f"{fidelity}: accuracy {res.accuracy:.3f}")
     return res
+
+
+def remapped_for_rails(project: Project, mapped: MappedNetwork, v_rail_volt: float) -> MappedNetwork:
+    """``mapped`` re-mapped for rails of ``v_rail_volt`` (TIA feedback and stage-2 gains re-sized on the training
+    split, everything else kept); ``mapped`` itself if it already has those rails. 0.5 V is the transistor
+    neurons' mapping (:func:`core.circuit.spice.cmos.transistor_mapping`, stage-2 resistors included)."""
+    if project.weights is None:
+        raise ParameterError("project", "has no trained network; re-mapping for other rails needs its weights")
+    if v_rail_volt == cmos.RAIL_VOLT:
+        return cmos.transistor_mapping(project.weights, mapped, project.load_dataset().X_train)
+    if v_rail_volt == mapped.circuit.v_rail_volt:
+        return mapped
+    from core.circuit.mapping import map_network
+
+    circuit = dataclasses.replace(mapped.circuit, v_rail_volt=v_rail_volt)  # validated by CircuitParams
+    fresh = map_network(project.weights, mapped.device, circuit, project.load_dataset().X_train, mapped.scheme)
+    return dataclasses.replace(mapped, circuit=circuit, arrays=fresh.arrays)
 
 
 # ---- the defect editor's live read-out ------------------------------------------------------------------

@@ -66,7 +66,9 @@ def test_correction_lifts_the_show_scenario(trained_project):
     res = jobs.run(recover_job(trained_project, [parse_spec(SHOW_SPEC)], "correction"))
     assert res.before <= 0.60 and res.after >= 0.85
     assert trained_project.recoveries == []  # the job only returns its result
-    assert res.arrays["w1"].shape == (10, 32) and res.params["n_calibration"] == 300
+    # defaults: two hidden layers of 64, calibration (300) + training split (1317) through the defective circuit
+    assert res.arrays["w1"].shape == (10, 64) and res.arrays["w2"].shape == (64, 64) and "w4" not in res.arrays
+    assert res.params["n_calibration"] == 300 and res.params["n_images"] == 300 + 1317
 
 
 def test_retrain_improves_and_keeps_stuck_devices(trained_project):

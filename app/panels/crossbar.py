@@ -28,7 +28,14 @@ from PySide6.QtWidgets import (
 from app.panels.crossbar_canvas import CanvasImage
 from app.presenters import crossbar_view as cv
 from app.presenters.document import WorkbenchState
-from app.widgets import OVERLAY_NAMES, OVERLAY_RGBA, MessageLabel, overlay_image, stuck_r_gradient
+from app.widgets import (
+    OVERLAY_NAMES,
+    OVERLAY_RGBA,
+    RICH_TEXT_PROPERTY,
+    MessageLabel,
+    overlay_image,
+    stuck_r_gradient,
+)
 from core.errors import WorkbenchError
 
 PAINT_OFF, PAINT, ERASE = "off", "paint", "erase"
@@ -99,6 +106,8 @@ class CrossbarPanel(QWidget):
                 for c, n in zip(OVERLAY_RGBA[1:3], OVERLAY_NAMES[1:3])
             )
         )
+        self.legend.setProperty(RICH_TEXT_PROPERTY, True)  # our own markup; every other label is plain text
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.r_legend = QLabel()
         self.r_gradient = QLabel()
         self.r_gradient.setPixmap(stuck_r_gradient())

@@ -32,7 +32,7 @@ from app.panels.readout_box import ReadoutBox
 from app.presenters import forms
 from app.presenters import readout as ro
 from app.presenters.document import WorkbenchState, copy_defects
-from app.widgets import MessageLabel
+from app.widgets import MessageLabel, cut
 from core.errors import WorkbenchError
 from core.model.defects import PATTERNS, parse_spec
 from core.model.floorplan import die_defects, parse_die_spec
@@ -312,7 +312,7 @@ class DefectEditorPanel(QWidget):
         self.state.draft_name = text.strip()
 
     def _load_selected(self) -> None:
-        name = self.scenario_box.currentText()
+        name = self.scenario_box.currentData()  # the shown text is cut; the item's data is the full name
         if name in self.state.project.scenarios:
             self.state.load_scenario(name)
             self.name_edit.setText(name)
@@ -378,11 +378,12 @@ class DefectEditorPanel(QWidget):
                 self.draft_list.addItem(d.to_spec())
         if not self.name_edit.text():
             self.name_edit.setText(self.state.draft_name)
-        current = self.scenario_box.currentText()
+        current = self.scenario_box.currentData()
         self.scenario_box.clear()
-        self.scenario_box.addItems(sorted(self.state.project.scenarios))
+        for name in sorted(self.state.project.scenarios):
+            self.scenario_box.addItem(cut(name), name)  # names from the file: cut for display, kept whole
         if current:
-            self.scenario_box.setCurrentText(current)
+            self.scenario_box.setCurrentIndex(max(0, self.scenario_box.findData(current)))
         self.load_button.setEnabled(self.scenario_box.count() > 0)
         if n == 0:
             self.message.info("No mapped network: train or open a project to edit defects.")

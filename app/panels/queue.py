@@ -27,7 +27,7 @@ from app.jobs_qt import QtJobQueue
 from app.panels.run_controls import RunControls
 from app.presenters import queue_text
 from app.presenters.document import WorkbenchState
-from app.widgets import MessageLabel
+from app.widgets import MessageLabel, cut, plain_tip
 from core.errors import WorkbenchError
 from core.session.job_queue import RUNNING, JobInfo
 
@@ -143,9 +143,9 @@ class QueuePanel(QWidget):
             row = self.table.rowCount()
             self.table.insertRow(row)
             self.rows[info.id] = row
-            item = QTableWidgetItem(info.name)
+            item = QTableWidgetItem(cut(info.name))  # job names hold scenario names from the file
             item.setData(Qt.ItemDataRole.UserRole, info.id)
-            item.setToolTip(info.name)
+            item.setToolTip(plain_tip(info.name))
             self.table.setItem(row, 0, item)
             bar = QProgressBar()
             bar.setRange(0, 1000)
@@ -156,9 +156,9 @@ class QueuePanel(QWidget):
         bar.setValue(int(round(1000 * queue_text.progress_fraction(info))))
         bar.setFormat(queue_text.progress_text(info))
         text = self.message_text(info)
-        msg = QTableWidgetItem(text)
+        msg = QTableWidgetItem(cut(text))
         # the full message (and a traceback, for whoever asks) is in the tooltip and the details pane
-        msg.setToolTip(f"{text}\n\n{info.traceback}" if info.traceback else text)
+        msg.setToolTip(plain_tip(f"{text}\n\n{info.traceback}" if info.traceback else text, 20_000))
         self.table.setItem(row, 3, msg)
         self._set_time_left(info, now)
         if new:

@@ -32,7 +32,7 @@ from app.panels.results_sweep import SweepView
 from app.presenters import results_tables as rt
 from app.presenters import results_view as rv
 from app.presenters.document import WorkbenchState
-from app.widgets import PALETTE, MessageLabel, color, outside_legend, plot_widget
+from app.widgets import PALETTE, MessageLabel, color, cut, outside_legend, plain_tip, plot_widget
 
 FIDELITY_COLORS = {"ideal": 7, "behavioral": 0, "nodal": 2, "spice": 1}
 KINDS = ("sweep", "simulations", "recovery")
@@ -44,8 +44,8 @@ class _Item(QTableWidgetItem):
     """A table cell that sorts by a value (numbers as numbers, NaN first) rather than by its text."""
 
     def __init__(self, text: str, key):
-        super().__init__(text)
-        self.setToolTip(text)
+        super().__init__(cut(text))  # cells show names and specs from the file: cut, and tooltips literal
+        self.setToolTip(plain_tip(text))
         self._key = key
 
     def __lt__(self, other):

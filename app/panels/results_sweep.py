@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLa
 
 from app.presenters import results_view as rv
 from app.presenters.document import WorkbenchState
-from app.widgets import MessageLabel, color, outside_legend, plot_widget
+from app.widgets import MessageLabel, color, cut, outside_legend, plot_widget
 
 DASH_STYLES = {
     "solid": Qt.PenStyle.SolidLine,
@@ -90,7 +90,7 @@ class SweepView(QWidget):
         self.box.blockSignals(True)
         self.box.clear()
         for s in sweeps:
-            self.box.addItem(rv.sweep_title(s), s.id)
+            self.box.addItem(cut(rv.sweep_title(s)), s.id)
             self.box.setItemData(
                 self.box.count() - 1, ", ".join(s.spec.get("patterns", [])), Qt.ItemDataRole.ToolTipRole
             )
@@ -164,8 +164,8 @@ class SweepView(QWidget):
         self.offsets = offsets
         spec = sweep.spec
         r_wire, model = rv.circuit_of(spec, self.state.project)
-        self.info.setText(
-            f"{sweep.id}: {spec.get('fidelity')}, {r_wire:g} Ω wires, {model} devices, {spec.get('n_seeds')} "
+        self.info.setText(  # the spec comes from the file: plain text (app.widgets.PlainTextLabels), cut
+            f"{cut(sweep.id)}: {cut(spec.get('fidelity'))}, {r_wire:g} Ω wires, {model} devices, {spec.get('n_seeds')} "
             f"placements per point, {len(sweep.rows)} points in {sweep.seconds:.1f} s"
             f"{' (partial: cancelled)' if sweep.partial else ''}; showing {len(curves)} of "
             f"{len(rv.select_curves(sweep.rows))} curves. Size means radius (circle), width (ring), kept radius "
@@ -176,7 +176,7 @@ class SweepView(QWidget):
     def _hovered(self, _item, points, _ev) -> None:
         sweep = self.current_sweep()
         if sweep is not None and len(points):
-            self.point.setText(rv.point_text(sweep.rows[points[0].data()]).replace("\n", " · "))
+            self.point.setText(cut(rv.point_text(sweep.rows[points[0].data()]).replace("\n", " · "), 1000))
 
     def _clicked(self, _item, points, _ev) -> None:
         if len(points):
@@ -188,7 +188,7 @@ class SweepView(QWidget):
         if sweep is None or not 0 <= row_index < len(sweep.rows):
             return
         row = sweep.rows[row_index]
-        self.point.setText(rv.point_text(row).replace("\n", " · "))
+        self.point.setText(cut(rv.point_text(row).replace("\n", " · "), 1000))
         shape = self.state.shape(int(row["array"]))
         if shape is None:
             self.message.error(f"array {row['array']} is not in this project's network")

@@ -27,7 +27,7 @@ from app.jobs_qt import QtJobQueue
 from app.presenters import training_flow as flow
 from app.presenters.document import WorkbenchState
 from app.presenters.new_project import NewProjectRequest
-from app.widgets import MessageLabel, color, plot_widget
+from app.widgets import MessageLabel, color, cut, plot_widget
 from core.errors import WorkbenchError
 from core.model.network import MAX_HIDDEN, PRESETS, TrainConfig
 from core.model.params import spec_of
@@ -170,7 +170,7 @@ class TrainingPanel(QWidget):
         self.fields["hidden"].setEnabled(t["preset"] == "custom")
         if self.training_active():
             return  # the summary says "training …" and the plots show the live curves until it ends
-        self.summary.setText(flow.project_summary(self.state.project))
+        self.summary.setText(cut(flow.project_summary(self.state.project), 2000))  # names the file's dataset
         self.show_history(self.state.project.weights.history if self.state.project.weights else {})
 
     def show_history(self, hist: dict) -> None:
@@ -293,7 +293,7 @@ class TrainingPanel(QWidget):
             self.show_history(info.partial)
             self.summary.setText(
                 f"The curves show the {info.state} training ({len(info.partial['loss'])} epochs).\n"
-                f"Open project: {flow.project_summary(self.state.project)}"
+                f"Open project: {cut(flow.project_summary(self.state.project), 2000)}"
             )
         (self.message.error if out.is_error else self.message.info)(out.text)
 

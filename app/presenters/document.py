@@ -32,6 +32,8 @@ from core import project_io
 from core.model.defects import Defect
 from core.model.network import NetworkConfig, TrainConfig, preset_name
 from core.model.project import Draft, Project, Scenario
+from core.session.project_file import FileBase, SaveOutcome, save_document
+from core.session.store import store_result
 from core.session.undo import Command, CommandStack
 
 log = logging.getLogger(__name__)
@@ -99,6 +101,7 @@ class WorkbenchState:
         self._clean: list[int] = []
         self._serial = 0
         self._listeners: list[Callable[[str], None]] = []
+        self.file_base: Optional[FileBase] = None  # what was read from / last saved to ``path``
         self.stack.on_change(lambda: self.notify("dirty"))
         self._restore_draft()
         self._sync_training_from_project()
@@ -143,9 +146,16 @@ class WorkbenchState:
             return None
         return m.arrays[array - 1].pitch_um
 
-    def set_project(self, project: Project, path: Optional[str], dirty: bool = False) -> None:
-        """Replace the open project (history is cleared; the draft is the one saved in the project, if any)."""
+    def set_project(
+        self, project: Project, path: Optional[str], dirty: bool = False, base: Optional[FileBase] = None
+    ) -> None:
+        """Replace the open project (history is cleared; the draft is the one saved in the project, if any).
+
+        ``base`` is what was read from ``path`` (:class:`~core.session.project_file.FileBase`): saves compare the
+        file on disk with it, so nothing another program stored there meanwhile is silently overwritten.
+        """
         self.project, self.path = project, path
+        self.file_base = base
         self.stack.clear()
         self._applied, self._clean = [], []
         self._results_dirty = dirty
@@ -183,20 +193,42 @@ class WorkbenchState:
             i += 1
         return f"scenario-{i}"
 
-    def open(self, path: str) -> None:
-        """Load ``path`` (raises ProjectFormatError; the open project is kept then)."""
-        project = project_io.load(path)
-        self.set_project(project, os.path.abspath(path))
+    def open(self, path: str) -> project_io.Opened:
+        """Open ``path`` (probed first; raises ProjectFormatError, the open project is kept then)."""
+        opened = project_io.open_project(path)
+        self.set_project(opened.project, opened.path, base=FileBase.of(opened))
+        return opened
 
-    def save(self, path: Optional[str] = None) -> str:
+    def save(self, path: Optional[str] = None, mode: str = "refuse") -> str:
         """Save atomically to ``path`` (default: the current path), draft included; raises ProjectSaveError.
 
-        On failure nothing changes: the project, the unsaved mark and any old file stay as they were.
+        If the file changed on disk since it was read or saved, or loaded with integrity warnings, ``mode``
+        decides (:func:`core.session.project_file.save_document`: ``refuse`` raises ProjectChangedError or
+        ProjectWarningsError, ``merge``, ``overwrite``). On failure nothing changes: the project, the unsaved
+        mark and any old file stay as they were.
         """
         target = self.save_target(path)
         snap = self.snapshot()
-        project_io.save(snap.project, target)
-        return self.saved(snap, target)
+        outcome = save_document(snap.project, target, self.file_base, mode)
+        self.apply_merge(snap, outcome)
+        return self.saved(snap, target, outcome.base)
+
+    def apply_merge(self, snap: SaveSnapshot, outcome: SaveOutcome) -> str:
+        """Add to the open project what a merging save took from disk; a note for the status bar ('' if none)."""
+        if snap.source is not self.project:
+            return ""
+        for r in outcome.merged_results:
+            store_result(self.project, r)
+        for key, scenario in outcome.merged_scenarios.items():
+            self.project.scenarios.setdefault(key, scenario)
+        if outcome.merged_results:
+            self.notify("results")
+        if outcome.merged_scenarios:
+            self.notify("scenarios")
+        parts = [f"{len(outcome.merged_results)} result(s)"] if outcome.merged_results else []
+        if outcome.merged_scenarios:
+            parts.append(f"{len(outcome.merged_scenarios)} scenario(s)")
+        return f"merged {' and '.join(parts)} from disk" if parts else ""
 
     def save_target(self, path: Optional[str] = None) -> str:
         """The file a save goes to (``path`` or the current one); ParameterError if the project has none."""
@@ -216,11 +248,12 @@ class WorkbenchState:
             self._results_serial,
         )
 
-    def saved(self, snap: SaveSnapshot, path: str) -> str:
-        """Record that ``snap`` was written to ``path``: edits made since the snapshot stay unsaved."""
+    def saved(self, snap: SaveSnapshot, path: str, base: Optional[FileBase] = None) -> str:
+        """Record that ``snap`` was written to ``path`` (``base``: the file now); later edits stay unsaved."""
         if snap.source is not self.project:
             return os.path.abspath(path)  # another project was opened meanwhile: the file is written, nothing else
         self.path = os.path.abspath(path)
+        self.file_base = base
         self.project.modified = snap.project.modified
         self.project.draft = snap.project.draft
         self._clean = list(snap.applied)
@@ -310,6 +343,19 @@ class WorkbenchState:
         after = Scenario(name, copy_defects(self.draft), description)
         self.stack.push(ScenarioCommand(self, name, before, after))
 
+    def import_measured(self, m) -> None:
+        """Add a measured map (:class:`core.model.measured.MeasuredMap`) as scenario ``m.name`` and load it as the
+        draft, undoably; the map is kept in the project for provenance."""
+        from core.errors import ParameterError
+
+        if not m.name.strip():
+            raise ParameterError("scenario name", "must not be empty")
+        shape = self.shape(m.array)
+        if shape is None or tuple(shape) != m.shape:
+            raise ParameterError("map", f"has shape {m.shape}, which array {m.array} of this network is not")
+        self.stack.push(MeasuredCommand(self, m))
+        self.load_scenario(m.name)
+
     def load_scenario(self, name: str) -> None:
         sc = self.project.scenarios[name]
         self.draft_name = name
@@ -375,6 +421,31 @@ class ScenarioCommand(DocumentCommand):
             self.state.project.scenarios.pop(self.name, None)
         else:
             self.state.project.scenarios[self.name] = self.before
+        self.state.notify("scenarios")
+
+
+class MeasuredCommand(DocumentCommand):
+    """Put a measured map and the scenario made from it into the project (undo restores what was there)."""
+
+    def __init__(self, state: WorkbenchState, m):
+        super().__init__(state)
+        self.m, self.text = m, f"import measured map {m.name}"
+        self.before_scenario = state.project.scenarios.get(m.name)
+        self.before_map = state.project.measured_maps.get(m.name)
+
+    def apply(self) -> None:
+        p = self.state.project
+        p.scenarios[self.m.name] = Scenario(self.m.name, self.m.defects(), self.m.description())
+        p.measured_maps[self.m.name] = self.m
+        self.state.notify("scenarios")
+
+    def revert(self) -> None:
+        p = self.state.project
+        for store, before in ((p.scenarios, self.before_scenario), (p.measured_maps, self.before_map)):
+            if before is None:
+                store.pop(self.m.name, None)
+            else:
+                store[self.m.name] = before
         self.state.notify("scenarios")
 
 

@@ -49,7 +49,7 @@ def layer_forward(
         offsets = None if all_offsets is None else all_offsets[layer]
     inv = None if offsets is None else offsets.inverter
     v_rows = row_voltages(mapped.scheme, v_in, dev.v_read_volt, cir, layer, mapped.opamp, inv)
-    if dev.model == "gap":
+    if dev.uses_gap_iv:
         # I = I0 exp(-gap/g0) sinh(V/V0) = G_small_signal * V0 * sinh(V/V0) with the column at virtual ground
         drive = dev.v0_volt * np.sinh(v_rows / dev.v0_volt)
         g_sum = np.cosh(v_rows / dev.v0_volt) @ g  # small-signal conductance seen by the virtual ground
@@ -61,7 +61,7 @@ def layer_forward(
         v_tia = neuron.tia_outputs(i_cols, g_sum, a, cir)
         v = neuron.neuron_outputs(v_tia, a, mapped.scheme, cir)
         return (v, v_tia) if return_tia else v
-    if dev.model == "gap" and offsets is not None:
+    if dev.uses_gap_iv and offsets is not None:
         # a TIA with offset holds its column end near V_os, not 0 V: expand the devices' I-V around n0 = V_os
         # (sinh(x - y) = sinh x cosh y - cosh x sinh y), a Norton source (I(V - n0) + G n0, G = I'(V - n0))
         y = np.asarray(offsets.tia)[..., None, :] / dev.v0_volt

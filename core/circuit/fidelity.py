@@ -16,7 +16,7 @@ from typing import Optional
 import numpy as np
 
 from core.circuit import behavioral, nodal
-from core.circuit.spice import simulate
+from core.circuit.spice import cmos, simulate
 from core.errors import ParameterError
 from core.jobs import Progress
 from core.model import defects as defects_mod
@@ -41,15 +41,16 @@ def with_overrides(
 ) -> MappedNetwork:
     """A copy of ``mapped`` with wire resistance and/or device model replaced (conductances unchanged).
 
-    Switching a non-gap device to ``gap`` fits its ``i0_amp`` to the gap range if needed
+    Switching a non-gap device to a gap device (``gap`` or ``va-gap``) fits its ``i0_amp`` to the gap range if needed
     (:meth:`~core.model.devices.DeviceParams.fitted_to_gap_range`: the currents stay the same, only the gaps
-    move into [0.2, 1.7] nm; ParameterError if the window cannot fit); a device already ``gap`` is kept as is
+    move into [0.2, 1.7] nm; ParameterError if the window cannot fit); a device already a gap device is kept as is
     and checked when evaluated.
     """
     dev, cir = mapped.device, mapped.circuit
     if device_model is not None:
-        switched = device_model == "gap" and dev.model != "gap"
+        was_gap = dev.uses_gap_iv
         dev = dataclasses.replace(dev, model=device_model)
+        switched = dev.uses_gap_iv and not was_gap
         if switched:
             dev = dev.fitted_to_gap_range()
     if r_wire_ohm is not None:
@@ -76,7 +77,8 @@ def circuit_params(mapped: MappedNetwork) -> dict:
     were given as arrays), non-default device variability under ``variability``; ideal settings add nothing.
     """
     out = {"r_wire_ohm": mapped.circuit.r_wire_ohm, "device_model": mapped.device.model, "scheme": mapped.scheme}
-    if mapped.device.model == "gap":
+    out.update(mapped.circuit.wire_changes())
+    if mapped.device.uses_gap_iv:
         out["gap_i0_amp"] = mapped.device.i0_amp
     if mapped.opamp.changes():
         out["opamp"] = mapped.opamp.changes()
@@ -105,18 +107,27 @@ def defective_conductances(mapped: MappedNetwork, defects: Sequence[Defect]):
     arrays): :func:`device_conductances` for the healthy cells, the stuck values of ``mapped.variability`` (or
     the window's LRS/HRS) for the stuck ones.
     """
-    stuck = defects_mod.stuck_maps(mapped.shapes, defects, mapped.device, mapped.variability)
+    stuck = defects_mod.stuck_maps(mapped.shapes, defects, mapped.device, mapped.variability, mapped.pitches_um)
     return defects_mod.apply_stuck(device_conductances(mapped), stuck), defects_mod.defect_fractions(stuck)
 
 
-def output_voltages_job(mapped: MappedNetwork, X: np.ndarray, g_list, fidelity: str, workers: Optional[int] = None):
+def output_voltages_job(
+    mapped: MappedNetwork,
+    X: np.ndarray,
+    g_list,
+    fidelity: str,
+    workers: Optional[int] = None,
+    neuron: str = "macro",
+):
     """Job: (output voltages (N, n_out), solver description) for conductances ``g_list`` at ``fidelity``.
 
     With the ``gap`` device model the window must lie in the model's gap range
-    (:meth:`core.model.devices.DeviceParams.check_gap_window`; ParameterError otherwise).
+    (:meth:`core.model.devices.DeviceParams.check_gap_window`; ParameterError otherwise). ``neuron="transistor"``
+    (CMOS op-amps and rectifiers, :mod:`core.circuit.spice.cmos`) exists only at ``spice`` fidelity.
     """
     check_fidelity(fidelity)
-    if mapped.device.model == "gap":
+    check_neuron_fidelity(neuron, fidelity)
+    if mapped.device.uses_gap_iv:
         mapped.device.check_gap_window()
     if fidelity == "behavioral":
         yield Progress(0, 1, "behavioural model")
@@ -124,7 +135,15 @@ def output_voltages_job(mapped: MappedNetwork, X: np.ndarray, g_list, fidelity: 
     if fidelity == "nodal":
         yield Progress(0, 1, "nodal solve")
         return nodal.forward_voltages(mapped, X, g_list), "scipy.sparse splu"
-    return (yield from simulate.output_voltages_job(mapped, X, g_list, workers=workers))
+    return (yield from simulate.output_voltages_job(mapped, X, g_list, workers=workers, neuron=neuron))
+
+
+def check_neuron_fidelity(neuron: str, fidelity: str) -> str:
+    """Validate ``neuron`` (``macro`` or ``transistor``); transistor neurons need the ``spice`` fidelity."""
+    cmos.check_neuron(neuron)
+    if neuron == "transistor" and fidelity != "spice":
+        raise ParameterError("neuron", f"transistor neurons exist only at spice fidelity, not {fidelity!r}")
+    return neuron
 
 
 def circuit_accuracy_job(mapped: MappedNetwork, X: np.ndarray, y: np.ndarray, g_list, fidelity: str):

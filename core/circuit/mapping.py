@@ -77,7 +77,7 @@ def weights_to_pairs(
 def device_currents(device: DeviceParams, v_rows: np.ndarray) -> np.ndarray:
     """Per unit of small-signal conductance, the current a device passes at row voltage ``v_rows`` with its column at
     virtual ground: ``v`` (linear) or ``V0 sinh(v / V0)`` (gap), so the TIAs are sized on the device model used."""
-    if device.model == "gap":
+    if device.uses_gap_iv:
         return device.v0_volt * np.sinh(np.asarray(v_rows) / device.v0_volt)
     return np.asarray(v_rows)
 
@@ -217,7 +217,12 @@ def map_project(project) -> MappedNetwork:
     """
     if project.weights is None:
         raise ParameterError("project", "has no trained network to map")
+    old = project.mapped
     project.mapped = map_network(
         project.weights, project.device, project.circuit, project.load_dataset().X_train, project.scheme
     )
+    if old is not None and len(old.arrays) == len(project.mapped.arrays):
+        # the cell pitch is the layout's, not the mapping's: a re-mapped network keeps it
+        for new, prev in zip(project.mapped.arrays, old.arrays):
+            new.pitch_um, new.origin_um = prev.pitch_um, prev.origin_um
     return project.mapped

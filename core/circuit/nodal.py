@@ -1,11 +1,13 @@
 """Sparse nodal analysis of crossbars with wire resistance: the ``nodal`` fidelity.
 
-The crossbar topology is exactly the one of the ngspice netlist (:mod:`core.circuit.spice.netlist`): row ``i`` runs
-driver -r- cell (i,0) -r- ... -r- cell (i,cols-1); column ``j`` runs cell (0,j) -r- ... -r- cell (rows-1,j) -r- TIA
-input; device (i,j) joins its row node and its column node. Unknowns are the 2 rows cols cell nodes plus one
-node per column end. The matrix is factored once per crossbar (``scipy.sparse.linalg.splu``) and every image is
-solved from that factorisation; with more images than rows, the solver computes the (cols x rows) transfer
-matrix from the drivers instead, so the cost no longer grows with the number of images.
+The crossbar topology is exactly the one of the ngspice netlist (:mod:`core.circuit.spice.cells`): row ``i`` runs
+driver -r_drv- -r_wl- cell (i,0) -r_wl- ... -r_wl- cell (i,cols-1); column ``j`` runs cell (0,j) -r_bl- ... -r_bl-
+cell (rows-1,j) -r_bl- -r_tia_in- TIA input; device (i,j) joins its row node and its column node (resistances:
+:class:`core.model.devices.Wires`, from ``CircuitParams.wires``). Unknowns are the cell nodes (2 rows cols of them
+when both lines have segments; a line without segments is one node) plus one node per column end
+(:mod:`core.circuit.nodal_graph`). The matrix is factored once per crossbar (``scipy.sparse.linalg.splu``) and
+every image is solved from that factorisation; with more images than rows, the solver computes the (cols x rows)
+transfer matrix from the drivers instead, so the cost no longer grows with the number of images.
 
 Neurons. A TIA of feedback ``R_f`` and open-loop gain ``A`` holds its input at ``v_n = -v_out / A``, so seen
 from the column end it is a conductance ``(1 + A) / R_f`` to ground; the output is ``-A v_n``. A TIA that
@@ -21,82 +23,42 @@ every cell's current), a bias current is an injection at the column end, and wit
 stage-2 inverting input is coupled to its partner (``Y`` is then not diagonal, nor symmetric). The same active
 set iteration finds the saturated op-amps.
 
-The ``gap`` device model is solved by a chord iteration (the linear small-signal matrix as a fixed Jacobian);
-with ``r_wire_ohm == 0`` every column is independent and is solved by a scalar Newton iteration.
+The gap device models (``gap``, ``va-gap``) are solved by a chord iteration (the linear small-signal matrix as a
+fixed Jacobian); with ideal wires every column is independent and is solved by a scalar Newton iteration.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
 from core.circuit import neuron
 from core.circuit.mapping import row_voltages
+from core.circuit.nodal_graph import crossbar_graph
 from core.circuit.nodal_neurons import NeuronPorts
 from core.circuit.opamp import OpAmpModel
 from core.errors import ParameterError, SimulationError
 from core.model.crossbar import MappedNetwork
-from core.model.devices import DeviceParams
+from core.model.devices import DeviceParams, Wires
 from core.model.opamp import OpAmpOffsets
 
 MAX_CHORD_ITER = 400
 MAX_ACTIVE_SET_ITER = 30
 
 
-def crossbar_matrix(g: np.ndarray, r_wire_ohm: float, term_siemens: Optional[np.ndarray] = None):
-    """Nodal conductance matrix (CSC) of one crossbar with wire segments ``r_wire_ohm > 0``.
+def crossbar_matrix(g: np.ndarray, r_wire_ohm: Union[float, Wires], term_siemens: Optional[np.ndarray] = None):
+    """Nodal conductance matrix (CSC) of one crossbar with non-ideal wires (:mod:`core.circuit.nodal_graph`).
 
-    Node order: row nodes ``a(i, j) = i cols + j``, column nodes ``b(i, j) = rows cols + i cols + j`` and, if
-    ``term_siemens`` (cols,) is given, column ends ``n(j) = 2 rows cols + j`` each with ``term_siemens[j]`` to
-    ground (a (cols, cols) ``term_siemens`` is a full termination matrix: entry (j, k) is added at (n(j), n(k))).
-    Without it the last column segment goes straight to ground (0 V). Row drivers are not unknowns: their
-    segment to ``a(i, 0)`` is on the diagonal and its current ``V_i / r`` on the right-hand side.
+    With a single ``r_wire_ohm > 0`` the node order is: row nodes ``a(i, j) = i cols + j``, column nodes
+    ``b(i, j) = rows cols + i cols + j`` and, if ``term_siemens`` (cols,) is given, column ends
+    ``n(j) = 2 rows cols + j`` each with ``term_siemens[j]`` to ground (a (cols, cols) ``term_siemens`` is a full
+    termination matrix: entry (j, k) is added at (n(j), n(k))). Without it the last column segment goes straight
+    to ground (0 V). Row drivers are not unknowns: their segment to ``a(i, 0)`` is on the diagonal and its
+    current on the right-hand side.
     """
-    import scipy.sparse as sp
-
-    rows, cols = g.shape
-    rc = rows * cols
-    gw = 1.0 / r_wire_ohm
-    a = np.arange(rc).reshape(rows, cols)
-    b = rc + a
-    p_list, q_list, c_list = [], [], []
-
-    def edges(p, q, cond):
-        p_list.append(np.ravel(p))
-        q_list.append(np.ravel(q))
-        c_list.append(np.broadcast_to(cond, np.shape(p)).ravel())
-
-    edges(a[:, :-1], a[:, 1:], gw)  # row segments
-    edges(b[:-1, :], b[1:, :], gw)  # column segments
-    edges(a, b, g)  # devices
-    n_nodes = 2 * rc + (cols if term_siemens is not None else 0)
-    if term_siemens is not None:
-        n = 2 * rc + np.arange(cols)
-        edges(b[-1, :], n, gw)
-    p, q, c = np.concatenate(p_list), np.concatenate(q_list), np.concatenate(c_list)
-    diag = np.zeros(n_nodes)
-    np.add.at(diag, p, c)
-    np.add.at(diag, q, c)
-    diag[a[:, 0]] += gw  # driver segments
-    extra_v, extra_r, extra_c = [], [], []
-    if term_siemens is None:
-        diag[b[-1, :]] += gw  # last column segment to ground
-    elif np.ndim(term_siemens) == 1:
-        diag[2 * rc :] += term_siemens
-    else:
-        jr, kc = np.nonzero(term_siemens)
-        extra_v, extra_r, extra_c = [term_siemens[jr, kc]], [2 * rc + jr], [2 * rc + kc]
-    idx = np.arange(n_nodes)
-    k = sp.coo_matrix(
-        (
-            np.concatenate([diag, -c, -c, *extra_v]),
-            (np.concatenate([idx, p, q, *extra_r]), np.concatenate([idx, q, p, *extra_c])),
-        ),
-        shape=(n_nodes, n_nodes),
-    )
-    return k.tocsc()
+    return crossbar_graph(g, Wires.of(r_wire_ohm), term_siemens).k
 
 
 def _factor(k, symmetric: bool = True):
@@ -110,55 +72,80 @@ def _factor(k, symmetric: bool = True):
 def _solve_crossbar(
     g: np.ndarray,
     v_rows: np.ndarray,
-    r_wire_ohm: float,
+    r_wire_ohm: Union[float, Wires],
     device: DeviceParams,
     term_siemens: Optional[np.ndarray] = None,
     inject_amp: Optional[np.ndarray] = None,
 ) -> np.ndarray:
-    """Voltages (N, cols) at the column ends (``term_siemens`` given) or at the last column nodes."""
+    """Voltages (N, cols) at the column ends (``term_siemens`` given), else currents (N, cols) into 0 V ends."""
     rows, cols = g.shape
-    rc = rows * cols
-    gw = 1.0 / r_wire_ohm
+    graph = crossbar_graph(g, Wires.of(r_wire_ohm), term_siemens)
     symmetric = term_siemens is None or np.ndim(term_siemens) == 1 or np.array_equal(term_siemens, term_siemens.T)
-    lu = _factor(crossbar_matrix(g, r_wire_ohm, term_siemens), symmetric)
-    n_nodes = lu.shape[0]
-    drv = np.arange(rows) * cols
-    out = 2 * rc + np.arange(cols) if term_siemens is not None else rc + (rows - 1) * cols + np.arange(cols)
+    lu = _factor(graph.k, symmetric)
+    n_nodes = graph.n_unknown
+    if graph.ends is not None:
+        out = graph.ends
+    elif graph.r_end > 0:
+        out = graph.last
+    else:
+        out = None  # the columns are one node with their 0 V ends: currents from the devices themselves
     extra = np.zeros(n_nodes)
-    if inject_amp is not None:
-        extra[2 * rc :] = inject_amp
+    if inject_amp is not None and graph.ends is not None:
+        extra[graph.ends] = inject_amp
     n_img = len(v_rows)
-    if device.model == "linear":
-        if n_img > rows:
-            unit = np.zeros((n_nodes, rows))
-            unit[drv, np.arange(rows)] = gw
+
+    def result(x):
+        if graph.ends is not None:
+            return x[graph.ends].T
+        if out is not None:
+            return x[out].T / graph.r_end
+        vd = graph.full(x, v_rows)[graph.dev_a].reshape(rows, cols, -1)  # column nodes at 0 V
+        if not device.uses_gap_iv:
+            return np.einsum("rcn,rc->nc", vd, g)
+        return np.einsum("rcn,rc->nc", np.sinh(vd / device.v0_volt), coef.reshape(rows, cols))
+
+    coef = (device.i0_amp * np.exp(-device.gap_from_conductance(g) / device.g0_m)).ravel()[:, None]
+    if not device.uses_gap_iv:
+        if n_img > rows and out is not None:
+            unit = graph.drive.toarray()
             transfer = lu.solve(unit)[out]  # (cols, rows)
             v = v_rows @ transfer.T
+            if graph.ends is None:
+                v = v / graph.r_end
         else:
-            rhs = np.zeros((n_nodes, n_img))
-            rhs[drv] = gw * v_rows.T
-            v = lu.solve(rhs)[out].T
+            v = result(lu.solve(graph.drive @ v_rows.T))
         if inject_amp is not None and np.any(inject_amp):
             v = v + lu.solve(extra)[out][None, :]
         return v
     # gap model: K x = rhs - P d(x), d = I_gap(v) - g v on each device, P puts +d on a and -d on b
-    coef = (device.i0_amp * np.exp(-device.gap_from_conductance(g) / device.g0_m)).ravel()[:, None]
     gl = g.ravel()[:, None]
-    rhs = np.zeros((n_nodes, n_img))
-    rhs[drv] = gw * v_rows.T
+    rhs = graph.drive @ v_rows.T
     rhs += extra[:, None]
+    a_dev, b_dev = graph.dev_a, graph.dev_b
+    a_in, b_in = a_dev < n_nodes, b_dev < n_nodes
+    a_unique, b_unique = graph.a_unique, graph.b_unique
     x = lu.solve(rhs)
     for _ in range(MAX_CHORD_ITER):
-        vd = x[:rc] - x[rc : 2 * rc]
+        if a_unique and b_unique:
+            vd = x[a_dev] - x[b_dev]
+        else:
+            full = graph.full(x, v_rows)
+            vd = full[a_dev] - full[b_dev]
         d = coef * np.sinh(vd / device.v0_volt) - gl * vd
         r = rhs.copy()
-        r[:rc] -= d
-        r[rc : 2 * rc] += d
+        if a_unique:
+            r[a_dev] -= d
+        else:
+            np.subtract.at(r, a_dev[a_in], d[a_in])
+        if b_unique:
+            r[b_dev] += d
+        else:
+            np.add.at(r, b_dev[b_in], d[b_in])
         x_new = lu.solve(r)
         step = np.max(np.abs(x_new - x))
         x = x_new
         if step <= 1e-15 + 1e-12 * np.max(np.abs(x)):
-            return x[out].T
+            return result(x)
     raise SimulationError(
         "nodal: the gap-model iteration did not converge; device voltages are too large "
         "for v0_volt (lower v_read_volt or use --fidelity spice)"
@@ -166,7 +153,7 @@ def _solve_crossbar(
 
 
 def column_currents(
-    g: np.ndarray, v_rows: np.ndarray, r_wire_ohm: float, device: Optional[DeviceParams] = None
+    g: np.ndarray, v_rows: np.ndarray, r_wire_ohm: Union[float, Wires], device: Optional[DeviceParams] = None
 ) -> np.ndarray:
     """Column currents (N, cols) in A of one crossbar with columns held at 0 V.
 
@@ -177,34 +164,34 @@ def column_currents(
     v_rows
         Row driver voltages (N, rows) in V.
     r_wire_ohm
-        Wire segment resistance (0 = ideal wires); topology in the module docstring.
+        Wire segment resistance on both lines (0 = ideal wires), or a :class:`~core.model.devices.Wires` with
+        separate word-line, bit-line, driver and TIA input resistances; topology in the module docstring.
     device
         Device parameters (default linear devices).
     """
     device = device or DeviceParams()
     g = np.asarray(g, dtype=np.float64)
     v_rows = np.atleast_2d(np.asarray(v_rows, dtype=np.float64))
-    _check(g, v_rows, r_wire_ohm)
-    if r_wire_ohm == 0:
-        if device.model == "gap":
+    wires = _check(g, v_rows, r_wire_ohm)
+    if wires.ideal:
+        if device.uses_gap_iv:
             coef = device.i0_amp * np.exp(-device.gap_from_conductance(g) / device.g0_m)
             return np.sinh(v_rows / device.v0_volt) @ coef
         return v_rows @ g
-    return _solve_crossbar(g, v_rows, r_wire_ohm, device) / r_wire_ohm
+    return _solve_crossbar(g, v_rows, wires, device)
 
 
-def _check(g: np.ndarray, v_rows: np.ndarray, r_wire_ohm: float) -> None:
+def _check(g: np.ndarray, v_rows: np.ndarray, r_wire_ohm: Union[float, Wires]) -> Wires:
     if g.ndim != 2 or not np.all(np.isfinite(g)) or np.any(g <= 0):
         raise ParameterError("g", f"must be a 2-D array of finite conductances > 0 S, got shape {g.shape}")
     if v_rows.ndim != 2 or v_rows.shape[1] != g.shape[0] or not np.all(np.isfinite(v_rows)):
         raise ParameterError("v_rows", f"must be finite voltages of shape (N, {g.shape[0]}), got {v_rows.shape}")
-    if not (np.isfinite(r_wire_ohm) and r_wire_ohm >= 0):
-        raise ParameterError("r_wire_ohm", f"must be >= 0, got {r_wire_ohm!r}")
+    return Wires.of(r_wire_ohm)
 
 
 def _tia_inputs_ideal_wires(g, v_rows, device, term):
     """Column-end voltages (N, cols) with ideal wires: KCL at each column end on its own."""
-    if device.model == "linear":
+    if not device.uses_gap_iv:
         return (v_rows @ g) / (g.sum(axis=0) + term)
     coef = device.i0_amp * np.exp(-device.gap_from_conductance(g) / device.g0_m)
     v0 = device.v0_volt
@@ -223,7 +210,7 @@ def _tia_inputs_ideal_wires(g, v_rows, device, term):
 def tia_outputs(
     g: np.ndarray,
     v_rows: np.ndarray,
-    r_wire_ohm: float,
+    r_wire_ohm: Union[float, Wires],
     r_tia_ohm: float,
     device: DeviceParams,
     opamp_gain: float,
@@ -232,7 +219,7 @@ def tia_outputs(
     """TIA output voltages (N, cols) of one crossbar, saturated TIAs included (see the module docstring)."""
     a, rf = opamp_gain, r_tia_ohm
     cols = g.shape[1]
-    if r_wire_ohm == 0:
+    if Wires.of(r_wire_ohm).ideal:
         vn = _tia_inputs_ideal_wires(g, v_rows, device, np.full(cols, (1.0 + a) / rf))
         return np.clip(-a * vn, -rail_volt, rail_volt)
     state = np.zeros((len(v_rows), cols), dtype=np.int8)  # 0 linear, +-1 saturated at +-rail
@@ -254,7 +241,7 @@ def tia_outputs(
 def _ends_ideal_wires(g, v_rows, device, y_term, i0):
     """Column-end voltages (N, cols) with ideal wires and the termination ``i = Y n + i0`` (KCL, all ends at once)."""
     y_term = np.asarray(y_term)
-    if device.model == "linear":
+    if not device.uses_gap_iv:
         mat = np.diag(g.sum(axis=0)) + y_term
         return np.linalg.solve(mat, (v_rows @ g - i0).T).T
     coef = device.i0_amp * np.exp(-device.gap_from_conductance(g) / device.g0_m)
@@ -271,7 +258,7 @@ def _ends_ideal_wires(g, v_rows, device, y_term, i0):
     return vn
 
 
-def neuron_layer(g, v_rows, r_wire_ohm: float, ports: NeuronPorts, device: DeviceParams):
+def neuron_layer(g, v_rows, r_wire_ohm: Union[float, Wires], ports: NeuronPorts, device: DeviceParams):
     """(neuron outputs (N, n_out) before the ReLU, TIA outputs (N, cols)) of one crossbar with non-ideal op-amps.
 
     The neuron stage terminates the column ends as ``i = Y n + i0`` (:mod:`core.circuit.nodal_neurons`); the
@@ -290,7 +277,7 @@ def neuron_layer(g, v_rows, r_wire_ohm: float, ports: NeuronPorts, device: Devic
             for k, pat in enumerate(patterns):
                 sel = np.flatnonzero(inverse.ravel() == k)
                 y_term, i0 = ports.port_affine(pat[:cols], pat[cols:] if coupled else st_s[sel[0]])
-                if r_wire_ohm == 0:
+                if Wires.of(r_wire_ohm).ideal:
                     n[sel] = _ends_ideal_wires(g, v_rows[sel], device, y_term, i0)
                 else:
                     term = np.diag(y_term).copy() if not coupled else y_term
@@ -315,8 +302,8 @@ def layer_forward(
     dev, cir = mapped.device, mapped.circuit
     if mapped.ideal_opamps:
         v_rows = row_voltages(mapped.scheme, v_in, dev.v_read_volt, cir, layer)
-        _check(g, v_rows, cir.r_wire_ohm)
-        v_tia = tia_outputs(g, v_rows, cir.r_wire_ohm, arr.r_tia_ohm, dev, cir.opamp_gain, cir.v_rail_volt)
+        wires = _check(g, v_rows, cir.wires)
+        v_tia = tia_outputs(g, v_rows, wires, arr.r_tia_ohm, dev, cir.opamp_gain, cir.v_rail_volt)
         return neuron.neuron_outputs(v_tia, arr, mapped.scheme, cir)
     if offsets is None:
         all_offsets = mapped.opamp_offsets()
@@ -325,17 +312,17 @@ def layer_forward(
         raise ParameterError("offsets", f"the nodal solver takes one set of offsets, got batch {offsets.batch_shape}")
     inv = None if offsets is None else offsets.inverter
     v_rows = row_voltages(mapped.scheme, v_in, dev.v_read_volt, cir, layer, mapped.opamp, inv)
-    _check(g, v_rows, cir.r_wire_ohm)
+    wires = _check(g, v_rows, cir.wires)
     ports = NeuronPorts(OpAmpModel.of(cir, mapped.opamp), arr, mapped.scheme, cir.r_stage2_ohm, offsets)
-    s, _ = neuron_layer(g, v_rows, cir.r_wire_ohm, ports, dev)
+    s, _ = neuron_layer(g, v_rows, wires, ports, dev)
     return np.maximum(s, 0.0) if arr.relu else s
 
 
 def forward_voltages(mapped: MappedNetwork, X: np.ndarray, g_list: Optional[Sequence[np.ndarray]] = None) -> np.ndarray:
     """Output-layer voltages (N, n_out) for inputs ``X`` (N, n_in) in [0, 1], wire resistance included.
 
-    Uses ``mapped.circuit.r_wire_ohm``; ``g_list`` holds one (rows, cols) array per crossbar (default: the
-    programmed conductances). With ``r_wire_ohm == 0`` this equals :func:`core.circuit.behavioral.forward_voltages`.
+    Uses ``mapped.circuit.wires``; ``g_list`` holds one (rows, cols) array per crossbar (default: the
+    programmed conductances). With ideal wires this equals :func:`core.circuit.behavioral.forward_voltages`.
     """
     g_list = mapped.conductances() if g_list is None else list(g_list)
     X = np.asarray(X, dtype=np.float64)

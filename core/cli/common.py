@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
 
-from core import project_io
-from core.errors import ParameterError, WorkbenchError
-from core.jobs import Progress
+from core import jobs, project_io
+from core.errors import ParameterError, SimulationError, WorkbenchError, check_range
+from core.jobs import CancelToken, Progress
 from core.model.defects import Defect, parse_spec
+from core.model.floorplan import die_defects, parse_die_spec
 from core.model.opamp import OpAmpParams, parse_quantity
 from core.model.project import Project
 from core.model.variability import DeviceVariability
+from core.session import project_file
 
 
 @dataclass
@@ -47,11 +51,121 @@ def progress_printer(enabled: bool) -> Optional[Callable[[Progress], None]]:
     return show
 
 
+MAX_TIMEOUT_S = 1e6
+MAX_SHOWN_CHARS = 200  # of one name or spec from a file in text output
+
+
+def _escape_char(c: str) -> str:
+    o = ord(c)
+    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
+
+
+def terminal_safe(value, limit: int = MAX_SHOWN_CHARS):
+    """``value`` (strings inside dicts and lists too) fit for a terminal: control characters (escape sequences,
+    newlines, carriage returns, bidirectional overrides) shown as ``\\x1b``-style escapes, each string cut to
+    ``limit`` characters with its length noted, as ``--json`` escapes them."""
+    if isinstance(value, str):
+        text = "".join(
+            _escape_char(c) if (c.isprintable() is False and c != " ") or unicodedata.category(c) == "Cf" else c
+            for c in value[: limit + 1]
+        )
+        if len(value) > limit:
+            text = text[:limit] + f"... ({len(value):,} characters)"
+        return text
+    if isinstance(value, dict):
+        return {k: terminal_safe(v, limit) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [terminal_safe(v, limit) for v in value]
+    return value
+
+
+def timeout_arg(p, what: str = "the whole command") -> None:
+    """Add ``--timeout SECONDS`` (a wall-clock limit, see :class:`Deadline`) to a sub-parser."""
+    p.add_argument(
+        "--timeout",
+        default=None,
+        metavar="SECONDS",
+        help=f"wall-clock limit in seconds for {what}; running ngspice children are killed when it passes",
+    )
+
+
+def parse_timeout(text, field: str = "timeout") -> Optional[float]:
+    """``--timeout`` as seconds (None if not given): a finite number in (0, 1e6]."""
+    if text is None:
+        return None
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise ParameterError(field, f"must be a number of seconds in (0, {MAX_TIMEOUT_S:g}]; got {text!r}") from None
+    return check_range(field, value, 0.0, MAX_TIMEOUT_S, lo_open=True)
+
+
+class Deadline(CancelToken):
+    """A cancel token that also fires when ``timeout_s`` seconds have passed since it was made.
+
+    Jobs poll their token at every yield (the ngspice runner about every 0.1 s), so a command stops within a
+    fraction of a second of its deadline, its ``finally`` blocks killing the children.
+    """
+
+    def __init__(self, timeout_s: Optional[float]):
+        super().__init__()
+        self.timeout_s = timeout_s
+        self.deadline = None if timeout_s is None else time.monotonic() + timeout_s
+
+    @property
+    def expired(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+    @property
+    def cancelled(self) -> bool:
+        return super().cancelled or self.expired
+
+
+def run_job(job, args, deadline: Optional[Deadline] = None):
+    """Drive a command's job with progress on stderr and the ``--timeout`` deadline (one per command).
+
+    Raises
+    ------
+    SimulationError
+        When the deadline passed, naming ``--timeout``.
+    """
+    if deadline is None:
+        deadline = Deadline(parse_timeout(getattr(args, "timeout", None)))
+    try:
+        return jobs.run(
+            job, on_progress=progress_printer(not getattr(args, "quiet", False)), cancel=deadline, min_interval_s=0.2
+        )
+    except jobs.Cancelled as c:
+        if isinstance(c, jobs.Interrupted) or not deadline.expired:
+            raise
+        raise SimulationError(
+            f"timeout: not finished within --timeout {deadline.timeout_s:g} s; stopped (ngspice children killed)"
+        ) from None
+
+
 def load_project(path: str) -> Project:
-    """Load a project named on the command line; a missing file is a usage error naming the field."""
+    """Load a project named on the command line (probed in a child process first, see
+    :func:`core.project_io.open_project`); a missing file is a usage error naming the field. Integrity warnings
+    go to stderr, one line each."""
+    return open_for_store(path, save=False).project
+
+
+def open_for_store(path: str, save: bool) -> project_io.Opened:
+    """Open a project a command will store results into when ``save`` (then it must load without integrity
+    warnings: :class:`core.session.project_file.ProjectWarningsError`); store with
+    :func:`core.session.project_file.store_results`, which merges what other writers stored meanwhile."""
     if not os.path.isfile(path):
         raise ParameterError("project", f"file {path!r} does not exist")
-    return project_io.load(path)
+    if save:
+        return project_file.open_for_update(path)
+    opened = project_io.open_project(path)
+    for w in opened.warnings:
+        print(f"reram-workbench: warning: {_printable(w)}", file=sys.stderr)
+    return opened
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in " ".join(str(text).split()))[:400]
 
 
 def defect_args(p) -> None:
@@ -61,7 +175,8 @@ def defect_args(p) -> None:
         action="append",
         default=[],
         metavar="SPEC",
-        help="PATTERN:key=value,... e.g. circle:array=1,cx=0.5,cy=0.5,r=0.3,stuck=on (repeatable)",
+        help="PATTERN:key=value,... e.g. circle:array=1,cx=0.5,cy=0.5,r=0.3,stuck=on, or on the die "
+        "die:pattern=circle,cx_um=300,cy_um=20,r_um=50,stuck=on (repeatable)",
     )
     p.add_argument(
         "--scenario",
@@ -80,7 +195,11 @@ def collect_defects(project: Project, args) -> list[Defect]:
             known = ", ".join(sorted(project.scenarios)) or "none"
             raise ParameterError("scenario", f"{name!r} is not in the project (known: {known})")
         out.extend(project.scenarios[name].defects)
-    out.extend(parse_spec(s) for s in args.defect)
+    for s in args.defect:
+        if s.strip().lower().startswith("die:"):  # a cluster on the die: one defect per array under it
+            out.extend(die_defects(project.require_mapped(), parse_die_spec(s)))
+        else:
+            out.append(parse_spec(s))
     n_arrays = len(project.require_mapped().arrays)
     for d in out:
         if d.array > n_arrays:

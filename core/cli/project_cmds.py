@@ -8,26 +8,34 @@ import time
 
 from core import jobs, project_io
 from core.circuit.fidelity import defective_conductances, with_opamp, with_overrides, with_variability
-from core.circuit.spice import simulate, transient
+from core.circuit.spice import simulate
 from core.cli.common import (
     CommandResult,
+    Deadline,
     collect_defects,
     defect_args,
     load_project,
     opamp_args,
     opamp_from_args,
+    open_for_store,
+    parse_timeout,
     progress_printer,
+    run_job,
+    terminal_safe,
+    timeout_arg,
     variability_args,
     variability_from_args,
 )
+from core.cli.wires import mapped_with_wires, project_with_wires, wire_args, with_wire_args
 from core.errors import ParameterError, WorkbenchError
-from core.evaluate import FIDELITIES, evaluate_job
+from core.evaluate import FIDELITIES, evaluate_job, remapped_for_rails
 from core.ml.new_project import create_project_job
 from core.model import data
+from core.model.crossbar import parse_pitch
 from core.model.data import SPLITS
 from core.model.devices import DEVICE_MODELS, SCHEMES, CircuitParams, DeviceParams
 from core.model.network import PRESETS, NetworkConfig, TrainConfig, parse_hidden
-from core.session.store import store_result
+from core.session.project_file import store_results
 
 _DEV = DeviceParams()
 _TRAIN = TrainConfig()
@@ -67,7 +75,23 @@ def register(sub, common) -> None:
         default=_DEV.v_read_volt,
         help=f"read voltage in volts for a feature value of 1 (default {_DEV.v_read_volt:g})",
     )
+    p.add_argument(
+        "--cell-pitch",
+        default=None,
+        metavar="XxY",
+        help="cell pitch of every array in um, e.g. 0.2x0.4 (x along word lines) or 0.3; lets defects be given "
+        "in um (circle:r_um=...) and draws cells to scale (default: unknown)",
+    )
+    p.add_argument(
+        "--r-wire", type=float, default=None, help="wire segment resistance in ohm stored in the project (default 0)"
+    )
+    wire_args(p)
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.add_argument(
+        "--allow-large",
+        action="store_true",
+        help="train even a network estimated to need more memory or time than the limits (refused otherwise)",
+    )
     p.set_defaults(func=cmd_new)
 
     p = sub.add_parser("evaluate", parents=[common], help="evaluate the network, optionally with defects")
@@ -76,8 +100,23 @@ def register(sub, common) -> None:
     p.add_argument("--fidelity", default="behavioral", help=f"{', '.join(FIDELITIES)} (default behavioral)")
     p.add_argument("--split", default="test", help=f"{', '.join(SPLITS)} (default test)")
     p.add_argument("--r-wire", type=float, default=None, help="wire segment resistance in ohm (nodal, spice)")
+    wire_args(p)
     p.add_argument("--device", default=None, help=f"device model: {' or '.join(DEVICE_MODELS)}")
     p.add_argument("--workers", type=int, default=None, help="parallel ngspice processes (default: cores)")
+    p.add_argument(
+        "--neuron",
+        default="macro",
+        choices=["macro", "transistor"],
+        help="spice only: macro-model op-amps (default) or CMOS op-amps and rectifiers on the 45 nm PTM card "
+        "(re-maps the network for +-0.5 V rails)",
+    )
+    p.add_argument(
+        "--v-rail",
+        type=float,
+        default=None,
+        help="re-map for these op-amp rails in volts (0.5: the macro baseline of --neuron transistor)",
+    )
+    timeout_arg(p, "the evaluation")
     opamp_args(p)
     variability_args(p)
     p.add_argument("--no-save", action="store_true", help="do not store the result in the project")
@@ -92,7 +131,14 @@ def register(sub, common) -> None:
     defect_args(p)
     p.add_argument("-o", "--output", required=True, help="the .cir file to write")
     p.add_argument("--images", type=int, default=None, help="number of test images in the staircase (default all)")
+    p.add_argument(
+        "--neuron",
+        default="macro",
+        choices=["macro", "transistor"],
+        help="macro-model neurons (default) or CMOS ones (re-maps the network for +-0.5 V rails)",
+    )
     p.add_argument("--r-wire", type=float, default=None, help="wire segment resistance in ohm")
+    wire_args(p)
     p.add_argument("--device", default=None, help=f"device model: {' or '.join(DEVICE_MODELS)}")
     opamp_args(p)
     variability_args(p)
@@ -115,9 +161,20 @@ def cmd_new(args) -> CommandResult:
     hidden = parse_hidden(args.hidden) if args.hidden else NetworkConfig.preset(args.preset).hidden
     train = TrainConfig(seed=args.seed, **({"epochs": args.epochs} if args.epochs is not None else {}))
     device = DeviceParams(r_on_ohm=args.r_on, r_off_ohm=args.r_off, levels=args.levels, v_read_volt=args.v_read)
+    pitch = None if args.cell_pitch is None else parse_pitch(args.cell_pitch, "cell-pitch")
+    circuit = with_wire_args(CircuitParams(), args, args.r_wire)
     t0 = time.perf_counter()
     proj = jobs.run(
-        create_project_job(spec, NetworkConfig(64, hidden, 10), train, device, CircuitParams(), args.scheme),
+        create_project_job(
+            spec,
+            NetworkConfig(64, hidden, 10),
+            train,
+            device,
+            circuit,
+            args.scheme,
+            cell_pitch_um=pitch,
+            allow_large=args.allow_large,
+        ),
         on_progress=progress_printer(not args.quiet),
         min_interval_s=0.2,
     )
@@ -142,7 +199,9 @@ def cmd_new(args) -> CommandResult:
 
 
 def cmd_evaluate(args) -> CommandResult:
-    proj = load_project(args.project)
+    deadline = Deadline(parse_timeout(args.timeout))
+    opened = open_for_store(args.project, save=not args.no_save)
+    proj = opened.project
     defects = collect_defects(proj, args)
     opamp = opamp_from_args(args)
     variability = variability_from_args(args)
@@ -152,7 +211,8 @@ def cmd_evaluate(args) -> CommandResult:
     if opamp is not None or variability is not None:
         mapped = with_variability(with_opamp(proj.require_mapped(), opamp), variability)
         view = dataclasses.replace(proj, mapped=mapped)
-    res = jobs.run(
+    view = project_with_wires(view, args)
+    res = run_job(
         evaluate_job(
             view,
             defects,
@@ -162,13 +222,14 @@ def cmd_evaluate(args) -> CommandResult:
             device_model=args.device,
             workers=args.workers,
             scenario=",".join(args.scenario),
+            neuron=args.neuron,
+            v_rail_volt=args.v_rail,
         ),
-        on_progress=progress_printer(not args.quiet),
-        min_interval_s=0.2,
+        args,
+        deadline,
     )
     if not args.no_save:
-        store_result(proj, res)
-        project_io.save(proj, args.project)
+        store_results(opened, [res])  # merges results other writers stored meanwhile
     d = {
         "accuracy": res.accuracy,
         "n_images": res.n_images,
@@ -183,13 +244,14 @@ def cmd_evaluate(args) -> CommandResult:
         d["opamp"] = opamp.changes()
     if variability is not None:
         d["variability"] = variability.changes()
-    if res.fidelity == "spice" and opamp is not None and opamp.gbw_hz > 0:
-        # with a dominant pole the circuit has a speed: settling of a step from test image 0 to test image 1
-        mapped = with_overrides(view.require_mapped(), args.r_wire, args.device)
-        X = proj.load_dataset().split(args.split)[0]
-        g_list, _ = defective_conductances(mapped, defects)
-        step = jobs.run(transient.step_response_job(mapped, X[0], X[min(1, len(X) - 1)], g_list))
-        d["settling_s"] = step.settling_s
+    if res.fidelity == "spice":
+        # latency, energy and power of a step from the split's image 0 to image 1 (core.evaluate.evaluate_job)
+        inference = res.params.get("inference", {})
+        d["neuron"] = res.params.get("neuron", "macro")
+        d["v_rail_volt"] = res.params.get("v_rail_volt")
+        d["inference"] = inference
+        if inference.get("settling_s") is not None:
+            d["settling_s"] = inference["settling_s"]
     frac = ", ".join(f"{f:.3f}" for f in res.defect_fraction)
     text = (
         f"{res.fidelity} accuracy {res.accuracy:.4f} on {res.n_images} images "
@@ -197,13 +259,17 @@ def cmd_evaluate(args) -> CommandResult:
     )
     if "settling_s" in d:
         text += f"; settling to 1 % after an input step: {d['settling_s'] * 1e6:.3g} us"
+    if d.get("inference", {}).get("energy_per_inference_j") is not None:
+        text += f"; energy per inference {d['inference']['energy_per_inference_j'] * 1e9:.3g} nJ"
+    if d.get("inference", {}).get("power_w") is not None:
+        text += f"; power {d['inference']['power_w'] * 1e3:.3g} mW"
     return CommandResult(d, text)
 
 
 def cmd_info(args) -> CommandResult:
     proj = load_project(args.project)
     s = project_io.summary(proj)
-    return CommandResult(s, info_text(s))
+    return CommandResult(s, info_text(terminal_safe(s)))  # names from the file must not drive the terminal
 
 
 def info_text(s: dict) -> str:
@@ -236,15 +302,17 @@ def cmd_netlist(args) -> CommandResult:
     proj = load_project(args.project)
     defects = collect_defects(proj, args)
     mapped = with_opamp(with_overrides(proj.require_mapped(), args.r_wire, args.device), opamp_from_args(args))
-    mapped = with_variability(mapped, variability_from_args(args))
+    mapped = mapped_with_wires(with_variability(mapped, variability_from_args(args)), args)
     ds = proj.load_dataset()
     X = ds.X_test
     if args.images is not None:
         if not 1 <= args.images <= len(X):
             raise ParameterError("images", f"must be in [1, {len(X)}], got {args.images}")
         X = X[: args.images]
+    if args.neuron == "transistor":
+        mapped = remapped_for_rails(proj, mapped, 0.5)
     g_list, _ = defective_conductances(mapped, defects)
-    text = simulate.build_netlist_text(mapped, X, g_list)
+    text = simulate.build_netlist_text(mapped, X, g_list, neuron=args.neuron)
     tmp = args.output + ".tmp"
     try:
         with open(tmp, "w") as f:

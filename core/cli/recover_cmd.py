@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from core import jobs, project_io
-from core.cli.common import CommandResult, collect_defects, load_project, progress_printer
+from core.cli.common import (
+    CommandResult,
+    Deadline,
+    collect_defects,
+    open_for_store,
+    parse_timeout,
+    run_job,
+    timeout_arg,
+)
 from core.errors import ParameterError
 from core.evaluate import project_view
 from core.model.defects import parse_spec
 from core.recovery.common import METHODS, RECOVERY_FIDELITIES
 from core.recovery.correction import CorrectionConfig, generalization_job
 from core.recovery.recover import recover_job
-from core.session.store import store_result
+from core.session.project_file import store_results
 
 METHOD_CHOICES = (*METHODS, "all")
 
@@ -40,15 +47,35 @@ def register(sub, common) -> None:
     p.add_argument("--method", default="all", help="correction, retrain, remap or all (default all)")
     p.add_argument("--fidelity", default="behavioral", help=f"{', '.join(RECOVERY_FIDELITIES)} (default behavioral)")
     p.add_argument("--seed", type=int, default=0, help="seed of the correction net and retraining (default 0)")
-    p.add_argument("--hidden", type=int, default=None, help="hidden units of the correction net (default 32)")
+    p.add_argument("--hidden", type=int, default=None, help="hidden units per layer of the correction net (default 64)")
     p.add_argument(
         "--epochs",
         type=int,
         default=None,
-        help="training epochs of the correction net (default 300) and retraining (default 100)",
+        help="training epochs of the correction net (default 500) and retraining (default 100)",
+    )
+    p.add_argument("--depth", type=int, default=None, help="hidden layers of the correction net (default 2)")
+    p.add_argument(
+        "--ensemble", type=int, default=None, help="correction nets averaged, seeds SEED, SEED+1... (default 1)"
+    )
+    p.add_argument(
+        "--train-images",
+        type=int,
+        default=None,
+        metavar="N",
+        help="correction net: at most N training images, calibration split first (default 0: all)",
+    )
+    p.add_argument(
+        "--calibration-only",
+        action="store_true",
+        help="correction net: learn from the calibration split only, not the training split too",
+    )
+    p.add_argument(
+        "--raw-volts", action="store_true", help="correction net: no per-output standardization of its inputs"
     )
     p.add_argument("--r-wire", type=float, default=None, help="wire segment resistance in ohm (nodal, spice)")
     p.add_argument("--device", default=None, help="device model: linear or gap")
+    timeout_arg(p, "all the methods together")
     p.add_argument("--no-save", action="store_true", help="do not store the results in the project")
     p.add_argument(
         "--train-on",
@@ -67,16 +94,37 @@ def _check_options(args) -> None:
         raise ParameterError("--epochs", "does not apply to --method remap (it trains nothing)")
     if args.train_on and args.method not in ("correction", "all"):
         raise ParameterError("--train-on", "only applies to --method correction")
-    if args.method in ("remap", "retrain") and args.hidden is not None:
-        raise ParameterError("--hidden", "only applies to --method correction or all")
+    if args.method in ("remap", "retrain"):
+        for flag, value in _CORRECTION_FLAGS.items():
+            if getattr(args, value) not in (None, False):
+                raise ParameterError(flag, "only applies to --method correction or all")
+
+
+# flag -> argparse attribute of the options that only the correction net reads
+_CORRECTION_FLAGS = {
+    "--hidden": "hidden",
+    "--depth": "depth",
+    "--ensemble": "ensemble",
+    "--train-images": "train_images",
+    "--calibration-only": "calibration_only",
+    "--raw-volts": "raw_volts",
+}
 
 
 def _options(method: str, args) -> dict:
     opts = {}
     if args.epochs is not None and method in ("correction", "retrain"):
         opts["epochs"] = args.epochs
-    if args.hidden is not None and method == "correction":
-        opts["hidden"] = args.hidden
+    if method == "correction":
+        for name in ("hidden", "depth", "ensemble"):
+            if getattr(args, name) is not None:
+                opts[name] = getattr(args, name)
+        if args.train_images is not None:
+            opts["max_images"] = args.train_images
+        if args.calibration_only:
+            opts["train_split"] = False
+        if args.raw_volts:
+            opts["standardize"] = False
     return opts
 
 
@@ -85,19 +133,20 @@ def run(args) -> CommandResult:
     if args.method not in METHOD_CHOICES:
         raise ParameterError("--method", f"must be one of {', '.join(METHOD_CHOICES)}; got {args.method!r}")
     _check_options(args)
-    project = load_project(args.project)
+    deadline = Deadline(parse_timeout(args.timeout))
+    opened = open_for_store(args.project, save=not args.no_save)
+    project = opened.project
     defects = collect_defects(project, args)
     if not defects:
         raise ParameterError("--defect", "give at least one defect SPEC or --scenario NAME: recovery needs a defect")
     project.require_mapped()
     if args.train_on:
-        return _generalize(project, args, defects)
+        return _generalize(opened, args, defects, deadline)
     methods = METHODS if args.method == "all" else (args.method,)
     scenario = "+".join(args.scenario)
-    on_progress = progress_printer(not args.quiet)
     results = {}
     for m in methods:
-        results[m] = jobs.run(
+        results[m] = run_job(
             recover_job(
                 project,
                 defects,
@@ -109,13 +158,11 @@ def run(args) -> CommandResult:
                 device_model=args.device,
                 **_options(m, args),
             ),
-            on_progress=on_progress,
-            min_interval_s=0.2,
+            args,
+            deadline,
         )
     if not args.no_save:
-        for r in results.values():
-            store_result(project, r)
-        project_io.save(project, args.project)
+        store_results(opened, list(results.values()))  # merges results other writers stored meanwhile
     before = next(iter(results.values())).before
     data = {
         "before": before,
@@ -127,6 +174,13 @@ def run(args) -> CommandResult:
     }
     lines = [f"defects: {'; '.join(data['defects'])}", f"before: {before:.3f} test accuracy ({args.fidelity})"]
     lines += [f"{m:<11} {r.after:.3f}" for m, r in results.items()]
+    if "correction" in results:
+        p = results["correction"].params
+        data["diagnostic"] = {k[len("diagnostic_") :]: v for k, v in p.items() if k.startswith("diagnostic_")}
+        lines.append(
+            f"hidden neurons constant over the calibration set: {p['diagnostic_dead_per_layer']} per layer "
+            f"(defect-free {p['diagnostic_healthy_dead_per_layer']}): information lost to the correction net"
+        )
     if not args.no_save:
         lines.append(f"stored as {', '.join(data['ids'].values())} in {args.project}")
     return CommandResult(data=data, text="\n".join(lines))
@@ -143,8 +197,9 @@ def _scenario_or_spec(project, text: str) -> tuple[str, list]:
     return text, [parse_spec(text)]
 
 
-def _generalize(project, args, test_defects) -> CommandResult:
+def _generalize(opened, args, test_defects, deadline: Deadline) -> CommandResult:
     """One correction net trained on the --train-on scenarios, tested on each held-out defect separately."""
+    project = opened.project
     train = dict(_scenario_or_spec(project, t) for t in args.train_on)
     if args.scenario and args.defect:
         raise ParameterError("--train-on", "give held-out defects either as --scenario names or as --defect specs")
@@ -153,16 +208,12 @@ def _generalize(project, args, test_defects) -> CommandResult:
         if args.scenario
         else {d.to_spec(): [d] for d in test_defects}
     )
-    config = CorrectionConfig(**{"seed": args.seed, **_options("correction", args)})
+    # the generalization net's defaults are the paper's (see core.recovery.correction.generalization_job)
+    config = CorrectionConfig.paper(**{"seed": args.seed, **_options("correction", args)})
     view = project_view(project, args.r_wire, args.device)
-    res = jobs.run(
-        generalization_job(view, train, test, args.fidelity, config),
-        on_progress=progress_printer(not args.quiet),
-        min_interval_s=0.2,
-    )
+    res = run_job(generalization_job(view, train, test, args.fidelity, config), args, deadline)
     if not args.no_save:
-        store_result(project, res)
-        project_io.save(project, args.project)
+        store_results(opened, [res])
     held = res.params.get("held_out", [])
     data = {
         "before": res.before,

@@ -14,22 +14,25 @@ import argparse
 import dataclasses
 import os
 
-from core import jobs, project_io
+from core import jobs
 from core.cli.common import (
     CommandResult,
-    load_project,
     opamp_args,
     opamp_from_args,
+    open_for_store,
     progress_printer,
     variability_args,
     variability_from_args,
 )
-from core.errors import ParameterError
+from core.cli.wires import project_with_wires, wire_args
+from core.errors import ParameterError, WorkbenchError
 from core.model.defects import STUDY_PATTERNS
 from core.model.devices import DEVICE_MODELS
 from core.model.opamp import parse_quantity_list
-from core.session.store import partial_sweep, store_result
-from core.sweeps.job import sweep_job
+from core.session.project_file import store_results
+from core.session.store import partial_sweep
+from core.sweeps.dask_backend import quiet_logs
+from core.sweeps.job import SweepFailed, sweep_job
 from core.sweeps.spec import SWEEP_FIDELITIES, SWEEP_PATTERNS, SweepSpec, normalize_stuck, parse_list, sizes_from_text
 from core.sweeps.table import summary_text
 
@@ -82,9 +85,15 @@ def register(sub, common) -> None:
     p.add_argument("--chunk", type=str, default=None, help="defect maps per task (default 256 behavioral, 1 otherwise)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")
     p.add_argument("--r-wire", type=float, default=None, help="wire segment resistance in ohm (nodal, spice)")
+    wire_args(p)
     p.add_argument("--device", default=None, help=f"device model: {' or '.join(DEVICE_MODELS)}")
     opamp_args(p, sweep=True)
     variability_args(p, sweep=True)
+    p.add_argument(
+        "--allow-large",
+        action="store_true",
+        help="run even a sweep estimated above 1,000,000 maps or 6 hours (refused otherwise, with the estimate)",
+    )
     p.add_argument("--no-save", action="store_true", help="do not store the result in the project")
     p.set_defaults(func=run)
 
@@ -132,10 +141,13 @@ def run(args) -> CommandResult:
     spec = spec_from_args(args)
     workers = None if args.workers is None else _int("workers", args.workers)
     chunk = None if args.chunk is None else _int("chunk", args.chunk)
-    project = load_project(args.project)
     save = not args.no_save
+    if args.scheduler is not None:
+        quiet_logs()  # a Dask fault is the one line below, not distributed's log records
+    opened = open_for_store(args.project, save=save)
+    project = opened.project
     job = sweep_job(
-        project,
+        project_with_wires(project, args),  # a view: the result is stored into the project itself
         spec,
         workers=workers,
         scheduler=args.scheduler,
@@ -144,18 +156,21 @@ def run(args) -> CommandResult:
         device_model=args.device,
         opamp=_opamp_without_sigma(args),
         variability=variability_from_args(args),
+        allow_large=args.allow_large,
     )
     try:
         result = jobs.run(job, on_progress=progress_printer(not args.quiet), min_interval_s=0.2)
-    except jobs.Cancelled as stop:  # Ctrl-C: keep the finished points on disk, marked partial
+    except jobs.Cancelled as stop:  # Ctrl-C or a lost cluster: keep the finished points on disk, marked partial
         partial = partial_sweep(stop.partial)
+        stored = save and partial is not None
         if save and partial is not None:
-            store_result(project, partial)
-            project_io.save(project, args.project)
+            store_results(opened, [partial])
+        if isinstance(stop, SweepFailed):  # an error (exit 2), not an interrupt
+            where = f"stored in {args.project}, marked partial" if stored else "not stored"
+            raise WorkbenchError(f"{stop} ({where})") from None
         raise
     if save:
-        store_result(project, result)
-        project_io.save(project, args.project)
+        store_results(opened, [result])  # merges results other writers stored meanwhile
     data = {
         "rows": result.rows,
         "id": result.id if save else None,

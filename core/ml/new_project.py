@@ -6,6 +6,7 @@ from typing import Optional
 
 from core.circuit.mapping import map_project
 from core.jobs import Progress
+from core.ml.estimate import check_training_size, estimate_training
 from core.ml.training import train_job
 from core.model.crossbar import check_pitch
 from core.model.data import DatasetSpec
@@ -23,12 +24,15 @@ def create_project_job(
     circuit: Optional[CircuitParams] = None,
     scheme: str = "differential-columns",
     cell_pitch_um: Optional[tuple[float, float]] = None,
+    allow_large: bool = False,
 ):
     """Job: build a project, train its network (progress per epoch) and map it to crossbars.
 
     The network's input and output sizes follow the dataset (features, classes). ``cell_pitch_um`` (x, y in um),
     if given, is every array's cell pitch (physical defect geometry, :mod:`core.model.defects`); the arrays are
-    then laid out on a die (:func:`core.model.floorplan.auto_floorplan`). Returns the
+    then laid out on a die (:func:`core.model.floorplan.auto_floorplan`). A network whose estimated cost
+    (:func:`core.ml.estimate.estimate_training`) is above the limits raises ParameterError before training
+    unless ``allow_large``. Returns the
     :class:`~core.model.project.Project`.
     """
     pitch = None if cell_pitch_um is None else check_pitch(cell_pitch_um, "cell_pitch_um")
@@ -43,6 +47,9 @@ def create_project_job(
     ds = proj.load_dataset()
     if ds.n_features != network.n_inputs or ds.n_classes > network.n_outputs:
         proj.network = network = NetworkConfig(ds.n_features, network.hidden, max(ds.n_classes, 2))
+    # before training: a network of hours and gigabytes is refused with its estimate unless allow_large
+    cost = estimate_training(network.layer_sizes, len(ds.y_train), len(ds.y_test), training.epochs)
+    check_training_size(cost, allow_large)
     proj.weights = yield from train_job(ds, network, training)
     yield Progress(training.epochs, training.epochs, "mapping weights to crossbars")
     map_project(proj)

@@ -7,8 +7,11 @@ train, calibration (held out of training, for recovery methods) and test sets.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -22,6 +25,8 @@ DIGITS_TEST_SIZE = 180
 DIGITS_CAL_SIZE = 300
 # train: the network (and fault-aware retraining); cal: the correction network; test: every reported accuracy
 SPLITS = ("test", "cal", "train")
+# values of one user array (60,000 MNIST images of 28x28 are 47 M): the float64 copies stay near 2 GB
+MAX_DATA_ELEMENTS = 250_000_000
 # the one declaration of the pooling factor's range (not a dataclass field: it is applied once, when user data is read)
 DOWNSAMPLE = RangeSpec(
     name="downsample",
@@ -141,6 +146,8 @@ def validate_arrays(X, y) -> tuple[np.ndarray, np.ndarray]:
     """
     X = np.asarray(X)
     y = np.asarray(y)
+    if X.size == 0 or y.size == 0:
+        raise DataError(f"X and y: must not be empty, got shapes {X.shape} and {y.shape}")
     if X.ndim == 3:
         X = X.reshape(len(X), -1)
     if X.ndim != 2:
@@ -194,6 +201,7 @@ def spec_from_npz(
     """Read an .npz with arrays ``X`` (n, features) and ``y`` (n,) into an embedded :class:`DatasetSpec`."""
     if not os.path.isfile(path):
         raise DataError(f"data file: {path!r} does not exist")
+    check_npz_headers(path)
     try:
         with np.load(path, allow_pickle=False) as z:
             if "X" not in z or "y" not in z:
@@ -248,27 +256,96 @@ _IDX_DTYPES: dict[int, DTypeLike] = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2",
 
 
 def read_idx(path: str) -> np.ndarray:
-    """Read an IDX file (the MNIST format); ``.gz`` files are decompressed."""
+    """Read an IDX file (the MNIST format); ``.gz`` files are decompressed.
+
+    The header's shape is checked before any payload is read: its size (Python integers, so a product such as
+    2**31 x 2**31 x 2**31 cannot wrap) must equal the bytes the file holds and stay within
+    :data:`MAX_DATA_ELEMENTS`; a gzip file is decompressed only up to the size its header declares.
+    """
     if not os.path.isfile(path):
         raise DataError(f"IDX file: {path!r} does not exist")
     opener = gzip.open if path.endswith(".gz") else open
     try:
         with opener(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
+            head = f.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_DTYPES:
+                raise DataError(f"{path}: not an IDX file (bad magic number)")
+            ndim = head[3]
+            dims = f.read(4 * ndim)
+            if ndim < 1 or len(dims) < 4 * ndim:
+                raise DataError(f"{path}: truncated IDX header")
+            shape = struct.unpack(">" + "I" * ndim, dims)
+            dtype = np.dtype(_IDX_DTYPES[head[2]])
+            count = math.prod(shape)  # a Python int: never overflows
+            need = count * dtype.itemsize
+            if count > MAX_DATA_ELEMENTS:
+                raise DataError(
+                    f"{path}: IDX header declares shape {shape} ({count:,} values), more than the "
+                    f"{MAX_DATA_ELEMENTS:,} this workbench loads"
+                )
+            if opener is open and os.path.getsize(path) - 4 - 4 * ndim != need:
+                got = os.path.getsize(path) - 4 - 4 * ndim
+                raise DataError(
+                    f"{path}: IDX payload size does not match its header shape {shape} "
+                    f"({got:,} bytes, {need:,} declared)"
+                )
+            payload = f.read(need + 1)  # one byte more tells a longer payload
+    except DataError:
+        raise
+    except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"{path}: cannot read ({e})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise DataError(f"{path}: not an IDX file (bad magic number)")
-    ndim = raw[3]
-    if ndim < 1 or len(raw) < 4 + 4 * ndim:
-        raise DataError(f"{path}: truncated IDX header")
-    shape = struct.unpack(">" + "I" * ndim, raw[4 : 4 + 4 * ndim])
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    count = int(np.prod(shape, dtype=np.int64))
-    if len(raw) - 4 - 4 * ndim != count * dtype.itemsize:
+    if len(payload) != need:
         raise DataError(f"{path}: IDX payload size does not match its header shape {shape}")
+    if count == 0:
+        raise DataError(f"{path}: IDX header declares an empty shape {shape}")
     return (
-        np.frombuffer(raw, dtype=dtype, offset=4 + 4 * ndim)
+        np.frombuffer(payload, dtype=dtype)
         .reshape(shape)
         .astype(dtype.newbyteorder("=") if dtype.byteorder == ">" else dtype)
     )
+
+
+def check_npz_headers(path: str, names: tuple[str, ...] = ("X", "y")) -> None:
+    """Check the declared shapes of arrays in an .npz against what the archive holds, before loading them.
+
+    Raises
+    ------
+    DataError
+        A shape whose size (Python integers) exceeds the member's bytes or :data:`MAX_DATA_ELEMENTS`, an empty
+        shape, object arrays, or a member that is not a .npy array.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = {os.path.splitext(i.filename)[0]: i for i in zf.infolist()}
+            for name in names:
+                info = members.get(name)
+                if info is None:
+                    continue  # the caller names missing arrays
+                with zf.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    if version not in ((1, 0), (2, 0)):
+                        raise DataError(f"{path}: array {name!r} is in .npy format {version}, not 1.0 or 2.0")
+                    read_header = np.lib.format.read_array_header_1_0
+                    if version == (2, 0):
+                        read_header = np.lib.format.read_array_header_2_0
+                    shape, _fortran, dtype = read_header(fh, max_header_size=10_000)
+                    header_bytes = fh.tell()
+                if dtype.hasobject:
+                    raise DataError(f"{path}: not a readable .npz of numeric arrays ({name!r} needs pickle)")
+                count = math.prod(shape)
+                if count > MAX_DATA_ELEMENTS:
+                    raise DataError(
+                        f"{path}: array {name!r} declares shape {tuple(shape)} ({count:,} values), more than the "
+                        f"{MAX_DATA_ELEMENTS:,} this workbench loads"
+                    )
+                if count * dtype.itemsize > info.file_size - header_bytes:
+                    raise DataError(
+                        f"{path}: array {name!r} declares shape {tuple(shape)} ({count * dtype.itemsize:,} bytes) but "
+                        f"holds {max(info.file_size - header_bytes, 0):,} bytes"
+                    )
+                if count == 0:
+                    raise DataError(f"{path}: array {name!r} is empty (shape {tuple(shape)})")
+    except DataError:
+        raise
+    except Exception as e:  # noqa: BLE001 - zipfile/ValueError/OSError: not an npz of .npy arrays
+        raise DataError(f"{path}: not a readable .npz of numeric arrays ({' '.join(str(e).split())[:200]})") from None

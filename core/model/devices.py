@@ -9,18 +9,23 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Optional, Union
 
 import numpy as np
 
 from core.errors import ParameterError
 from core.model.params import ranged, validate
 
-DEVICE_MODELS = ("linear", "gap")
-# the gap range (m) of the Stanford-style RRAM compact model the ``gap`` device follows; a mapping whose
+DEVICE_MODELS = ("linear", "gap", "va-gap")
+# the device models with the gap I-V (``va-gap``: the same physics compiled from Verilog-A, resources/va/rram_gap.va)
+GAP_IV_MODELS = ("gap", "va-gap")
+# the gap range (m) of the Stanford-style RRAM compact model the gap devices follow; a mapping whose
 # programmed window needs gaps outside it is rejected (:meth:`DeviceParams.check_gap_window`)
 GAP_RANGE_M = (0.2e-9, 1.7e-9)
 # mapping schemes; their physical layouts and programming rules: core.model.crossbar and core.circuit.mapping
 SCHEMES = ("differential-columns", "differential-rows", "balanced", "reference")
+# the CircuitParams fields that describe wires (see CircuitParams and Wires)
+WIRE_FIELDS = ("r_wire_ohm", "r_word_line_ohm", "r_bit_line_ohm", "r_driver_ohm", "r_tia_in_ohm")
 
 
 @dataclass
@@ -36,8 +41,11 @@ class DeviceParams:
     v_read_volt
         Input voltage for a feature value of 1 (inputs span [0, v_read]); also the bias-row voltage.
     model
-        ``"linear"`` (ohmic resistor) or ``"gap"``: I = I0 exp(-gap/g0) sinh(V/V0), the Stanford RRAM
-        compact model's static I-V, with weights mapped to gaps.
+        ``"linear"`` (ohmic resistor), ``"gap"``: I = I0 exp(-gap/g0) sinh(V/V0), the Stanford RRAM
+        compact model's static I-V, with weights mapped to gaps, or ``"va-gap"``: the same I-V written in
+        Verilog-A (``resources/va/rram_gap.va``), compiled with OpenVAF and loaded by ngspice as an OSDI device
+        at SPICE fidelity (:mod:`core.circuit.spice.osdi`); the behavioural and nodal fidelities solve it
+        exactly as ``gap`` (:attr:`uses_gap_iv`).
     i0_amp, g0_m, v0_volt
         Parameters of the gap I-V. A device of small-signal conductance g has the I-V g V0 sinh(V/V0) whatever
         I0: I0 only sets which gaps the window needs. The default 0.2 mA puts the default window (10 kOhm ..
@@ -65,6 +73,11 @@ class DeviceParams:
             raise ParameterError("levels", "must be 0 (continuous) or >= 2, got 1")
         if self.model not in DEVICE_MODELS:
             raise ParameterError("device model", f"must be one of {', '.join(DEVICE_MODELS)}; got {self.model!r}")
+
+    @property
+    def uses_gap_iv(self) -> bool:
+        """Whether the device follows the gap I-V (``gap`` and ``va-gap``); the gap range rules apply to both."""
+        return self.model in GAP_IV_MODELS
 
     @property
     def g_on_siemens(self) -> float:
@@ -137,6 +150,15 @@ class CircuitParams:
     slew) are :class:`core.model.opamp.OpAmpParams` on the mapped network, set per evaluation. Per-layer
     feedback resistances and gains are chosen at mapping time so that the largest activation seen on the
     training set uses ``headroom`` of the rail.
+
+    Wires (nodal and SPICE fidelities; the behavioural fidelity ignores them): word line ``i`` runs row driver
+    -``r_driver_ohm``- cell (i,0) -r_wl- cell (i,1) ... -r_wl- cell (i,cols-1), open at the far end; bit line
+    ``j`` runs cell (0,j) -r_bl- cell (1,j) ... -r_bl- cell (rows-1,j) -r_bl- -``r_tia_in_ohm``- the TIA's
+    inverting input. One rule gives the segment resistances: ``r_wl = r_word_line_ohm`` if it is >= 0, else
+    ``r_wire_ohm`` (the default ``-1`` means "same as ``r_wire_ohm``"), likewise ``r_bl`` from
+    ``r_bit_line_ohm``. So ``r_wire_ohm`` keeps meaning "both lines" for old project files and command lines,
+    and a line given its own value ignores it. :attr:`wires` holds the four effective values; with all of them
+    0 the wires are ideal.
     """
 
     v_rail_volt: float = ranged(5.0, 0.1, 100, unit="V", label="Op-amp rails (+-)")
@@ -148,12 +170,75 @@ class CircuitParams:
         1e4,
         unit="ohm",
         label="Wire segment resistance",
-        help="per cell on word and bit lines; used by the nodal and spice fidelities",
+        help="per cell on word and bit lines (unless a line has its own value); used by the nodal and spice fidelities",
+    )
+    r_word_line_ohm: float = ranged(
+        -1.0,
+        -1.0,
+        1e4,
+        unit="ohm",
+        label="Word-line segment resistance",
+        help="per cell on each word line; -1 = the wire segment resistance",
+        optional=True,
+    )
+    r_bit_line_ohm: float = ranged(
+        -1.0,
+        -1.0,
+        1e4,
+        unit="ohm",
+        label="Bit-line segment resistance",
+        help="per cell on each bit line; -1 = the wire segment resistance",
+        optional=True,
+    )
+    r_driver_ohm: float = ranged(
+        0.0,
+        0.0,
+        1e4,
+        unit="ohm",
+        label="Row-driver output resistance",
+        help="between each row source and its word line's first segment",
+        optional=True,
+    )
+    r_tia_in_ohm: float = ranged(
+        0.0,
+        0.0,
+        1e4,
+        unit="ohm",
+        label="TIA input resistance",
+        help="between each bit line's last segment and its TIA's inverting input",
+        optional=True,
     )
     r_stage2_ohm: float = ranged(10e3, 1.0, 1e9, unit="ohm", label="Stage-2 input resistance")
 
     def __post_init__(self) -> None:
         validate(self)
+        for name in ("r_word_line_ohm", "r_bit_line_ohm"):
+            value = getattr(self, name)
+            if -1.0 < value < 0.0:
+                raise ParameterError(name, f"must be -1 (same as r_wire_ohm) or in [0, 10000] (ohm), got {value:g}")
+
+    @property
+    def wires(self) -> Wires:
+        """The effective wire resistances (the rule in the class docstring)."""
+        return Wires(
+            self.r_word_line_ohm if self.r_word_line_ohm >= 0 else self.r_wire_ohm,
+            self.r_bit_line_ohm if self.r_bit_line_ohm >= 0 else self.r_wire_ohm,
+            self.r_driver_ohm,
+            self.r_tia_in_ohm,
+        )
+
+    def with_wires(self, **overrides: Optional[float]) -> CircuitParams:
+        """A copy with the given wire fields (``r_wire_ohm``, ``r_word_line_ohm``, ...) replaced; None keeps one."""
+        unknown = set(overrides) - set(WIRE_FIELDS)
+        if unknown:
+            raise ParameterError(sorted(unknown)[0], f"is not a wire field; one of {', '.join(WIRE_FIELDS)}")
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        return dataclasses.replace(self, **changes) if changes else self
+
+    def wire_changes(self) -> dict:
+        """The wire fields beyond ``r_wire_ohm`` that differ from their defaults (recorded with results)."""
+        fields = {f.name: f.default for f in dataclasses.fields(self)}
+        return {k: getattr(self, k) for k in WIRE_FIELDS[1:] if getattr(self, k) != fields[k]}
 
     def tia_factor(self, r_f_ohm, g_sum_siemens):
         """v_out = -I * tia_factor for a TIA with finite gain A whose input node sees ``g_sum`` to ground.
@@ -172,3 +257,48 @@ class CircuitParams:
     def inverter_factor(self) -> float:
         """Gain magnitude of the unity-gain inverting amplifier that drives -V rows (differential-rows)."""
         return self.stage2_factor(1.0)
+
+
+@dataclass(frozen=True)
+class Wires:
+    """Effective wire resistances of a crossbar (ohm; topology in :class:`CircuitParams`).
+
+    Attributes
+    ----------
+    word_line_ohm, bit_line_ohm
+        Resistance of one word-line (row) and one bit-line (column) segment per cell.
+    driver_ohm
+        Row-driver output resistance, in series with the first word-line segment.
+    tia_in_ohm
+        TIA input resistance, in series with the last bit-line segment.
+    """
+
+    word_line_ohm: float = 0.0
+    bit_line_ohm: float = 0.0
+    driver_ohm: float = 0.0
+    tia_in_ohm: float = 0.0
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not (isinstance(value, (int, float, np.floating)) and math.isfinite(value) and value >= 0):
+                raise ParameterError(f.name, f"must be a finite resistance >= 0 ohm, got {value!r}")
+
+    @classmethod
+    def of(cls, r: Union[float, Wires]) -> Wires:
+        """``r`` itself, or a uniform wire resistance ``r`` on both lines (no driver or TIA input resistance)."""
+        if isinstance(r, Wires):
+            return r
+        if isinstance(r, bool) or not isinstance(r, (int, float, np.floating)) or not (math.isfinite(r) and r >= 0):
+            raise ParameterError("r_wire_ohm", f"must be a finite resistance >= 0 ohm, got {r!r}")
+        return cls(float(r), float(r))
+
+    @property
+    def ideal(self) -> bool:
+        """All four resistances are 0: every device joins its driver straight to its TIA input."""
+        return self.word_line_ohm == 0 and self.bit_line_ohm == 0 and self.driver_ohm == 0 and self.tia_in_ohm == 0
+
+    @property
+    def uniform(self) -> bool:
+        """Only ``r_wire_ohm`` in use: equal segments on both lines, no driver or TIA input resistance."""
+        return self.word_line_ohm == self.bit_line_ohm and self.driver_ohm == 0 and self.tia_in_ohm == 0

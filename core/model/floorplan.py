@@ -13,6 +13,7 @@ view handle it as they handle any defect, and a cluster hits whatever layers sit
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -101,12 +102,12 @@ def parse_die_spec(text: str) -> DieDefect:
         if k not in kv:
             raise DefectSpecError(f"die defect: missing required key {k!r} (um on the die)")
         try:
-            v = float(kv[k])
+            value = float(kv[k])
         except ValueError:
             raise DefectSpecError(f"die defect: {k} must be a number in [0, {MAX_UM:g}] um; got {kv[k]!r}") from None
-        if not 0.0 <= v <= MAX_UM:
+        if not (math.isfinite(value) and 0.0 <= value <= MAX_UM):
             raise DefectSpecError(f"die defect: {k} must be in [0, {MAX_UM:g}] um; got {kv[k]!r}")
-        params[k] = v
+        params[k] = value
     if pattern == "ring" and params["r_out_um"] <= params["r_in_um"]:
         raise DefectSpecError("die defect: r_out_um must be larger than r_in_um")
     return DieDefect(pattern, params, stuck, ohm)

@@ -20,12 +20,19 @@ from core.project_io.schema import (
     _KIND_NAMES,
     ALLOWED_FILTERS,
     MAX_ATTR_ELEMENTS,
+    MAX_ATTRS,
     MAX_BYTES,
     MAX_CHILDREN,
     MAX_CHUNK_BYTES,
+    MAX_CHUNKS,
     MAX_ELEMENTS,
+    MAX_OBJECTS,
+    MAX_SMALL_CHUNKS,
     MAX_STRING_BYTES,
+    MAX_TOTAL_BYTES,
     MAX_TOTAL_ELEMENTS,
+    MAX_TOTAL_TEXT_BYTES,
+    MIN_CHUNK_BYTES,
     parse_json,
 )
 
@@ -46,6 +53,13 @@ class Reader:
     def __init__(self) -> None:
         self.where = "/"
         self.elements_left = MAX_TOTAL_ELEMENTS
+        self.bytes_left = MAX_TOTAL_BYTES
+        self.text_bytes_left = MAX_TOTAL_TEXT_BYTES
+        self.objects_left = MAX_OBJECTS
+        # what was read, for the integrity check (:mod:`core.project_io.integrity`): group paths in reading
+        # order and every dataset's values as stored (before any byte-order conversion), by HDF5 path
+        self.groups: list[str] = []
+        self.values: dict[str, np.ndarray] = {}
 
     # --- structure -------------------------------------------------------------------------------------
     def _child(self, parent: h5py.Group, name: str, required: bool):
@@ -58,7 +72,20 @@ class Reader:
             return None, path
         self._check_link(path, link)
         # indexing, not .get(): .get() turns an unreadable (damaged) object into None, i.e. "absent"
-        return parent[name], path
+        obj = parent[name]
+        self._check_object(obj, path)
+        return obj, path
+
+    def _check_object(self, obj, path: str) -> None:
+        """One link per object and few attributes: 20,000 hard links to one result would cost minutes."""
+        self.objects_left -= 1
+        if self.objects_left < 0:
+            raise ProjectFormatError(path, f"the file holds more than {MAX_OBJECTS} groups and datasets")
+        info = h5py.h5o.get_info(obj.id)
+        if info.rc != 1:
+            raise ProjectFormatError(path, f"is reached by {info.rc} hard links; the workbench writes one per object")
+        if info.num_attrs > MAX_ATTRS:
+            raise ProjectFormatError(path, f"has {info.num_attrs} attributes, more than the limit {MAX_ATTRS}")
 
     @staticmethod
     def _check_link(path: str, link) -> None:
@@ -97,6 +124,7 @@ class Reader:
             raise ProjectFormatError(path, f"must be a group of kind {kind!r}, found {type(obj).__name__}")
         self.check_kind(obj, kind)
         self.children(obj)
+        self.groups.append(obj.name)
         return obj
 
     def check_kind(self, group: h5py.Group, kind: str) -> None:
@@ -152,6 +180,7 @@ class Reader:
         if dt.kind == "S":
             if dt.itemsize > MAX_STRING_BYTES:
                 raise ProjectFormatError(where, f"string of {dt.itemsize} bytes exceeds the {MAX_STRING_BYTES} limit")
+            self._charge_bytes(where, dt.itemsize, text=True)
         elif h5py.check_string_dtype(dt) is None:
             raise ProjectFormatError(where, f"must be a string, got dtype {dt}")
         raw = obj.attrs[name]
@@ -249,8 +278,13 @@ class Reader:
             raise ProjectFormatError(path, f"claims {n} elements, more than the limit {limit} for this dataset")
         if n > self.elements_left:
             raise ProjectFormatError(path, f"the file holds more than {MAX_TOTAL_ELEMENTS} elements in total")
+        self._check_chunks(obj, path)
+        self._charge_bytes(path, n * dt.itemsize, text=dt.kind == "S")
+        self._check_written(obj, path, n)
         self.elements_left -= n
-        arr = np.asarray(obj[()])
+        raw = np.asarray(obj[()])
+        self.values[path] = raw
+        arr = raw
         if arr.dtype.byteorder not in ("=", "|"):
             arr = arr.astype(arr.dtype.newbyteorder("="))
         if arr.shape != shp:
@@ -277,6 +311,43 @@ class Reader:
                 )
         if ds.chunks is not None and math.prod(ds.chunks) * max(ds.dtype.itemsize, 1) > MAX_CHUNK_BYTES:
             raise ProjectFormatError(path, f"has an absurd chunk shape {ds.chunks}")
+
+    @staticmethod
+    def _check_chunks(ds: h5py.Dataset, path: str) -> None:
+        if ds.chunks is not None and ds.shape:
+            # every chunk costs a B-tree lookup and a buffer: (1000, 1000) in (1, 1) chunks cost 4 GB and 11 s
+            n_chunks = math.prod(-(-s // max(c, 1)) for s, c in zip(ds.shape, ds.chunks))
+            chunk_bytes = math.prod(ds.chunks) * max(ds.dtype.itemsize, 1)
+            if n_chunks > MAX_CHUNKS or (n_chunks > MAX_SMALL_CHUNKS and chunk_bytes < MIN_CHUNK_BYTES):
+                raise ProjectFormatError(
+                    path, f"is stored in {n_chunks} chunks of shape {ds.chunks} ({chunk_bytes} bytes each); refused"
+                )
+
+    def _charge_bytes(self, path: str, nbytes: int, text: bool) -> None:
+        """Count decoded bytes against the whole-file budgets, before reading."""
+        if nbytes > self.bytes_left:
+            raise ProjectFormatError(path, f"the file's datasets decode to more than {MAX_TOTAL_BYTES} bytes in total")
+        self.bytes_left -= nbytes
+        if text:
+            if nbytes > self.text_bytes_left:
+                raise ProjectFormatError(
+                    path, f"the file's strings decode to more than {MAX_TOTAL_TEXT_BYTES} bytes in total"
+                )
+            self.text_bytes_left -= nbytes
+
+    @staticmethod
+    def _check_written(ds: h5py.Dataset, path: str, n: int) -> None:
+        """A dataset declared but never written reads as fill values at full size: refuse it."""
+        if n == 0 or ds.id.get_storage_size() > 0:
+            if ds.chunks is None or n == 0:
+                return
+            n_chunks = math.prod(-(-s // max(c, 1)) for s, c in zip(ds.shape, ds.chunks))
+            if ds.id.get_num_chunks() == n_chunks:
+                return
+            raise ProjectFormatError(path, f"has only {ds.id.get_num_chunks()} of its {n_chunks} chunks written")
+        if ds.id.get_create_plist().get_layout() == h5py.h5d.COMPACT:
+            return  # compact data lives in the object header
+        raise ProjectFormatError(path, f"declares shape {ds.shape} but holds no data (never written)")
 
     @overload
     def strings(

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from typing import Optional
 
 import h5py
+import numpy as np
 
 from core.errors import DataError, DefectSpecError, ParameterError, ProjectFormatError
-from core.model.crossbar import PITCH_RANGE_UM, ArrayMap, MappedNetwork, physical_shape
+from core.model.crossbar import DIE_MAX_UM, PITCH_RANGE_UM, ArrayMap, MappedNetwork, physical_shape
 from core.model.data import DOWNSAMPLE, DatasetSpec, validate_arrays
 from core.model.defects import Defect
 from core.model.devices import SCHEMES, CircuitParams, DeviceParams
@@ -24,10 +25,21 @@ from core.model.network import NetworkConfig, TrainConfig, Weights
 from core.model.params import is_optional
 from core.model.project import Draft, Project, Scenario
 from core.model.results import RecoveryResult, SimulationResult, SweepResult
+from core.project_io import measured_io
 from core.project_io.checks import Reader
 from core.project_io.schema import MAX_ELEMENTS, parse_json
 
 _MAX_ROWS = 1_000_000
+DIGITS_SAMPLES = 1797  # scikit-learn's bundled digits
+# upper bounds of the mapped arrays' scalars (the example project's values are 0.01-3, 1e5 ohm, gains 0.05-1.3)
+_ARRAY_FLOAT_MAX = {
+    "w_max": 1e6,
+    "bias_scale": 1e6,
+    "r_tia_ohm": 1e12,
+    "k_stage2": 1e6,
+    "sigma_in": 1e3,
+    "sigma_out": 1e3,
+}
 _MAX_COUNT = 100_000
 
 
@@ -76,6 +88,12 @@ def read_project(f: h5py.File, r: Reader) -> Project:
     scheme = r.attr(cg, "scheme", "str")
     _convert(cg.name, physical_shape, scheme, 1, 1)
     mapped = _read_mapping(f, r, network)
+    if dataset.y is not None and dataset.y.size and (dataset.y.min() < 0 or dataset.y.max() >= network.n_outputs):
+        raise ProjectFormatError(
+            "/dataset/y",
+            f"labels must be in [0, {network.n_outputs - 1}] for a network with {network.n_outputs} outputs, "
+            f"got [{dataset.y.min()}, {dataset.y.max()}]",
+        )
     if weights is not None or mapped is not None:
         n_features = 64 if dataset.X is None else dataset.X.shape[1]
         if n_features != network.n_inputs:
@@ -85,6 +103,7 @@ def read_project(f: h5py.File, r: Reader) -> Project:
     scenarios = _read_scenarios(f, r, network)
     draft = _read_draft(f, r, network)
     results, sweeps, recoveries = _read_results(f, r, network)
+    measured = measured_io.read_measured(f, r, len(network.layer_sizes) - 1)
     return Project(
         dataset=dataset,
         network=network,
@@ -99,6 +118,7 @@ def read_project(f: h5py.File, r: Reader) -> Project:
         results=results,
         sweeps=sweeps,
         recoveries=recoveries,
+        measured_maps=measured,
         created=created,
         modified=modified,
     )
@@ -111,7 +131,7 @@ def _read_dataset(f: h5py.File, r: Reader) -> DatasetSpec:
         raise ProjectFormatError(g.name, f"attribute 'source' must be digits, npz or idx; got {source!r}")
     spec = DatasetSpec(
         source=source,
-        seed=r.attr(g, "seed", "int", lo=0, hi=2**32 - 1),
+        seed=r.attr(g, "seed", "int", lo=0, hi=2**32 - 2),  # the calibration split draws with seed + 1
         test_size=r.attr(g, "test_size", "int", lo=1, hi=10**8),
         cal_size=r.attr(g, "cal_size", "int", lo=0, hi=10**8),
         downsample=r.attr(g, "downsample", "int", lo=DOWNSAMPLE.lo, hi=DOWNSAMPLE.hi),
@@ -125,6 +145,17 @@ def _read_dataset(f: h5py.File, r: Reader) -> DatasetSpec:
         raise ProjectFormatError(g.name + "/X", "is missing while y is present")
     if spec.X is not None:
         _convert(g.name, validate_arrays, spec.X, spec.y)
+    # the same limits as when the split is made (core.model.data), plus one training image per class at least
+    n = DIGITS_SAMPLES if spec.X is None else int(spec.X.shape[0])
+    n_classes = 10 if spec.y is None else int(len(np.unique(spec.y)))
+    if spec.test_size > n - 2:
+        raise ProjectFormatError(f"{g.name} (attribute 'test_size')", f"must be in [1, {n - 2}], got {spec.test_size}")
+    if n - spec.test_size - spec.cal_size < max(2, n_classes):
+        raise ProjectFormatError(
+            f"{g.name} (attribute 'cal_size')",
+            f"leaves {n - spec.test_size - spec.cal_size} of {n} images for training; at least "
+            f"{max(2, n_classes)} (one per class) are needed",
+        )
     return spec
 
 
@@ -149,7 +180,11 @@ def _read_network(f: h5py.File, r: Reader):
     for name in r.children(hg):
         # training history is informational: a diverged run may legitimately hold NaN losses
         arr = r.array(hg, name, "f", ndim=1, max_elements=100_000, finite=False)
+        if arr.size == 0:
+            raise ProjectFormatError(r.where, "is empty: a training history holds one value per epoch")
         history[r.attr(hg[name], "name", "str")] = arr
+    if not history:
+        raise ProjectFormatError(hg.name, "is empty: a trained network has a loss and accuracy history")
     return network, training, Weights(Ws, bs, history)
 
 
@@ -171,9 +206,10 @@ def _read_mapping(f: h5py.File, r: Reader, network: NetworkConfig) -> Optional[M
         floats = {
             k: r.attr(ag, k, "float") for k in ("w_max", "bias_scale", "r_tia_ohm", "k_stage2", "sigma_in", "sigma_out")
         }
-        for k in ("w_max", "r_tia_ohm"):
-            if floats[k] <= 0:
-                raise ProjectFormatError(ag.name, f"attribute {k!r} must be > 0, got {floats[k]!r}")
+        for k, hi in _ARRAY_FLOAT_MAX.items():
+            # the same physical ranges the mapping produces: zero, negative or 1e308 give garbage accuracies
+            if not 0 < floats[k] <= hi:
+                raise ProjectFormatError(ag.name, f"attribute {k!r} must be in (0, {hi:g}], got {floats[k]!r}")
         relu = r.attr(ag, "relu", "bool")
         # conductances of real devices: at most 1 S (DeviceParams allows r_on_ohm >= 1 Ohm)
         g = r.array(ag, "g_siemens", "f", shape=physical_shape(scheme, n_in, n_out), lo=0.0, hi=1.0)
@@ -182,7 +218,12 @@ def _read_mapping(f: h5py.File, r: Reader, network: NetworkConfig) -> Optional[M
         if (px is None) != (py is None):
             raise ProjectFormatError(ag.name, "attributes 'pitch_x_um' and 'pitch_y_um' come together (cell pitch)")
         pitch = None if px is None else (px, py)
-        arrays.append(ArrayMap(layer, g, n_in, n_out, relu=relu, pitch_um=pitch, **floats))
+        ox = r.attr(ag, "origin_x_um", "float", required=False, lo=0.0, hi=DIE_MAX_UM)
+        oy = r.attr(ag, "origin_y_um", "float", required=False, lo=0.0, hi=DIE_MAX_UM)
+        if (ox is None) != (oy is None) or (ox is not None and pitch is None):
+            raise ProjectFormatError(ag.name, "attributes 'origin_x_um' and 'origin_y_um' come together, with a pitch")
+        origin = None if ox is None else (ox, oy)
+        arrays.append(ArrayMap(layer, g, n_in, n_out, relu=relu, pitch_um=pitch, origin_um=origin, **floats))
     return MappedNetwork(scheme, device, circuit, arrays)
 
 

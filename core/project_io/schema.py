@@ -8,7 +8,14 @@ could harm or stall whoever opens a file sent by someone else, *before* reading 
 - object, variable-length, compound, opaque and array dtypes where plain numbers or strings are expected;
 - datasets larger than the caller's limit (derived from the network configuration where possible), chunks
   whose decompressed size is absurd, strings longer than :data:`MAX_STRING_BYTES`;
-- NaN and infinite values in arrays that feed computation.
+- NaN and infinite values in arrays that feed computation;
+- objects reached by more than one hard link, objects with more than :data:`MAX_ATTRS` attributes, more than
+  :data:`MAX_OBJECTS` groups and datasets, datasets in more than :data:`MAX_CHUNKS` chunks (or many tiny ones),
+  datasets declared but never written, and more than :data:`MAX_TOTAL_BYTES` (:data:`MAX_TOTAL_TEXT_BYTES` of
+  strings) decoded from one file: small valid files must not cost gigabytes or minutes.
+
+Every group also carries a digest of its values (:mod:`core.project_io.integrity`), an optional addition within
+format version 1.
 
 Every refusal is a :class:`core.errors.ProjectFormatError` naming the HDF5 path.
 
@@ -46,6 +53,14 @@ MAX_CHUNK_BYTES = 64 * 2**20  # one decompressed chunk
 MAX_STRING_BYTES = 2**20  # one string (1 MiB)
 MAX_CHILDREN = 100_000  # entries in one group
 MAX_ATTR_ELEMENTS = 64  # array-valued attributes (layer sizes)
+# Bounds on work and memory a small file could otherwise demand (issue 14, item 7); all checked before reading.
+MAX_TOTAL_BYTES = 2 * 2**30  # decoded bytes of every dataset read from one file
+MAX_TOTAL_TEXT_BYTES = 64 * 2**20  # decoded bytes of every string dataset of one file
+MAX_OBJECTS = 200_000  # groups and datasets opened while reading one file
+MAX_ATTRS = 256  # attributes on one object (the workbench writes at most ~20)
+MAX_CHUNKS = 65_536  # chunks of one dataset (h5py's automatic chunking gives a few hundred for 64 M elements)
+MIN_CHUNK_BYTES = 1024  # chunks smaller than this on average (beyond MAX_SMALL_CHUNKS of them) are refused
+MAX_SMALL_CHUNKS = 64
 ALLOWED_FILTERS = {
     h5py.h5z.FILTER_DEFLATE: "gzip",
     h5py.h5z.FILTER_SHUFFLE: "shuffle",

@@ -16,15 +16,19 @@ attributes and only HDF5-safe group names are used)::
     /sweeps/sweep-0001      spec (JSON) and /rows, a table with one dataset per column
     /recoveries/rec-0001    method, accuracies, params (JSON) and /arrays
 
-Saving writes a temporary file beside the target, fsyncs it and ``os.replace``-s it over the target, so a
-crash or a kill never leaves a half-written project. Loading validates everything (see
-:mod:`core.project_io.schema` and :mod:`core.project_io.reader`) and never executes anything from the file.
+Saving builds the file in memory, writes it to a temporary file beside the target, fsyncs it and
+``os.replace``-s it over the target, so a crash, a kill or a full disk never leaves a half-written project; it
+holds the project's lock meanwhile and removes temporary files that killed saves left behind. Loading validates
+everything (see :mod:`core.project_io.schema` and :mod:`core.project_io.reader`) and never executes anything from
+the file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
+import re
 import secrets
 import stat
 
@@ -35,8 +39,9 @@ from core.errors import ProjectFormatError, ProjectSaveError
 from core.model.project import Draft, Project, Scenario
 from core.model.results import now_iso
 from core.model.serialize import dumps
-from core.project_io import schema
-from core.project_io.loader import load
+from core.project_io import integrity, measured_io, schema
+from core.project_io.loader import read
+from core.project_io.lock import project_lock
 from core.version import __version__
 
 FORMAT_NAME = schema.FORMAT_NAME
@@ -207,13 +212,19 @@ def _write_project(f: h5py.File, p: Project, modified: str) -> None:
         _params_group(mg, "device", "device_params", m.device)
         _params_group(mg, "circuit", "circuit_params", m.circuit)
         for i, a in enumerate(m.arrays, 1):
-            fields = {k: v for k, v in dataclasses.asdict(a).items() if k != "g_siemens"}
+            skip = ("g_siemens", "pitch_um", "origin_um")
+            fields = {k: v for k, v in dataclasses.asdict(a).items() if k not in skip}
+            if a.pitch_um is not None:  # optional (format v1 files have none): two attributes when known
+                fields.update(pitch_x_um=a.pitch_um[0], pitch_y_um=a.pitch_um[1])
+            if a.origin_um is not None:  # the array's place on the die (core.model.floorplan)
+                fields.update(origin_x_um=a.origin_um[0], origin_y_um=a.origin_um[1])
             ag = _group(mg, f"array_{i}", "crossbar", **fields)
             _array(ag, "g_siemens", a.g_siemens)
     _write_scenarios(_group(f, "scenarios", "scenarios"), p.scenarios)
     if p.draft is not None:
         _write_draft(f, p.draft)
     _write_results(f, p)
+    measured_io.write_measured(f, p.measured_maps, _group, _array)
 
 
 def _write_scenarios(sg, scenarios: dict) -> None:
@@ -311,20 +322,22 @@ def _write_results(f: h5py.File, p: Project) -> None:
 def save(project: Project, path: str) -> None:
     """Write ``project`` to ``path`` atomically and set ``project.modified``.
 
-    A temporary file is written beside the target, flushed, fsynced, read back with :func:`load` and then
-    ``os.replace``-d over it, so the old file stays intact if anything fails or the process is killed, and
-    a saved file always opens. Files use the HDF5 1.10 format (readable by HDF5 >= 1.10, h5py >= 2.8).
+    A temporary file is written beside the target, sealed with per-group digests
+    (:mod:`core.project_io.integrity`), flushed, fsynced, read back with :func:`core.project_io.loader.read` and
+    then ``os.replace``-d over it, so the old file stays intact if anything fails or the process is killed, and a
+    saved file always opens. The project's lock (:mod:`core.project_io.lock`) is held meanwhile, so temporary
+    files that killed saves left behind are removed here. Files use the HDF5 1.10 format (readable by
+    HDF5 >= 1.10, h5py >= 2.8).
 
     Raises
     ------
     ProjectSaveError
-        The file cannot be written (folder missing or read-only, disk full) or holds unsupported content;
-        the in-memory project and any existing file are unchanged.
+        The file cannot be written (folder missing or read-only, disk full, I/O error) or holds unsupported
+        content; the in-memory project and any existing file are unchanged. :class:`ProjectLockedError` if
+        another process holds the project's lock.
     """
     target = os.path.realpath(os.fspath(path))
     folder, base = os.path.split(target)
-    tmp = os.path.join(folder, f".{base}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    stamp = now_iso()
     try:
         old_mode = stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
@@ -332,15 +345,50 @@ def save(project: Project, path: str) -> None:
     # a file without write bits is read-only to the user even where root could replace it: respect that
     if old_mode is not None and (old_mode & 0o222 == 0 or not os.access(target, os.W_OK)):
         raise ProjectSaveError(f"cannot save project to {target!r}: the file is read-only (use Save As)")
+    if not os.path.isdir(folder):
+        raise ProjectSaveError(f"cannot save project to {target!r}: No such file or directory (the folder)")
+    with project_lock(target):
+        remove_stale_temp_files(target)
+        _save_locked(project, target, old_mode)
+
+
+def temp_file_pattern(target: str) -> re.Pattern:
+    """The names of :func:`save`'s temporary files for ``target`` (``.NAME.h5.PID-HEX.tmp``)."""
+    return re.compile(rf"\.{re.escape(os.path.basename(target))}\.\d+-[0-9a-f]{{8}}\.tmp")
+
+
+def remove_stale_temp_files(target: str) -> list[str]:
+    """Remove temporary files of killed saves of ``target``; call with the project's lock held.
+
+    Every save holds the lock while its temporary file exists, so under the lock any such file is a leftover.
+    """
+    folder = os.path.dirname(target)
+    pattern, removed = temp_file_pattern(target), list[str]()
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        if pattern.fullmatch(name):
+            try:
+                os.remove(os.path.join(folder, name))
+                removed.append(name)
+            except OSError:
+                pass
+    return removed
+
+
+def _save_locked(project: Project, target: str, old_mode) -> None:
+    folder, base = os.path.split(target)
+    tmp = os.path.join(folder, f".{base}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    stamp = now_iso()
     try:
         # O_EXCL: never clobber someone else's file; mode 0o666 lets the umask decide as for a normal file
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     except OSError as e:
         raise ProjectSaveError(f"cannot save project to {target!r}: {e.strerror or e}") from None
     try:
-        with h5py.File(tmp, "w", libver=("v110", "v110")) as f:
-            _write_project(f, project, stamp)
-            f.flush()
+        _write_file(tmp, target, project, stamp)
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -348,9 +396,13 @@ def save(project: Project, path: str) -> None:
             os.close(fd)
         try:
             # never replace a good file by one that would not open: read the new file back first
-            load(tmp)
+            back = read(tmp)
         except ProjectFormatError as e:
             raise ProjectSaveError(f"cannot save project to {target!r}: it would not load back ({e})") from None
+        if back.warnings:
+            raise ProjectSaveError(
+                f"cannot save project to {target!r}: the written file reads back differently ({back.warnings[0]})"
+            )
         if old_mode is not None:
             os.chmod(tmp, old_mode)  # the replacement keeps the permissions of the file it replaces
         os.replace(tmp, target)
@@ -360,10 +412,49 @@ def save(project: Project, path: str) -> None:
         except OSError:
             pass
         if isinstance(e, OSError) and not isinstance(e, ProjectSaveError):
-            raise ProjectSaveError(f"cannot save project to {target!r}: {e.strerror or e}") from None
+            raise ProjectSaveError(f"cannot save project to {target!r}: {_io_reason(e)}") from None
         raise
     _fsync_folder(folder)
     project.modified = stamp
+
+
+def _write_file(tmp: str, target: str, project: Project, stamp: str) -> None:
+    """Build the file in memory, seal it, then write its bytes to ``tmp`` with plain file I/O.
+
+    HDF5 never writes to the disk itself: when its own flush failed on a full disk ("Unable to flush file") the
+    library was left half-closed and crashed later at exit. Here a full disk is an ordinary ``OSError`` (ENOSPC,
+    EFBIG) from ``write``, turned into one :class:`ProjectSaveError` line; the image costs the file's size in memory.
+    """
+    try:
+        f = h5py.File(tmp + ".image", "w", driver="core", backing_store=False, libver=("v110", "v110"))
+    except (OSError, RuntimeError, ValueError) as e:
+        raise ProjectSaveError(f"cannot save project to {target!r}: {_io_reason(e)}") from None
+    try:
+        _write_project(f, project, stamp)
+        integrity.seal(f)
+        f.flush()
+        image = f.id.get_file_image()
+    finally:
+        f.close()
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(image)
+            fh.flush()
+    except OSError as e:
+        raise ProjectSaveError(f"cannot save project to {target!r}: {_io_reason(e)}") from None
+
+
+def _io_reason(e: BaseException) -> str:
+    """One line for a failed write: disk full and I/O errors say so (HDF5 reports 'Unable to flush file')."""
+    text = " ".join(str(e).split())
+    full = getattr(e, "errno", None) in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or any(
+        k in text for k in ("No space left", "Disk quota", "File too large")
+    )
+    if full:
+        return "the disk is full (or a file-size limit was reached); the previous file is unchanged"
+    if any(k in text for k in ("Unable to flush", "Unable to write", "write failed", "unable to close")):
+        return f"the write failed, probably a full disk or an I/O error ({text[:160]}); the previous file is unchanged"
+    return getattr(e, "strerror", None) or text[:200] or type(e).__name__
 
 
 def _fsync_folder(folder: str) -> None:

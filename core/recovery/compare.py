@@ -157,7 +157,7 @@ def generalization_study_job(
             for i in range(variants):
                 train[f"{p}-{s}-v{i + 1}"] = [parse_spec(random_spec(p, array, s, shape, rng))]
     test = standard_scenarios(project, array, test_patterns)
-    return (yield from generalization_job(project, train, test, fidelity, CorrectionConfig(seed=seed, **options)))
+    return (yield from generalization_job(project, train, test, fidelity, CorrectionConfig.paper(seed=seed, **options)))
 
 
 def markdown_table(rows: Sequence[dict], methods: Sequence[str] = METHODS) -> str:

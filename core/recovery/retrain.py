@@ -80,7 +80,7 @@ class TorchCircuit:
         for l, (a, g) in enumerate(zip(self.mapped.arrays, g_list)):
             A, c = self.rows[l]
             v_rows = v @ A + c
-            if dev.model == "gap":
+            if dev.uses_gap_iv:
                 drive = dev.v0_volt * torch.sinh(v_rows / dev.v0_volt)
                 g_sum = torch.cosh(v_rows / dev.v0_volt) @ g
             else:
@@ -119,7 +119,7 @@ def retrain_job(
     dev = mapped.device
     dg = dev.g_on_siemens - dev.g_off_siemens
     t0 = time.perf_counter()
-    stuck = defects_mod.stuck_maps(mapped.shapes, defects, dev)
+    stuck = defects_mod.stuck_maps(mapped.shapes, defects, dev, pitches_um=mapped.pitches_um)
     fractions = defects_mod.defect_fractions(stuck)
     g_defective = defects_mod.apply_stuck(mapped.conductances(), stuck)
     total = config.epochs + 2

@@ -1,8 +1,9 @@
 """The one way a result enters a project.
 
 Jobs return their results and never write into a project; the CLI calls :func:`store_result` after a job,
-the GUI calls it on its own thread when the queue reports a job finished. So one thread writes a project and
-nobody needs a lock to read one.
+the GUI calls it on its own thread when the queue reports a job finished. So one thread writes a project in
+memory; writing it to its *file* goes through :mod:`core.session.project_file`, which holds the file's lock and
+merges what other processes stored there meanwhile.
 """
 
 from __future__ import annotations

@@ -5,16 +5,25 @@ all its children at once (they run in parallel on the OS's cores while the job o
 :class:`core.jobs.Progress` about every 0.1 s and, when closed (cancel) or failing, kills and reaps every
 child and removes the directory in its ``finally``. PySpice's own subprocess backend is not used: it cannot
 read ngspice >= 39's raw header nor run on numpy 2, and its shared-library backend is not thread-safe.
+
+Children never outlive their purpose: each starts in its own session (so its process group holds ngspice and
+anything it starts), on Linux with ``PR_SET_PDEATHSIG(SIGKILL)`` set between fork and exec (so a parent killed
+with SIGKILL takes its ngspice children along), and timeouts, cancels and errors kill the whole group. Output
+vectors holding NaN or infinity fail the run with a reason instead of being scored.
 """
 
 from __future__ import annotations
 
-import functools
+import ctypes
+import ctypes.util
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Optional
@@ -56,27 +65,205 @@ def find_ngspice() -> str:
     return path
 
 
-@functools.lru_cache(maxsize=8)
-def _probe(path: str) -> tuple[str, bool]:
+PROBE_TIMEOUT_S = 10.0  # `ngspice -v` answers in milliseconds; a probe silent this long is hung
+PROBE_HUNG_S = 1.0  # a probe cancelled after running this long counts as hung too (and is not repeated)
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _load_prctl() -> Optional[Callable[..., int]]:
+    if not sys.platform.startswith("linux"):
+        return None
     try:
-        out = subprocess.run([path, "-v"], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise SimulationError(f"ngspice: cannot run {path} -v ({exc}); {INSTALL_HINT}") from None
-    text = out.stdout + out.stderr
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.prctl
+    except (OSError, AttributeError):
+        return None
+
+
+# resolved once in the parent: the pre-exec hook then runs no import and no library lookup after fork
+_PRCTL = _load_prctl()
+
+
+def _die_with_parent(parent_pid: int, mask: set) -> Callable[[], None]:
+    """Pre-exec hook: SIGKILL this child when the thread that started it dies (Linux), give up at once if the
+    parent already died between fork and prctl (it would then never deliver the signal), and restore the
+    signal mask :func:`spawn` blocked."""
+
+    def hook() -> None:
+        if _PRCTL is not None:
+            _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent_pid:
+            os.kill(os.getpid(), signal.SIGKILL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+    return hook
+
+
+# the signals the CLI turns into KeyboardInterrupt: held back while a child starts, so an interrupt cannot fall
+# between the fork and the moment the child is on the caller's list (it would then never be killed)
+_DEFERRED = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def spawn(args: Sequence[str], into: Optional[list] = None, **kwargs) -> subprocess.Popen:
+    """``Popen`` of a child in its own session and process group, set to die with this process on Linux.
+
+    Stop it with :func:`kill_group`. ``into`` (the caller's list of children) receives it before any interrupt
+    can be raised. ``PR_SET_PDEATHSIG`` fires when the *thread* that started the child ends; jobs kill their
+    children in ``finally`` before their thread can end, so in practice it acts when the whole process dies.
+    """
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
+    p: Optional[subprocess.Popen] = None
+    try:
+        p = subprocess.Popen(
+            list(args),
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid(), mask),
+            **kwargs,
+        )
+        if into is not None:
+            into.append(p)
+    finally:
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a held-back interrupt is raised here
+        except BaseException:
+            if p is not None and into is None:
+                kill_group(p)
+            raise
+    return p
+
+
+def kill_group(p: subprocess.Popen) -> None:
+    """SIGKILL the child's whole process group (ngspice and anything it started), then reap the child."""
+    try:
+        os.killpg(p.pid, signal.SIGKILL)  # the child leads its own group: pgid == pid
+    except (ProcessLookupError, PermissionError):
+        pass
+    if p.poll() is None:
+        p.kill()
+    p.wait()  # reap: no zombie is left behind
+
+
+# (path, inode, mtime, size) -> (version, klu) or the SimulationError of a failed or hung probe; a reinstalled
+# executable is probed afresh
+_PROBES: dict[tuple, object] = {}
+_PROBING: dict[tuple, threading.Event] = {}
+_PROBE_LOCK = threading.Lock()
+
+
+def _probe_key(path: str) -> tuple:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise SimulationError(f"ngspice: cannot run {path} -v ({exc.strerror}); {INSTALL_HINT}") from None
+    return (path, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _probe_outcome(path: str, rc: Optional[int], text: str, waited_s: float) -> object:
+    if rc is None:
+        return SimulationError(
+            f"ngspice: {path} -v gave no answer within {waited_s:.2g} s (hung); not tried again for this executable"
+        )
     m = re.search(r"ngspice-(\d+(?:\.\d+)?)", text)
     if m is None:
-        raise SimulationError(f"ngspice: {path} -v does not report an ngspice version; {INSTALL_HINT}")
+        return SimulationError(f"ngspice: {path} -v does not report an ngspice version; {INSTALL_HINT}")
     return m.group(1), "klu" in text.lower()
 
 
-def solver_info() -> dict:
+def _run_probe(path: str, key: tuple, timeout_s: float):
+    """Job: run ``path -v`` in its own process group, polling, and cache its outcome under ``key`` (also when
+    cancelled after :data:`PROBE_HUNG_S`: it is hung; a cancel before that leaves nothing cached)."""
+    t0 = time.monotonic()
+    rc: Optional[int] = None
+    answered = False  # an exit status, or silence for PROBE_HUNG_S or more: an outcome worth caching
+    kids: list[subprocess.Popen] = []
+    with tempfile.TemporaryFile() as out:
+        try:
+            spawn([path, "-v"], kids, stdout=out, stderr=subprocess.STDOUT)
+        except OSError as exc:
+            _PROBES[key] = SimulationError(f"ngspice: cannot run {path} -v ({exc.strerror or exc}); {INSTALL_HINT}")
+            return
+        p = kids[0]
+        try:
+            while time.monotonic() - t0 < timeout_s:
+                try:
+                    rc = p.wait(timeout=min(POLL_S, timeout_s))
+                    break
+                except subprocess.TimeoutExpired:
+                    yield Progress(0, 1, f"ngspice -v ({time.monotonic() - t0:.1f} s)")
+            answered = rc is not None
+        finally:
+            kill_group(p)
+            waited = time.monotonic() - t0
+            if answered or waited >= PROBE_HUNG_S:
+                out.seek(0)
+                text = out.read(1 << 16).decode("latin-1")
+                _PROBES[key] = _probe_outcome(path, rc, text, min(waited, timeout_s))
+
+
+def probe_job(path: str, timeout_s: float = PROBE_TIMEOUT_S):
+    """Job: ``(version, klu)`` of the ngspice at ``path``, from ``path -v`` run at most once per executable.
+
+    The probe honours ``timeout_s`` (capped at :data:`PROBE_TIMEOUT_S`) and a cancel at any yield; its outcome,
+    success or failure (a hung probe included), is cached, so a broken ngspice costs one probe, not one per map.
+    Concurrent callers wait for the one probe in flight.
+
+    Raises
+    ------
+    SimulationError
+        The executable cannot run, does not report a version, or hangs.
+    """
+    key = _probe_key(path)
+    while True:
+        with _PROBE_LOCK:
+            hit = _PROBES.get(key)
+            event = _PROBING.get(key)
+            mine = hit is None and event is None
+            if mine:
+                event = _PROBING[key] = threading.Event()
+        if hit is not None:
+            break
+        assert event is not None
+        if mine:
+            try:
+                yield from _run_probe(path, key, min(max(float(timeout_s), 0.0), PROBE_TIMEOUT_S))
+            finally:
+                with _PROBE_LOCK:
+                    _PROBING.pop(key, None)
+                event.set()
+            hit = _PROBES.get(key)
+            if hit is None:  # the caller's time ran out before a healthy probe could have answered
+                raise SimulationError(f"ngspice: timed out after {timeout_s:g} s while running {path} -v")
+            break
+        event.wait(POLL_S)
+        yield Progress(0, 1, "waiting for ngspice -v")
+    if isinstance(hit, SimulationError):
+        raise SimulationError(str(hit))
+    assert isinstance(hit, tuple)
+    return hit
+
+
+def solver_info_job(timeout_s: float = PROBE_TIMEOUT_S):
+    """Job: :func:`solver_info` as a job (cancellable while the probe runs)."""
+    path = find_ngspice()
+    version, klu = yield from probe_job(path, timeout_s)
+    return {"path": path, "version": version, "klu": klu, "solver": f"ngspice {version} {'klu' if klu else 'sparse'}"}
+
+
+def solver_info(timeout_s: float = PROBE_TIMEOUT_S) -> dict:
     """Installed ngspice: ``{"path", "version", "klu", "solver"}`` (detected once per executable, cached).
 
     ``solver`` reads like ``"ngspice 46 klu"`` or ``"ngspice 39 sparse"``.
     """
-    path = find_ngspice()
-    version, klu = _probe(path)
-    return {"path": path, "version": version, "klu": klu, "solver": f"ngspice {version} {'klu' if klu else 'sparse'}"}
+    gen = solver_info_job(timeout_s)
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        return stop.value
+    finally:
+        gen.close()
 
 
 def parse_raw(data: bytes) -> dict[str, np.ndarray]:
@@ -122,6 +309,36 @@ def vector(vectors: dict[str, np.ndarray], name: str) -> np.ndarray:
         if c in vectors:
             return vectors[c]
     raise SimulationError(f"ngspice: vector {name} missing from the raw file")
+
+
+def check_finite(vectors: dict[str, np.ndarray], k: int = 0) -> None:
+    """Raise if any output vector holds NaN or infinity (ngspice can write them without reporting an error).
+
+    Raises
+    ------
+    SimulationError
+        Naming the first such vector and how many of its points are not finite.
+    """
+    for name, v in vectors.items():
+        bad = ~np.isfinite(v)
+        if bad.any():
+            raise SimulationError(
+                f"ngspice run {k}: output vector {name} is not finite (NaN or infinity) at {int(bad.sum())} of "
+                f"{v.size} time points; the result is not scored"
+            )
+
+
+def _finite_prefix(vectors: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], int]:
+    """A non-converged run's vectors up to its first non-finite time point (what it computed soundly), and the
+    number of time points cut."""
+    if not vectors:
+        return vectors, 0
+    n = min(len(v) for v in vectors.values())
+    bad = np.zeros(n, dtype=bool)
+    for v in vectors.values():
+        bad |= ~np.isfinite(v[:n])
+    stop = int(np.argmax(bad)) if bad.any() else n
+    return {name: v[:stop] for name, v in vectors.items()}, n - stop
 
 
 def _failure(rc: int, log: str, k: int) -> tuple[Optional[str], bool]:
@@ -180,14 +397,12 @@ def run_batch_job(
             with open(cir, "w", encoding="ascii") as fh:
                 fh.write(text)
             with open(os.path.join(workdir, f"run{k}.log"), "wb") as log_fh:
-                procs.append(
-                    subprocess.Popen(
-                        [path, "-b", "-r", f"run{k}.raw", f"run{k}.cir"],
-                        cwd=workdir,
-                        stdin=subprocess.DEVNULL,
-                        stdout=log_fh,
-                        stderr=subprocess.STDOUT,
-                    )
+                spawn(
+                    [path, "-b", "-r", f"run{k}.raw", f"run{k}.cir"],
+                    procs,
+                    cwd=workdir,
+                    stdout=log_fh,
+                    stderr=subprocess.STDOUT,
                 )
             if on_spawn is not None:
                 on_spawn(procs[-1], workdir)
@@ -218,20 +433,23 @@ def run_batch_job(
                     raise SimulationError(msg)
                 try:
                     with open(raw, "rb") as fh:
-                        vectors = parse_raw(fh.read())
+                        vectors, n_bad = _finite_prefix(parse_raw(fh.read()))
                 except (OSError, SimulationError):
-                    vectors = None
+                    vectors, n_bad = None, 0
+                if n_bad:
+                    msg += f"; {n_bad} of its time points are not finite (NaN or infinity) and are not scored"
+                if vectors is not None and not any(len(v) for v in vectors.values()):
+                    vectors = None  # nothing sound was computed
                 results.append((vectors, "using klu" in log.lower(), msg))
                 continue
             if not os.path.exists(raw):
                 raise SimulationError(f"ngspice run {k}: wrote no raw file; last output: {log.strip()[-300:]}")
             with open(raw, "rb") as fh:
                 vectors = parse_raw(fh.read())
+            check_finite(vectors, k)
             results.append((vectors, "using klu" in log.lower(), None))
         return results
     finally:
         for p in procs:
-            if p.poll() is None:
-                p.kill()
-            p.wait()  # reap: no zombie is left behind
+            kill_group(p)  # also what ngspice started, and a finished child's leftovers in its group
         shutil.rmtree(workdir, ignore_errors=True)
