@@ -550,3 +550,37 @@ def test_labels_beyond_the_output_count_are_refused(trained_project, tmp_path):
     edit(path, damage)
     text = one_line_error(project_io.load, path)
     assert text.startswith("/dataset/y") and "labels must be in [0, 9]" in text, text
+
+
+@pytest.mark.timeout(300)
+def test_damaged_files_through_the_public_open_path_never_kill_the_caller(saved, tmp_path):
+    """Seeded byte damage in the metadata region, each file opened with the probe: a project or one line."""
+    data = open(saved, "rb").read()
+    rng = np.random.default_rng(14)
+    outcomes = {"opened": 0, "refused": 0}
+    for i in range(40):
+        d = bytearray(data)
+        for pos in rng.integers(0, min(len(d), 16384), size=int(rng.integers(1, 6))):
+            d[int(pos)] = int(rng.integers(0, 256))
+        path = tmp_path / f"d{i:02d}.h5"
+        path.write_bytes(bytes(d))
+        t0 = time.perf_counter()
+        try:
+            opened = project_io.open_project(str(path))
+            outcomes["opened"] += 1
+            assert opened.project.network.layer_sizes
+        except ProjectFormatError as e:
+            outcomes["refused"] += 1
+            assert "\n" not in str(e) and len(str(e)) < 4200
+        assert time.perf_counter() - t0 < 60
+    assert outcomes["refused"] > 0, outcomes
+
+
+def test_the_probe_reports_through_its_pipe_whatever_sys_stdout_is(capsys):
+    # regression: the child printed to sys.stdout, which pytest's capture (or any embedding application) replaces,
+    # so the parent saw nothing and called a sound file "damaged (exit code 0)"
+    from core.cli.main import main
+
+    assert main(["info", "projects/digits-paper.h5", "--json"]) == 0
+    out = capsys.readouterr()
+    assert '"format": "reram-workbench-project"' in out.out and "damaged" not in out.err

@@ -226,6 +226,14 @@ def _death(code: int, report: dict, memory_bytes: int, cpu_s: int) -> str:
     return f"the checking process failed (exit code {code})"
 
 
+def _emit(report: dict) -> None:
+    """The child's one report line, written to file descriptor 1 itself: ``sys.stdout`` may be something else
+    (pytest's capture, an embedding application), which the parent would never see."""
+    data = (json.dumps(report) + "\n").encode()
+    while data:
+        data = data[os.write(1, data) :]
+
+
 def _child(path: str, memory: str, cpu: str) -> int:
     """The child's side: limits, one read, one JSON line; exit 0 (read), 2 (refused) or 3 (out of memory)."""
     memory_bytes, cpu_s = int(memory), int(cpu)
@@ -239,10 +247,10 @@ def _child(path: str, memory: str, cpu: str) -> int:
     except ProjectFormatError as e:
         text, prefix = str(e), f"{e.hdf5_path}: "
         message = text[len(prefix) :] if text.startswith(prefix) else text
-        print(json.dumps({"ok": False, "where": e.hdf5_path, "error": message}), flush=True)
+        _emit({"ok": False, "where": e.hdf5_path, "error": message})
         return 2
     except MemoryError:
-        print(json.dumps({"ok": False, "memory": True}), flush=True)
+        _emit({"ok": False, "memory": True})
         return 3
-    print(json.dumps({"ok": True, "warnings": loaded.warnings}), flush=True)
+    _emit({"ok": True, "warnings": loaded.warnings})
     return 0
