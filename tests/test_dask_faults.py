@@ -172,7 +172,7 @@ def test_cli_sweep_with_a_killed_scheduler_stores_the_partial_table(tmp_path, cl
     proj = tmp_path / "p.h5"
     shutil.copy(EXAMPLE, proj)
     cmd = [sys.executable, "-m", "core", "sweep", str(proj), "--scheduler", cluster.address]
-    cmd += ["--seeds", "3", "--chunk", "1", "--quiet"]
+    cmd += ["--seeds", "30", "--chunk", "1", "--quiet"]
     cli = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         with distributed.Client(cluster.address, set_as_default=False) as c:  # wait until tasks are flowing
