@@ -6,24 +6,31 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from core import project_io
 from core.cli.main import main
+from core.errors import ProjectSaveError
 from core.model.defects import parse_spec
 from core.model.project import Scenario
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_info_text_of_a_trained_project_with_empty_history(trained_project, tmp_path, capsys):
-    """A trained project whose training history is empty passes validation; `info` used to raise TypeError."""
+def test_a_trained_project_with_an_empty_history_is_refused_by_name(trained_project, tmp_path, capsys):
+    """An empty training history used to load and then make `info` raise TypeError; now it is refused where it
+    arises: saving says the file would not load back, naming the history, and the old file is kept."""
     p = trained_project
-    p.weights.history = {}
     path = str(tmp_path / "p.h5")
     project_io.save(p, path)
+    before = open(path, "rb").read()
+    p.weights.history = {}
+    with pytest.raises(ProjectSaveError, match="would not load back.*history"):
+        project_io.save(p, path)
+    assert open(path, "rb").read() == before
     assert main(["info", path]) == 0
-    out = capsys.readouterr().out
-    line = next(x for x in out.splitlines() if x.startswith("network:"))
-    assert line == "network: 64-8-8-8-10, trained"
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("network:"))
+    assert line.startswith("network: 64-8-8-8-10, trained, test accuracy 0.9")  # the old file, intact
 
 
 def test_generalization_records_wire_resistance_and_device_model(trained_project, tmp_path, capsys):
