@@ -74,7 +74,9 @@ def ranged(
     ``optional=True`` marks a field added after the project format's first version: a project file written
     before it existed has no attribute for it, and reading such a file gives the field its default.
     """
-    meta: dict[str, Any] = {_KEY: dict(lo=lo, hi=hi, integer=integer, lo_open=lo_open, unit=unit, label=label, help=help)}
+    meta: dict[str, Any] = {
+        _KEY: dict(lo=lo, hi=hi, integer=integer, lo_open=lo_open, unit=unit, label=label, help=help)
+    }
     if optional:
         meta[OPTIONAL] = True
     return dataclasses.field(default=default, metadata=meta)
