@@ -362,7 +362,7 @@ class CrossbarPanel(QWidget):
             # with a known cell pitch, cells keep their true aspect on silicon (x pitch : y pitch)
             pitch = ro.pitch_um
             vb.setAspectLocked(pitch is not None, ratio=1.0 if pitch is None else cv.aspect_ratio(pitch))
-            vb.setLimits(**cv.view_limits(grid))
+            vb.setLimits(**cv.view_limits(grid, aspect_locked=pitch is not None))
             self.reset_view()
         self._show_hover()
 

@@ -254,14 +254,27 @@ def view_margin(n: int) -> float:
     return max(1.0, VIEW_MARGIN_FRACTION * n)
 
 
-def view_limits(grid_shape: tuple[int, int]) -> dict:
+def view_limits(grid_shape: tuple[int, int], aspect_locked: bool = False) -> dict:
     """Keyword arguments of pyqtgraph's ``ViewBox.setLimits`` for a grid of ``grid_shape`` cells.
 
     Panning stays within the grid plus a margin, zooming out stops at the grid plus that margin, zooming in
-    stops at :data:`MIN_VIEW_CELLS` cells (or the whole side, if it is shorter).
+    stops at :data:`MIN_VIEW_CELLS` cells (or the whole side, if it is shorter). With the aspect locked (cells
+    to scale) one axis must show more than the grid to keep the other whole, so only the zoom-in limits apply:
+    pan and zoom-out limits would make pyqtgraph cut the long side instead.
     """
     rows, cols = grid_shape
     mx, my = view_margin(cols), view_margin(rows)
+    if aspect_locked:
+        return {
+            "xMin": None,
+            "xMax": None,
+            "yMin": None,
+            "yMax": None,
+            "minXRange": float(min(MIN_VIEW_CELLS, cols)),
+            "maxXRange": None,
+            "minYRange": float(min(MIN_VIEW_CELLS, rows)),
+            "maxYRange": None,
+        }
     return {
         "xMin": CELL_OFFSET - mx,
         "xMax": CELL_OFFSET + cols + mx,

@@ -177,7 +177,7 @@ class CircuitParams:
         -1.0,
         1e4,
         unit="ohm",
-        label="Word-line segment resistance",
+        label="Word-line segment (-1: as wire)",
         help="per cell on each word line; -1 = the wire segment resistance",
         optional=True,
     )
@@ -186,7 +186,7 @@ class CircuitParams:
         -1.0,
         1e4,
         unit="ohm",
-        label="Bit-line segment resistance",
+        label="Bit-line segment (-1: as wire)",
         help="per cell on each bit line; -1 = the wire segment resistance",
         optional=True,
     )

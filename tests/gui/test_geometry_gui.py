@@ -34,6 +34,8 @@ def test_cells_are_drawn_to_scale_when_the_pitch_is_known(window, qtbot):
     qtbot.wait(50)
     w, h = _cell_size_px(cb)
     assert h / w == pytest.approx(2.0, rel=1e-6)  # a cell twice as tall as wide, as on silicon
+    (x0, x1), (y0, y1) = cb.plot.getViewBox().viewRange()
+    assert y0 <= -0.5 and y1 >= 64.5 and x0 <= -0.5 and x1 >= 15.5  # and the whole 65 x 16 array in view
     assert "pitch 0.2 x 0.4 um (3.2 x 26 um)" in cb.info.text()  # 16 x 0.2 um by 65 x 0.4 um
 
 
