@@ -27,6 +27,17 @@ def trained_project(_trained_paper):
     return copy.deepcopy(_trained_paper)
 
 
+@pytest.fixture
+def saved(trained_project, tmp_path):
+    """Path of a saved copy of the trained project holding one of everything (project_builders.add_everything)."""
+    from core import project_io
+    from project_builders import add_everything
+
+    path = str(tmp_path / "p.h5")
+    project_io.save(add_everything(trained_project), path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def ngspice_path():
     """Path of the ngspice executable, or skip with the install command."""

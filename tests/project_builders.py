@@ -7,6 +7,7 @@ import math
 import numbers
 import os
 
+import h5py
 import numpy as np
 
 from core import jobs
@@ -47,6 +48,12 @@ def assert_same(a, b, where="project"):
         assert a == b or (math.isnan(a) and math.isnan(b)), f"{where}: {a!r} vs {b!r}"
     else:
         assert type(a) is type(b) and a == b, f"{where}: {a!r} vs {b!r}"
+
+
+def edit(path, fn):
+    """Open the HDF5 file at ``path`` for writing and let ``fn(f)`` change it (damage it, in the tests)."""
+    with h5py.File(path, "r+") as f:
+        fn(f)
 
 
 def add_everything(p: Project) -> Project:

@@ -28,22 +28,10 @@ from core.project_io.lock import ProjectLockedError, project_lock
 from core.session import project_file
 from core.session.project_file import FileBase, ProjectChangedError, ProjectWarningsError
 from core.session.store import store_result
-from project_builders import ROOT, V1_FILE, add_everything
+from project_builders import ROOT, V1_FILE, edit
 
 EXAMPLE = os.path.join(ROOT, "projects", "digits-paper.h5")
 CLI = [sys.executable, "-m", "core.cli.main"]
-
-
-@pytest.fixture
-def saved(trained_project, tmp_path):
-    path = str(tmp_path / "p.h5")
-    project_io.save(add_everything(trained_project), path)
-    return path
-
-
-def edit(path, fn):
-    with h5py.File(path, "r+") as f:
-        fn(f)
 
 
 def one_line_error(fn, *args, **kwargs) -> str:

@@ -15,19 +15,7 @@ from core.errors import ProjectFormatError
 from core.model.crossbar import physical_shape
 from core.model.network import forward
 from core.project_io import schema
-from project_builders import ODD_NAME, V1_FILE, add_everything
-
-
-@pytest.fixture
-def saved(trained_project, tmp_path):
-    path = str(tmp_path / "p.h5")
-    project_io.save(add_everything(trained_project), path)
-    return path
-
-
-def edit(path, fn):
-    with h5py.File(path, "r+") as f:
-        fn(f)
+from project_builders import ODD_NAME, V1_FILE, edit
 
 
 def load_error(path) -> ProjectFormatError:

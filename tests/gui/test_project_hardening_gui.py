@@ -3,8 +3,6 @@ is cancelled), a file that loaded with warnings is not saved over without asking
 
 from __future__ import annotations
 
-import copy
-import gc
 import os
 import subprocess
 import sys
@@ -14,49 +12,18 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from app.main_window import MainWindow
 from app.presenters import file_guard
-from app.presenters.document import DEFAULT_PROJECT, WorkbenchState
+from app.presenters.document import DEFAULT_PROJECT
 from core import jobs, project_io
 from core.evaluate import evaluate_job
 from core.session.store import store_result
 from project_builders import ROOT
 
 
-@pytest.fixture(autouse=True)
-def _collect_qt_garbage_here(qapp):
-    yield
-    qapp.processEvents()
-    gc.collect()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _automatic_gc_back_after_this_module(qapp):
-    yield
-    from app.jobs_qt import release_garbage_collection
-
-    qapp.processEvents()
-    release_garbage_collection()
-
-
-@pytest.fixture(scope="module")
-def _example():
-    return project_io.load(DEFAULT_PROJECT)
-
-
 @pytest.fixture
-def window(qtbot, _example):
-    w = MainWindow(WorkbenchState(copy.deepcopy(_example), DEFAULT_PROJECT), interactive=False)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.jobs.shutdown(timeout_s=20)
-
-
-@pytest.fixture
-def own_file(tmp_path, _example):
+def own_file(tmp_path, example):
     path = str(tmp_path / "p.h5")
-    project_io.save(copy.deepcopy(_example), path)  # with digests (the bundled file predates them)
+    project_io.save(example, path)  # with digests (the bundled file predates them)
     return path
 
 
