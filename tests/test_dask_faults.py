@@ -76,8 +76,7 @@ def cluster_factory():
 
 
 BAD_ADDRESSES = [
-    ("tls://x", "scheme tls:// needs TLS certificates"),
-    ("tls://127.0.0.1:8786", "scheme tls:// needs TLS certificates"),
+    ("tls://x", "needs a port"),
     ("ucx://x:1", "scheme ucx:// unsupported"),
     ("ws://127.0.0.1:9", "scheme ws:// unsupported"),
     ("inproc://x", "scheme inproc:// unsupported"),

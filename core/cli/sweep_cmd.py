@@ -31,7 +31,7 @@ from core.model.devices import DEVICE_MODELS
 from core.model.opamp import parse_quantity_list
 from core.session.project_file import store_results
 from core.session.store import partial_sweep
-from core.sweeps.dask_backend import quiet_logs
+from core.sweeps.dask_backend import DaskLimits, TlsFiles, connect, quiet_logs
 from core.sweeps.job import SweepFailed, sweep_job
 from core.sweeps.spec import SWEEP_FIDELITIES, SWEEP_PATTERNS, SweepSpec, normalize_stuck, parse_list, sizes_from_text
 from core.sweeps.table import summary_text
@@ -83,7 +83,15 @@ def register(sub, common) -> None:
         help="local worker threads (default: CPU count); for spice each runs one ngspice process at a time",
     )
     p.add_argument("--chunk", type=str, default=None, help="defect maps per task (default 256 behavioral, 1 otherwise)")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="Dask scheduler address, e.g. tcp://127.0.0.1:8786, or tls://HOST:PORT with the three --tls files "
+        "(Dask runs code sent over the network: bind schedulers to localhost or use TLS, see docs/dask.md)",
+    )
+    p.add_argument("--tls-ca", default=None, help="tls:// scheduler: PEM file of the CA that signed the cluster")
+    p.add_argument("--tls-cert", default=None, help="tls:// scheduler: this client's PEM certificate")
+    p.add_argument("--tls-key", default=None, help="tls:// scheduler: this client's PEM private key")
     p.add_argument("--r-wire", type=float, default=None, help="wire segment resistance in ohm (nodal, spice)")
     wire_args(p)
     p.add_argument("--device", default=None, help=f"device model: {' or '.join(DEVICE_MODELS)}")
@@ -146,11 +154,26 @@ def run(args) -> CommandResult:
         quiet_logs()  # a Dask fault is the one line below, not distributed's log records
     opened = open_for_store(args.project, save=save)
     project = opened.project
+    client = None
+    tls_given = any(v is not None for v in (args.tls_ca, args.tls_cert, args.tls_key))
+    if tls_given and args.scheduler is None:
+        raise ParameterError("scheduler", "--tls-ca/--tls-cert/--tls-key need a tls:// --scheduler")
+    if args.scheduler is not None and (tls_given or str(args.scheduler).strip().lower().startswith("tls://")):
+        tls = TlsFiles(args.tls_ca or "", args.tls_cert or "", args.tls_key or "") if tls_given else None
+        client = connect(args.scheduler, DaskLimits().connect_s, tls)  # the job leaves a given client open
+    try:
+        return _run(args, spec, workers, chunk, save, opened, project, client)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _run(args, spec, workers, chunk, save, opened, project, client) -> CommandResult:
     job = sweep_job(
         project_with_wires(project, args),  # a view: the result is stored into the project itself
         spec,
         workers=workers,
-        scheduler=args.scheduler,
+        scheduler=client if client is not None else args.scheduler,
         chunk_maps=chunk,
         r_wire_ohm=args.r_wire,
         device_model=args.device,

@@ -28,7 +28,32 @@ DEFAULT_RETRIES = 2
 LOST_SCHEDULER_S = 15.0
 NO_WORKERS_S = 60.0
 RESULT_WAIT_S = 2.0
-SCHEMES = ("tcp",)  # tls needs certificates (pass a configured distributed.Client); ucx/ws need extra packages
+SCHEMES = ("tcp", "tls")  # tls needs certificate files (TlsFiles); ucx/ws need extra packages
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files for a ``tls://`` scheduler: the CA that signed the cluster's certificates, and this client's
+    certificate and key (``distributed.security.Security`` with encryption required)."""
+
+    ca_file: str
+    cert_file: str
+    key_file: str
+
+    def security(self):
+        import os
+
+        from distributed.security import Security
+
+        for name, path in (("tls-ca", self.ca_file), ("tls-cert", self.cert_file), ("tls-key", self.key_file)):
+            if not path or not os.path.isfile(path):
+                raise ParameterError(name, f"must name an existing PEM file, got {path!r}")
+        return Security(
+            tls_ca_file=self.ca_file,
+            tls_client_cert=self.cert_file,
+            tls_client_key=self.key_file,
+            require_encryption=True,
+        )
 
 
 @dataclass(frozen=True)
@@ -64,8 +89,7 @@ def parse_address(scheduler) -> str:
         scheme, rest = "tcp", text
     scheme = scheme.lower()
     if scheme not in SCHEMES:
-        why = "needs TLS certificates (connect a distributed.Client from Python)" if scheme == "tls" else "unsupported"
-        raise ParameterError("scheduler", f"scheme {scheme}:// {why}; give {hint}; got {shown!r}")
+        raise ParameterError("scheduler", f"scheme {scheme}:// unsupported; give {hint} (or tls://); got {shown!r}")
     host, colon, port_text = rest.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
@@ -75,10 +99,10 @@ def parse_address(scheduler) -> str:
         raise ParameterError("scheduler", f"needs a host name or IP address: {hint}; got {shown!r}")
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
         raise ParameterError("scheduler", f"port must be an integer from 1 to 65535; got {shown!r}")
-    return f"tcp://{'[' + host + ']' if ':' in host else host}:{int(port_text)}"
+    return f"{scheme}://{'[' + host + ']' if ':' in host else host}:{int(port_text)}"
 
 
-def connect(scheduler, timeout_s: float = CONNECT_TIMEOUT_S):
+def connect(scheduler, timeout_s: float = CONNECT_TIMEOUT_S, tls: Optional[TlsFiles] = None):
     """A ``distributed.Client`` for a scheduler address such as ``tcp://10.0.0.5:8786``, within ``timeout_s``.
 
     The client is made on a helper thread so that nothing (name resolution, a scheduler that accepts but
@@ -92,11 +116,20 @@ def connect(scheduler, timeout_s: float = CONNECT_TIMEOUT_S):
     from distributed import Client
 
     address = parse_address(scheduler)
+    security = None
+    if address.startswith("tls://"):
+        if tls is None:
+            raise ParameterError(
+                "scheduler", f"{address} needs --tls-ca, --tls-cert and --tls-key (PEM files of the cluster's CA)"
+            )
+        security = tls.security()
+    elif tls is not None:
+        raise ParameterError("scheduler", f"TLS files were given but {address} is not a tls:// address")
     box: dict = {}
 
     def make() -> None:
         try:
-            box["client"] = Client(address, timeout=timeout_s, set_as_default=False)
+            box["client"] = Client(address, timeout=timeout_s, set_as_default=False, security=security)
         except Exception as e:  # noqa: BLE001 - any failure to connect is the same one-line error
             box["error"] = e
 
