@@ -284,7 +284,7 @@ class DefectEditorPanel(QWidget):
             shape = self.state.shape(d.array)
             if shape is None:
                 raise WorkbenchError(f"array: must be from 1 to {self.state.n_arrays} for this network; got {d.array}")
-            d.cells(shape, self.state.pitch(d.array))
+            d.cells_on(shape, self.state.pitch(d.array), self.state.tile(d.array))
         except WorkbenchError as e:
             self.message.error(str(e))
             return False

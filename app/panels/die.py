@@ -88,7 +88,7 @@ class DiePanel(QWidget):
             )
             img.setRect(rect)
             try:
-                codes = overlay_codes(self.state.draft, k, a.shape, a.pitch_um)
+                codes = overlay_codes(self.state.draft, k, a.shape, a.pitch_um, a.tile)
             except WorkbenchError as e:
                 self.message.error(str(e))
                 codes = np.zeros(a.shape, dtype=np.uint8)

@@ -108,8 +108,10 @@ class ArrayReadout:
         self.shape = self.layer.shape
         mine = [d for d in defects if d.array == array]
         self.pitch_um = self.layer.pitch_um
-        self.codes = overlay_codes(mine, array, self.shape, self.pitch_um)
-        self.stuck = stuck_maps(mapped.shapes, mine, mapped.device, pitches_um=mapped.pitches_um)[array - 1]
+        self.codes = overlay_codes(mine, array, self.shape, self.pitch_um, self.layer.tile)
+        self.stuck = stuck_maps(mapped.shapes, mine, mapped.device, pitches_um=mapped.pitches_um, tiles=mapped.tiles)[
+            array - 1
+        ]
         self.g_programmed = self.layer.g_siemens
         self.g_effective = apply_stuck([self.g_programmed], [self.stuck])[0]
         self.w_programmed = crossbar_weights(mapped, array, self.g_programmed)

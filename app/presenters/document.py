@@ -139,6 +139,13 @@ class WorkbenchState:
             return None
         return tuple(m.shapes[array - 1])
 
+    def tile(self, array: int) -> Optional[tuple[int, int]]:
+        """Tile size (rows, cols) of 1-based ``array`` when tiled (core.model.tiling), else None."""
+        m = self.project.mapped
+        if m is None or not 1 <= array <= len(m.arrays):
+            return None
+        return m.arrays[array - 1].tile
+
     def pitch(self, array: int) -> Optional[tuple[float, float]]:
         """Cell pitch (x, y) in um of 1-based ``array``, or None if unknown (or no such array)."""
         m = self.project.mapped

@@ -96,13 +96,20 @@ def build_defect(
 
 
 def overlay_codes(
-    defects, array: int, shape: tuple[int, int], pitch_um: Optional[tuple[float, float]] = None
+    defects,
+    array: int,
+    shape: tuple[int, int],
+    pitch_um: Optional[tuple[float, float]] = None,
+    tile: Optional[tuple[int, int]] = None,
 ) -> np.ndarray:
-    """Per cell of ``array``: 0 healthy, 1 stuck on, 2 stuck off, 3 stuck at a resistance (later wins)."""
+    """Per cell of ``array``: 0 healthy, 1 stuck on, 2 stuck off, 3 stuck at a resistance (later wins).
+
+    ``tile``: the array's tile size when tiled (``shape`` is then the whole mosaic), for defects on one tile.
+    """
     codes = np.zeros(shape, dtype=np.uint8)
     for d in defects:
         if d.array == array:
-            codes[d.cells(shape, pitch_um)] = {"on": 1, "off": 2}.get(d.stuck, 3)
+            codes[d.cells_on(shape, pitch_um, tile)] = {"on": 1, "off": 2}.get(d.stuck, 3)
     return codes
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from core.circuit import neuron, opamp
 from core.circuit.mapping import row_voltages
-from core.model import network
+from core.model import network, tiling
 from core.model.crossbar import MappedNetwork
 from core.model.opamp import OpAmpOffsets
 
@@ -49,6 +49,10 @@ def layer_forward(
         offsets = None if all_offsets is None else all_offsets[layer]
     inv = None if offsets is None else offsets.inverter
     v_rows = row_voltages(mapped.scheme, v_in, dev.v_read_volt, cir, layer, mapped.opamp, inv)
+    # tiled (core.model.tiling): unused rows at 0 V, unused columns end at ground (no TIA); with ideal wires the
+    # tiles of a tile column sum into one virtual ground, which is one column of the whole mosaic
+    v_rows = tiling.pad_rows(v_rows, a)
+    g = tiling.used_columns(a, g)
     if dev.uses_gap_iv:
         # I = I0 exp(-gap/g0) sinh(V/V0) = G_small_signal * V0 * sinh(V/V0) with the column at virtual ground
         drive = dev.v0_volt * np.sinh(v_rows / dev.v0_volt)

@@ -107,7 +107,9 @@ def defective_conductances(mapped: MappedNetwork, defects: Sequence[Defect]):
     arrays): :func:`device_conductances` for the healthy cells, the stuck values of ``mapped.variability`` (or
     the window's LRS/HRS) for the stuck ones.
     """
-    stuck = defects_mod.stuck_maps(mapped.shapes, defects, mapped.device, mapped.variability, mapped.pitches_um)
+    stuck = defects_mod.stuck_maps(
+        mapped.shapes, defects, mapped.device, mapped.variability, mapped.pitches_um, mapped.tiles
+    )
     return defects_mod.apply_stuck(device_conductances(mapped), stuck), defects_mod.defect_fractions(stuck)
 
 

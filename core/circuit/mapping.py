@@ -43,6 +43,7 @@ import numpy as np
 
 from core.circuit.opamp import OpAmpModel, inverter_outputs
 from core.errors import ParameterError
+from core.model import tiling
 from core.model.crossbar import ArrayMap, MappedNetwork, join_pairs, layout, split_pairs, weight_span
 from core.model.devices import CircuitParams, DeviceParams
 from core.model.network import Weights, forward
@@ -203,7 +204,7 @@ def effective_weights(mapped: MappedNetwork, g_list: Sequence[np.ndarray]) -> tu
     span = mapped.span_siemens
     Ws, bs = [], []
     for a, g in zip(mapped.arrays, g_list):
-        gp, gn = split_pairs(mapped.scheme, np.asarray(g))
+        gp, gn = split_pairs(mapped.scheme, a.logical(np.asarray(g)))  # tiled: the layer's own cells
         w_aug = (gp - gn) * a.w_max / span
         Ws.append(w_aug[..., :-1, :])
         bs.append(w_aug[..., -1, :] / a.bias_scale)
@@ -221,8 +222,6 @@ def map_project(project) -> MappedNetwork:
     project.mapped = map_network(
         project.weights, project.device, project.circuit, project.load_dataset().X_train, project.scheme
     )
-    if old is not None and len(old.arrays) == len(project.mapped.arrays):
-        # the cell pitch is the layout's, not the mapping's: a re-mapped network keeps it
-        for new, prev in zip(project.mapped.arrays, old.arrays):
-            new.pitch_um, new.origin_um = prev.pitch_um, prev.origin_um
+    # the tiling, cell pitch and place on the die are the layout's, not the mapping's: a re-mapped network keeps them
+    project.mapped = tiling.retile_like(project.mapped, old)
     return project.mapped

@@ -40,6 +40,7 @@ from core.circuit.nodal_graph import crossbar_graph
 from core.circuit.nodal_neurons import NeuronPorts
 from core.circuit.opamp import OpAmpModel
 from core.errors import ParameterError, SimulationError
+from core.model import tiling
 from core.model.crossbar import MappedNetwork
 from core.model.devices import DeviceParams, Wires
 from core.model.opamp import OpAmpOffsets
@@ -76,17 +77,24 @@ def _solve_crossbar(
     device: DeviceParams,
     term_siemens: Optional[np.ndarray] = None,
     inject_amp: Optional[np.ndarray] = None,
+    tile: Optional[tuple[int, int]] = None,
+    used_cols: Optional[int] = None,
 ) -> np.ndarray:
-    """Voltages (N, cols) at the column ends (``term_siemens`` given), else currents (N, cols) into 0 V ends."""
+    """Voltages (N, cols) at the column ends (``term_siemens`` given), else currents (N, cols) into 0 V ends.
+
+    ``tile``: ``g`` is a mosaic of tiles whose first ``used_cols`` columns end in TIAs (wired current summing,
+    :func:`core.circuit.nodal_graph.crossbar_graph`); the result has those ``used_cols`` columns.
+    """
     rows, cols = g.shape
-    graph = crossbar_graph(g, Wires.of(r_wire_ohm), term_siemens)
+    used = cols if used_cols is None else int(used_cols)
+    graph = crossbar_graph(g, Wires.of(r_wire_ohm), term_siemens, tile, used)
     symmetric = term_siemens is None or np.ndim(term_siemens) == 1 or np.array_equal(term_siemens, term_siemens.T)
     lu = _factor(graph.k, symmetric)
     n_nodes = graph.n_unknown
     if graph.ends is not None:
         out = graph.ends
     elif graph.r_end > 0:
-        out = graph.last
+        out = graph.last[:, :used]  # (tile rows, used): the partial currents of a column's tiles add up
     else:
         out = None  # the columns are one node with their 0 V ends: currents from the devices themselves
     extra = np.zeros(n_nodes)
@@ -98,17 +106,19 @@ def _solve_crossbar(
         if graph.ends is not None:
             return x[graph.ends].T
         if out is not None:
-            return x[out].T / graph.r_end
-        vd = graph.full(x, v_rows)[graph.dev_a].reshape(rows, cols, -1)  # column nodes at 0 V
+            return x[out].sum(axis=0).T / graph.r_end
+        vd = graph.full(x, v_rows)[graph.dev_a].reshape(rows, cols, -1)[:, :used]  # column nodes at 0 V
         if not device.uses_gap_iv:
-            return np.einsum("rcn,rc->nc", vd, g)
-        return np.einsum("rcn,rc->nc", np.sinh(vd / device.v0_volt), coef.reshape(rows, cols))
+            return np.einsum("rcn,rc->nc", vd, g[:, :used])
+        return np.einsum("rcn,rc->nc", np.sinh(vd / device.v0_volt), coef.reshape(rows, cols)[:, :used])
 
     coef = (device.i0_amp * np.exp(-device.gap_from_conductance(g) / device.g0_m)).ravel()[:, None]
     if not device.uses_gap_iv:
         if n_img > rows and out is not None:
             unit = graph.drive.toarray()
-            transfer = lu.solve(unit)[out]  # (cols, rows)
+            transfer = lu.solve(unit)[out]  # (cols, rows); (tile rows, cols, rows) without ends
+            if transfer.ndim == 3:
+                transfer = transfer.sum(axis=0)
             v = v_rows @ transfer.T
             if graph.ends is None:
                 v = v / graph.r_end
@@ -153,7 +163,12 @@ def _solve_crossbar(
 
 
 def column_currents(
-    g: np.ndarray, v_rows: np.ndarray, r_wire_ohm: Union[float, Wires], device: Optional[DeviceParams] = None
+    g: np.ndarray,
+    v_rows: np.ndarray,
+    r_wire_ohm: Union[float, Wires],
+    device: Optional[DeviceParams] = None,
+    tile: Optional[tuple[int, int]] = None,
+    used_cols: Optional[int] = None,
 ) -> np.ndarray:
     """Column currents (N, cols) in A of one crossbar with columns held at 0 V.
 
@@ -168,17 +183,22 @@ def column_currents(
         separate word-line, bit-line, driver and TIA input resistances; topology in the module docstring.
     device
         Device parameters (default linear devices).
+    tile, used_cols
+        ``g`` is a mosaic of ``tile``-sized tiles (:mod:`core.model.tiling`) of which the first ``used_cols``
+        columns end at the (shared) virtual grounds; the result has ``used_cols`` columns.
     """
     device = device or DeviceParams()
     g = np.asarray(g, dtype=np.float64)
     v_rows = np.atleast_2d(np.asarray(v_rows, dtype=np.float64))
     wires = _check(g, v_rows, r_wire_ohm)
+    used = g.shape[1] if used_cols is None else int(used_cols)
     if wires.ideal:
+        gu = g[:, :used]
         if device.uses_gap_iv:
-            coef = device.i0_amp * np.exp(-device.gap_from_conductance(g) / device.g0_m)
+            coef = device.i0_amp * np.exp(-device.gap_from_conductance(gu) / device.g0_m)
             return np.sinh(v_rows / device.v0_volt) @ coef
-        return v_rows @ g
-    return _solve_crossbar(g, v_rows, wires, device)
+        return v_rows @ gu
+    return _solve_crossbar(g, v_rows, wires, device, tile=tile, used_cols=used)
 
 
 def _check(g: np.ndarray, v_rows: np.ndarray, r_wire_ohm: Union[float, Wires]) -> Wires:
@@ -215,12 +235,17 @@ def tia_outputs(
     device: DeviceParams,
     opamp_gain: float,
     rail_volt: float,
+    tile: Optional[tuple[int, int]] = None,
+    used_cols: Optional[int] = None,
 ) -> np.ndarray:
-    """TIA output voltages (N, cols) of one crossbar, saturated TIAs included (see the module docstring)."""
+    """TIA output voltages (N, cols) of one crossbar, saturated TIAs included (see the module docstring).
+
+    Tiled (``tile``), ``g`` is the whole mosaic and only its first ``used_cols`` columns have TIAs.
+    """
     a, rf = opamp_gain, r_tia_ohm
-    cols = g.shape[1]
+    cols = g.shape[1] if used_cols is None else int(used_cols)
     if Wires.of(r_wire_ohm).ideal:
-        vn = _tia_inputs_ideal_wires(g, v_rows, device, np.full(cols, (1.0 + a) / rf))
+        vn = _tia_inputs_ideal_wires(g[:, :cols], v_rows, device, np.full(cols, (1.0 + a) / rf))
         return np.clip(-a * vn, -rail_volt, rail_volt)
     state = np.zeros((len(v_rows), cols), dtype=np.int8)  # 0 linear, +-1 saturated at +-rail
     for _ in range(MAX_ACTIVE_SET_ITER):
@@ -229,7 +254,7 @@ def tia_outputs(
         for k, pat in enumerate(patterns):
             sel = np.flatnonzero(inverse.ravel() == k)
             term = np.where(pat == 0, (1.0 + a) / rf, 1.0 / rf)
-            vn = _solve_crossbar(g, v_rows[sel], r_wire_ohm, device, term, pat * rail_volt / rf)
+            vn = _solve_crossbar(g, v_rows[sel], r_wire_ohm, device, term, pat * rail_volt / rf, tile, cols)
             wanted[sel] = -a * vn
         new_state = np.where(wanted > rail_volt, 1, np.where(wanted < -rail_volt, -1, 0)).astype(np.int8)
         if np.array_equal(new_state, state):
@@ -258,14 +283,21 @@ def _ends_ideal_wires(g, v_rows, device, y_term, i0):
     return vn
 
 
-def neuron_layer(g, v_rows, r_wire_ohm: Union[float, Wires], ports: NeuronPorts, device: DeviceParams):
+def neuron_layer(
+    g,
+    v_rows,
+    r_wire_ohm: Union[float, Wires],
+    ports: NeuronPorts,
+    device: DeviceParams,
+    tile: Optional[tuple[int, int]] = None,
+):
     """(neuron outputs (N, n_out) before the ReLU, TIA outputs (N, cols)) of one crossbar with non-ideal op-amps.
 
     The neuron stage terminates the column ends as ``i = Y n + i0`` (:mod:`core.circuit.nodal_neurons`); the
     states of every TIA and stage-2 op-amp are found by the same active-set iteration as for ideal TIAs. With
     ``R_o = 0`` the stage-2 states do not change the terminations, so only TIA states are re-solved.
     """
-    n_img, cols, n_out = len(v_rows), g.shape[1], ports.array.n_out
+    n_img, cols, n_out = len(v_rows), ports.cols, ports.array.n_out
     coupled = ports.m.r_o > 0
     st_t = np.zeros((n_img, cols), dtype=np.int8)
     st_s = np.zeros((n_img, n_out), dtype=np.int8)
@@ -278,10 +310,10 @@ def neuron_layer(g, v_rows, r_wire_ohm: Union[float, Wires], ports: NeuronPorts,
                 sel = np.flatnonzero(inverse.ravel() == k)
                 y_term, i0 = ports.port_affine(pat[:cols], pat[cols:] if coupled else st_s[sel[0]])
                 if Wires.of(r_wire_ohm).ideal:
-                    n[sel] = _ends_ideal_wires(g, v_rows[sel], device, y_term, i0)
+                    n[sel] = _ends_ideal_wires(g[:, :cols], v_rows[sel], device, y_term, i0)
                 else:
                     term = np.diag(y_term).copy() if not coupled else y_term
-                    n[sel] = _solve_crossbar(g, v_rows[sel], r_wire_ohm, device, term, -i0)
+                    n[sel] = _solve_crossbar(g, v_rows[sel], r_wire_ohm, device, term, -i0, tile, cols)
             key_prev = key
         t, s, w_t, w_s, _ = ports.downstream(n, st_t, st_s)
         new_t, new_s = ports.next_state(st_t, w_t), ports.next_state(st_s, w_s)
@@ -301,9 +333,11 @@ def layer_forward(
     arr = mapped.arrays[layer]
     dev, cir = mapped.device, mapped.circuit
     if mapped.ideal_opamps:
-        v_rows = row_voltages(mapped.scheme, v_in, dev.v_read_volt, cir, layer)
+        v_rows = tiling.pad_rows(row_voltages(mapped.scheme, v_in, dev.v_read_volt, cir, layer), arr)
         wires = _check(g, v_rows, cir.wires)
-        v_tia = tia_outputs(g, v_rows, wires, arr.r_tia_ohm, dev, cir.opamp_gain, cir.v_rail_volt)
+        v_tia = tia_outputs(
+            g, v_rows, wires, arr.r_tia_ohm, dev, cir.opamp_gain, cir.v_rail_volt, arr.tile, arr.logical_shape[1]
+        )
         return neuron.neuron_outputs(v_tia, arr, mapped.scheme, cir)
     if offsets is None:
         all_offsets = mapped.opamp_offsets()
@@ -311,10 +345,10 @@ def layer_forward(
     if offsets is not None and offsets.batch_shape:
         raise ParameterError("offsets", f"the nodal solver takes one set of offsets, got batch {offsets.batch_shape}")
     inv = None if offsets is None else offsets.inverter
-    v_rows = row_voltages(mapped.scheme, v_in, dev.v_read_volt, cir, layer, mapped.opamp, inv)
+    v_rows = tiling.pad_rows(row_voltages(mapped.scheme, v_in, dev.v_read_volt, cir, layer, mapped.opamp, inv), arr)
     wires = _check(g, v_rows, cir.wires)
     ports = NeuronPorts(OpAmpModel.of(cir, mapped.opamp), arr, mapped.scheme, cir.r_stage2_ohm, offsets)
-    s, _ = neuron_layer(g, v_rows, wires, ports, dev)
+    s, _ = neuron_layer(g, v_rows, wires, ports, dev, arr.tile)
     return np.maximum(s, 0.0) if arr.relu else s
 
 

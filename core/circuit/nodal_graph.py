@@ -39,9 +39,10 @@ class CrossbarGraph:
         (rows cols,) index in the full node vector ``[x, v_rows, 0]`` of each device's row and column node
         (device ``(i, j)`` at ``i cols + j``).
     ends
-        (cols,) unknown index of each column end (with a termination), else None.
+        (cols,) unknown index of each column end (with a termination), else None; tiled, only the used columns'.
     last
-        (cols,) full index of each column's last node (the one the end conductance leaves).
+        (tile rows, cols) full index of each column's last node in each tile row (the ones the end conductance
+        leaves; one row when not tiled).
     g_end
         Conductance from a column's last node to its end, ``1 / (r_bl + r_tia_in)``; 0 if they are one node.
     r_end
@@ -79,28 +80,49 @@ class CrossbarGraph:
         return np.vstack([x, v_rows.T, np.zeros((1, x.shape[1]))])
 
 
-def crossbar_graph(g: np.ndarray, wires: Wires, term_siemens: Optional[np.ndarray] = None) -> CrossbarGraph:
+def crossbar_graph(
+    g: np.ndarray,
+    wires: Wires,
+    term_siemens: Optional[np.ndarray] = None,
+    tile: Optional[tuple[int, int]] = None,
+    used_cols: Optional[int] = None,
+) -> CrossbarGraph:
     """The :class:`CrossbarGraph` of conductances ``g`` (rows, cols) with non-ideal ``wires``.
 
     ``term_siemens`` (cols,) puts a conductance from each column end to ground; a (cols, cols) array is a full
     termination matrix (entry (j, k) added at (n(j), n(k))); without it the column ends are ground.
+
+    ``tile`` (T_r, T_c) makes ``g`` a mosaic of tiles (:mod:`core.model.tiling`): word lines stop at every tile
+    edge and each tile's rows have their own driver segment from the row's source; bit lines stop at every tile
+    edge and each tile's column ``j`` ends through its own ``r_bl + r_tia_in`` on the one shared end ``n(j)``
+    (wired current summing). Only the first ``used_cols`` columns have ends (and terminations, ``(used_cols,)``);
+    the others end at ground. Without ``tile`` the graph is the untiled one, entry for entry.
     """
     import scipy.sparse as sp
 
     rows, cols = g.shape
+    tr, tc = tile if tile is not None else (rows, cols)
+    if rows % tr or cols % tc:
+        raise ValueError(f"a {rows}x{cols} mosaic is not whole {tr}x{tc} tiles")
+    n_tr, n_tc = rows // tr, cols // tc
+    used = cols if used_cols is None else int(used_cols)
     rc = rows * cols
     r_wl, r_bl, r_drv, r_tia = wires.word_line_ohm, wires.bit_line_ohm, wires.driver_ohm, wires.tia_in_ohm
     grid = np.arange(rc).reshape(rows, cols)
-    n_a = rc if r_wl > 0 else (rows if r_drv > 0 else 0)
-    n_b = rc if r_bl > 0 else (cols if r_tia > 0 else 0)
+    n_a = rc if r_wl > 0 else (rows * n_tc if r_drv > 0 else 0)
+    n_b = rc if r_bl > 0 else (n_tr * cols if r_tia > 0 else 0)
     termed = term_siemens is not None
-    n_u = n_a + n_b + (cols if termed else 0)
+    n_u = n_a + n_b + (used if termed else 0)
     drv, gnd = n_u, n_u + rows
     row_ix = np.arange(rows)[:, None] + np.zeros((1, cols), dtype=int)
     col_ix = np.zeros((rows, 1), dtype=int) + np.arange(cols)[None, :]
-    n = n_a + n_b + np.arange(cols) if termed else np.full(cols, gnd)
-    a = grid if r_wl > 0 else (row_ix if r_drv > 0 else drv + row_ix)
-    b = n_a + grid if r_bl > 0 else (n_a + col_ix if r_tia > 0 else n[col_ix])
+    tile_col = (np.arange(cols) // tc)[None, :]
+    tile_row = (np.arange(rows) // tr)[:, None]
+    n = np.full(cols, gnd)
+    if termed:
+        n[:used] = n_a + n_b + np.arange(used)
+    a = grid if r_wl > 0 else (row_ix * n_tc + tile_col if r_drv > 0 else drv + row_ix)
+    b = n_a + grid if r_bl > 0 else (n_a + tile_row * cols + col_ix if r_tia > 0 else n[col_ix])
     p_list, q_list, c_list = [], [], []
 
     def edges(p, q, cond):
@@ -108,19 +130,24 @@ def crossbar_graph(g: np.ndarray, wires: Wires, term_siemens: Optional[np.ndarra
         q_list.append(np.ravel(q))
         c_list.append(np.broadcast_to(cond, np.shape(p)).ravel())
 
+    # segments within a tile only: none crosses a tile edge
+    seg_c = (np.arange(cols - 1) + 1) % tc != 0
+    seg_r = (np.arange(rows - 1) + 1) % tr != 0
     # this order (and the end edge's orientation) keeps the diagonal's summation order of the single-wire solver
     if r_wl > 0:
-        edges(a[:, :-1], a[:, 1:], 1.0 / r_wl)  # row segments
+        edges(a[:, :-1][:, seg_c], a[:, 1:][:, seg_c], 1.0 / r_wl)  # row segments
     if r_bl > 0:
-        edges(b[:-1, :], b[1:, :], 1.0 / r_bl)  # column segments
+        edges(b[:-1, :][seg_r], b[1:, :][seg_r], 1.0 / r_bl)  # column segments
     edges(a, b, g)  # devices
+    last = b[np.arange(n_tr) * tr + tr - 1, :]  # (n_tr, cols): each tile row's last node of every column
+    first = a[:, np.arange(n_tc) * tc]  # (rows, n_tc): each tile column's first node of every row
     r_end = r_bl + r_tia
     if termed and r_end > 0:
-        edges(b[-1, :], n, 1.0 / r_end)
+        edges(last, np.broadcast_to(n, last.shape), 1.0 / r_end)
     if r_drv + r_wl > 0:
-        edges(a[:, 0], drv + np.arange(rows), 1.0 / (r_drv + r_wl))
+        edges(first, np.broadcast_to(drv + np.arange(rows)[:, None], first.shape), 1.0 / (r_drv + r_wl))
     if not termed and r_end > 0:
-        edges(np.full(cols, gnd), b[-1, :], 1.0 / r_end)
+        edges(np.full(last.shape, gnd), last, 1.0 / r_end)
     p, q, c = np.concatenate(p_list), np.concatenate(q_list), np.concatenate(c_list)
     diag = np.zeros(n_u + rows + 1)
     np.add.at(diag, p, c)
@@ -153,8 +180,8 @@ def crossbar_graph(g: np.ndarray, wires: Wires, term_siemens: Optional[np.ndarra
         drive=drive,
         dev_a=a.ravel(),
         dev_b=b.ravel(),
-        ends=n if termed else None,
-        last=b[-1, :].copy(),
+        ends=n[:used].copy() if termed else None,
+        last=last.copy(),
         g_end=1.0 / r_end if r_end > 0 else 0.0,
         r_end=r_end,
     )

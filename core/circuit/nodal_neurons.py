@@ -47,7 +47,7 @@ class NeuronPorts:
 
     @property
     def cols(self) -> int:
-        return self.array.shape[1]
+        return self.array.logical_shape[1]  # tiled: the layer's own columns (the others end at ground)
 
     def _split(self):
         """(minus columns, plus columns or None, plus-side load G_L)."""

@@ -139,7 +139,13 @@ def cmd_defect_stats(args) -> CommandResult:
         known = ", ".join(sorted(proj.scenarios)) or "none"
         raise ParameterError("scenario", f"{args.scenario!r} is not in the project (known: {known})")
     mapped = proj.require_mapped()
-    maps = stuck_maps(mapped.shapes, proj.scenarios[args.scenario].defects, mapped.device, pitches_um=mapped.pitches_um)
+    maps = stuck_maps(
+        mapped.shapes,
+        proj.scenarios[args.scenario].defects,
+        mapped.device,
+        pitches_um=mapped.pitches_um,
+        tiles=mapped.tiles,
+    )
     per = [measured.defect_statistics(~np.isnan(s)) for s in maps]
     d = {"scenario": args.scenario, "arrays": [s.to_dict() for s in per]}
     text = "\n".join(f"array {a}: {stats_text(s)}" for a, s in enumerate(per, 1))

@@ -30,8 +30,9 @@ from core.cli.wires import mapped_with_wires, project_with_wires, wire_args, wit
 from core.errors import ParameterError, WorkbenchError
 from core.evaluate import FIDELITIES, evaluate_job, remapped_for_rails
 from core.ml.new_project import create_project_job
-from core.model import data
+from core.model import data, tiling
 from core.model.crossbar import parse_pitch
+from core.model.floorplan import hit_summary
 from core.model.data import SPLITS
 from core.model.devices import DEVICE_MODELS, SCHEMES, CircuitParams, DeviceParams
 from core.model.network import PRESETS, NetworkConfig, TrainConfig, parse_hidden
@@ -81,6 +82,24 @@ def register(sub, common) -> None:
         metavar="XxY",
         help="cell pitch of every array in um, e.g. 0.2x0.4 (x along word lines) or 0.3; lets defects be given "
         "in um (circle:r_um=...) and draws cells to scale (default: unknown)",
+    )
+    p.add_argument(
+        "--tile",
+        default=None,
+        metavar="RxC",
+        help="split every layer over fixed-size tiles, e.g. 64x64 or 32 (default: one array per layer); tiles of a "
+        "layer share each column's TIA (wired current summing), unused cells are real devices",
+    )
+    p.add_argument(
+        "--unused",
+        default="hrs",
+        help="state of a tile's unused cells: hrs (programmed to the HRS, default) or unformed (10x the HRS)",
+    )
+    p.add_argument(
+        "--tile-gap-um",
+        type=float,
+        default=tiling.DEFAULT_TILE_GAP_UM,
+        help=f"space between a layer's tiles on the die in um (default {tiling.DEFAULT_TILE_GAP_UM:g})",
     )
     p.add_argument(
         "--r-wire", type=float, default=None, help="wire segment resistance in ohm stored in the project (default 0)"
@@ -162,6 +181,9 @@ def cmd_new(args) -> CommandResult:
     train = TrainConfig(seed=args.seed, **({"epochs": args.epochs} if args.epochs is not None else {}))
     device = DeviceParams(r_on_ohm=args.r_on, r_off_ohm=args.r_off, levels=args.levels, v_read_volt=args.v_read)
     pitch = None if args.cell_pitch is None else parse_pitch(args.cell_pitch, "cell-pitch")
+    tile = None if args.tile is None else tiling.parse_tile(args.tile)
+    tiling.check_unused_state(args.unused)
+    tiling.check_gap(args.tile_gap_um)
     circuit = with_wire_args(CircuitParams(), args, args.r_wire)
     t0 = time.perf_counter()
     proj = jobs.run(
@@ -174,6 +196,9 @@ def cmd_new(args) -> CommandResult:
             args.scheme,
             cell_pitch_um=pitch,
             allow_large=args.allow_large,
+            tile=tile,
+            unused_state=args.unused,
+            tile_gap_um=args.tile_gap_um,
         ),
         on_progress=progress_printer(not args.quiet),
         min_interval_s=0.2,
@@ -187,13 +212,14 @@ def cmd_new(args) -> CommandResult:
         "seed": proj.training.seed,
         "train_accuracy": float(hist["train_accuracy"][-1]),
         "test_accuracy": float(hist["test_accuracy"][-1]),
-        "array_shapes": [list(s) for s in proj.mapped.shapes],
+        "array_shapes": [list(a.logical_shape) for a in proj.mapped.arrays],
+        "tiles": [tiling.describe(a) for a in proj.mapped.arrays],
         "seconds": time.perf_counter() - t0,
     }
     text = (
         f"created {args.project}: network {'-'.join(map(str, d['layer_sizes']))}, "
         f"test accuracy {d['test_accuracy']:.3f} after {d['epochs']} epochs; arrays "
-        + ", ".join(f"{r}x{c}" for r, c in proj.mapped.shapes)
+        + ", ".join(tiling.describe(a) for a in proj.mapped.arrays)
     )
     return CommandResult(d, text)
 
@@ -239,6 +265,8 @@ def cmd_evaluate(args) -> CommandResult:
         "solver": res.solver,
         "defects": res.defect_specs,
         "id": res.id if not args.no_save else None,
+        # which arrays (and, tiled, which tiles) the defects reach: a die cluster hits whatever sits under it
+        "hit": hit_summary(proj.require_mapped(), defects) if defects else [],
     }
     if opamp is not None:
         d["opamp"] = opamp.changes()
@@ -257,6 +285,11 @@ def cmd_evaluate(args) -> CommandResult:
         f"{res.fidelity} accuracy {res.accuracy:.4f} on {res.n_images} images "
         f"(defective fraction per array: {frac}; {res.seconds:.2f} s; solver: {res.solver})"
     )
+    if d["hit"]:
+        text += "; defects hit " + ", ".join(
+            f"array {h['array']}" + (f" (tiles {', '.join(map(str, h['tiles']))})" if h["tiles"] else "")
+            for h in d["hit"]
+        )
     if "settling_s" in d:
         text += f"; settling to 1 % after an input step: {d['settling_s'] * 1e6:.3g} us"
     if d.get("inference", {}).get("energy_per_inference_j") is not None:
@@ -283,7 +316,7 @@ def info_text(s: dict) -> str:
         + ("" if not net["trained"] else ", trained" + ("" if acc is None else f", test accuracy {acc:.3f}")),
         f"devices: LRS {dev['r_on_ohm']:g} ohm, HRS {dev['r_off_ohm']:g} ohm, {dev['model']} model, "
         f"v_read {dev['v_read_volt']:g} V; rails +-{cir['v_rail_volt']:g} V, wire {cir['r_wire_ohm']:g} ohm",
-        f"arrays ({s['scheme']}): " + ", ".join(f"{a['rows']}x{a['columns']}" for a in s["arrays"]),
+        f"arrays ({s['scheme']}): " + ", ".join(a["layout"] for a in s["arrays"]),
         f"scenarios: {len(s['scenarios'])}"
         + "".join(f"\n  {sc['name']}: {'; '.join(sc['defects'])}" for sc in s["scenarios"]),
         f"results: {s['n_results']}, sweeps: {s['n_sweeps']}, recoveries: {s['n_recoveries']}",

@@ -8,6 +8,7 @@ from core.circuit.mapping import map_project
 from core.jobs import Progress
 from core.ml.estimate import check_training_size, estimate_training
 from core.ml.training import train_job
+from core.model import tiling
 from core.model.crossbar import check_pitch
 from core.model.data import DatasetSpec
 from core.model.devices import CircuitParams, DeviceParams
@@ -25,6 +26,9 @@ def create_project_job(
     scheme: str = "differential-columns",
     cell_pitch_um: Optional[tuple[float, float]] = None,
     allow_large: bool = False,
+    tile: Optional[tuple[int, int]] = None,
+    unused_state: str = "hrs",
+    tile_gap_um: float = tiling.DEFAULT_TILE_GAP_UM,
 ):
     """Job: build a project, train its network (progress per epoch) and map it to crossbars.
 
@@ -32,10 +36,16 @@ def create_project_job(
     if given, is every array's cell pitch (physical defect geometry, :mod:`core.model.defects`); the arrays are
     then laid out on a die (:func:`core.model.floorplan.auto_floorplan`). A network whose estimated cost
     (:func:`core.ml.estimate.estimate_training`) is above the limits raises ParameterError before training
-    unless ``allow_large``. Returns the
+    unless ``allow_large``. ``tile`` (rows, cols) splits every layer over fixed-size tiles
+    (:func:`core.model.tiling.tile_network`, unused cells at ``unused_state``, tiles ``tile_gap_um`` apart on the
+    die). Returns the
     :class:`~core.model.project.Project`.
     """
     pitch = None if cell_pitch_um is None else check_pitch(cell_pitch_um, "cell_pitch_um")
+    if tile is not None:
+        tile = tiling.check_tile(tile)
+    tiling.check_unused_state(unused_state)
+    tile_gap_um = tiling.check_gap(tile_gap_um)
     proj = Project(
         dataset=dataset,
         network=network,
@@ -53,6 +63,8 @@ def create_project_job(
     proj.weights = yield from train_job(ds, network, training)
     yield Progress(training.epochs, training.epochs, "mapping weights to crossbars")
     map_project(proj)
+    if tile is not None:
+        proj.mapped = tiling.tile_network(proj.require_mapped(), tile, unused_state, tile_gap_um)
     mapped = proj.require_mapped()
     for a in mapped.arrays:
         a.pitch_um = pitch

@@ -55,16 +55,61 @@ class ArrayMap:
     pitch_um: Optional[tuple[float, float]] = None
     # top-left corner of the array on the die (um), core.model.floorplan; None: not placed
     origin_um: Optional[tuple[float, float]] = None
+    # fixed-size tiles (rows, cols) the layer is split over (core.model.tiling); None: one array of its own size.
+    # Tiled, ``g_siemens`` is the whole mosaic of tiles and the layer's own grid (``used_shape``) its top-left part;
+    # the other cells are unused devices at ``unused_state`` (``hrs`` or ``unformed``)
+    tile: Optional[tuple[int, int]] = None
+    used_shape: Optional[tuple[int, int]] = None
+    unused_state: str = "hrs"
+    # space between neighbouring tiles on the die (um), core.model.floorplan
+    tile_gap_um: float = 0.0
 
     def __post_init__(self) -> None:
         if self.pitch_um is not None:
             self.pitch_um = check_pitch(self.pitch_um, f"array {self.layer + 1} cell pitch")
         if self.origin_um is not None:
             self.origin_um = check_origin(self.origin_um, f"array {self.layer + 1} origin")
+        if (self.tile is None) != (self.used_shape is None):
+            raise ParameterError(f"array {self.layer + 1} tiles", "a tiled array needs both its tile and used shape")
+        if self.tile is not None:
+            self.tile = (int(self.tile[0]), int(self.tile[1]))
+            self.used_shape = (int(self.used_shape[0]), int(self.used_shape[1]))  # type: ignore[index]
+            rows, cols = self.g_siemens.shape
+            ur, uc = self.used_shape
+            if rows % self.tile[0] or cols % self.tile[1] or ur > rows or uc > cols:
+                raise ParameterError(
+                    f"array {self.layer + 1} tiles",
+                    f"a {rows}x{cols} mosaic is not whole {self.tile[0]}x{self.tile[1]} tiles holding {ur}x{uc}",
+                )
 
     @property
     def shape(self) -> tuple[int, int]:
+        """Rows x columns of devices: the whole tile mosaic when tiled (defects live on this grid)."""
         return tuple(self.g_siemens.shape)
+
+    @property
+    def logical_shape(self) -> tuple[int, int]:
+        """Rows x columns of the layer's own weight grid (:func:`physical_shape`); ``shape`` when not tiled."""
+        return self.used_shape if self.used_shape is not None else self.shape
+
+    @property
+    def tile_grid(self) -> tuple[int, int]:
+        """Tile rows x tile columns of the mosaic ((1, 1) when not tiled)."""
+        if self.tile is None:
+            return (1, 1)
+        return (self.shape[0] // self.tile[0], self.shape[1] // self.tile[1])
+
+    @property
+    def n_tiles(self) -> int:
+        tr, tc = self.tile_grid
+        return tr * tc
+
+    def logical(self, g: np.ndarray) -> np.ndarray:
+        """The layer's own cells of a mosaic-shaped array ``g`` (..., rows, cols); ``g`` itself when not tiled."""
+        if self.used_shape is None:
+            return g
+        r, c = self.used_shape
+        return g[..., :r, :c]
 
 
 PITCH_RANGE_UM = (1e-3, 1e3)  # 1 nm .. 1 mm per cell
@@ -152,6 +197,15 @@ class MappedNetwork:
         return [a.g_siemens for a in self.arrays]
 
     @property
+    def tiled(self) -> bool:
+        return any(a.tile is not None for a in self.arrays)
+
+    @property
+    def tiles(self) -> list[Optional[tuple[int, int]]]:
+        """Each array's tile size, or None where it is one array of its own size."""
+        return [a.tile for a in self.arrays]
+
+    @property
     def span_siemens(self) -> float:
         """G+ - G- of a weight of +w_max (:func:`weight_span`)."""
         return weight_span(self.scheme, self.device)
@@ -159,7 +213,7 @@ class MappedNetwork:
     def opamp_counts(self) -> list[tuple[int, int, int]]:
         """Per array: (TIAs = columns, stage-2 amplifiers = n_out, -V row inverters = n_in or 0)."""
         rows_inv = layout(self.scheme) == "row-pairs"
-        return [(a.shape[1], a.n_out, a.n_in if rows_inv else 0) for a in self.arrays]
+        return [(a.logical_shape[1], a.n_out, a.n_in if rows_inv else 0) for a in self.arrays]
 
     def opamp_offsets(self) -> Optional[list[OpAmpOffsets]]:
         """The op-amp input offsets in use: ``offsets`` if given (validated), else sampled from ``opamp``'s sigma

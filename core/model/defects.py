@@ -73,7 +73,8 @@ PATTERNS: dict[str, dict[str, tuple]] = {
 }
 # the six spatial patterns of the study and its follow-up (random and mask are extras of the workbench)
 STUDY_PATTERNS = ("circle", "ring", "rows", "columns", "circle_complement", "checkerboard")
-COMMON_KEYS = ("array", "stuck")
+COMMON_KEYS = ("array", "stuck", "tile")
+MAX_TILE_INDEX = 1 << 20
 MAX_ARRAYS = 64
 _R_MIN, _R_MAX = 1.0, 1e12
 _SUFFIX = {"": 1.0, "k": 1e3, "meg": 1e6, "g": 1e9, "t": 1e12}
@@ -105,8 +106,19 @@ class Defect:
     stuck_ohm: float = 0.0
     params: dict = field(default_factory=dict)
     mask: Optional[np.ndarray] = field(default=None, repr=False)
+    # on a tiled array (core.model.tiling): the pattern on tile ``tile`` only (row-major), in that tile's own
+    # coordinates; None: on the whole array (every tile of the layer)
+    tile: Optional[int] = None
 
     def __post_init__(self) -> None:
+        if self.tile is not None:
+            if isinstance(self.tile, bool) or not isinstance(self.tile, (int, np.integer)):
+                raise DefectSpecError(f"tile: must be an integer tile index from 0; got {self.tile!r}")
+            if not 0 <= int(self.tile) < MAX_TILE_INDEX:
+                raise DefectSpecError(f"tile: must be from 0 to the array's number of tiles - 1; got {self.tile}")
+            self.tile = int(self.tile)
+        if "tile" in self.params:
+            raise DefectSpecError("tile: give it as the defect's tile, not as a pattern parameter")
         if self.pattern not in PATTERNS:
             raise DefectSpecError(f"pattern: must be one of {', '.join(PATTERNS)}; got {self.pattern!r}")
         if not isinstance(self.array, (int, np.integer)) or not 1 <= self.array <= MAX_ARRAYS:
@@ -151,7 +163,8 @@ class Defect:
 
     def to_spec(self) -> str:
         """The spec string; parsing it gives this defect back (a mask's cells are stored separately)."""
-        parts = [f"array={self.array}", f"stuck={self.stuck_label}"]
+        parts = [f"array={self.array}"] + ([f"tile={self.tile}"] if self.tile is not None else [])
+        parts.append(f"stuck={self.stuck_label}")
         for k, v in self.params.items():
             if self.pattern == "mask" and k == "file":
                 continue
@@ -227,6 +240,33 @@ class Defect:
         if mask.shape != tuple(shape):
             raise DefectSpecError(f"mask: shape {mask.shape} does not match array {self.array} {tuple(shape)}")
         return mask.copy()
+
+    def cells_on(
+        self,
+        shape: tuple[int, int],
+        pitch_um: Optional[tuple[float, float]] = None,
+        tile: Optional[tuple[int, int]] = None,
+    ) -> np.ndarray:
+        """Boolean mask of an array of ``shape`` (its whole mosaic when tiled with ``tile``-sized tiles).
+
+        Without a ``tile`` key the pattern covers the whole array (:meth:`cells`); with one, only that tile, in
+        the tile's own coordinates.
+        """
+        if self.tile is None:
+            return self.cells(shape, pitch_um)
+        if tile is None:
+            raise DefectSpecError(
+                f"tile: array {self.array} is not tiled (create the project with --tile RxC), so it has no tile "
+                f"{self.tile}; drop tile="
+            )
+        tr, tc = tile
+        n_r, n_c = shape[0] // tr, shape[1] // tc
+        if self.tile >= n_r * n_c:
+            raise DefectSpecError(f"tile: array {self.array} has tiles 0 to {n_r * n_c - 1}; got {self.tile}")
+        m = np.zeros(shape, dtype=bool)
+        r0, c0 = (self.tile // n_c) * tr, (self.tile % n_c) * tc
+        m[r0 : r0 + tr, c0 : c0 + tc] = self.cells((tr, tc), pitch_um)
+        return m
 
 
 def _validate_params(pattern: str, given: dict) -> dict:
@@ -332,7 +372,14 @@ def parse_spec(text: str) -> Defect:
         stuck, ohm = stuck_text, 0.0
     else:
         stuck, ohm = "ohm", parse_resistance(stuck_text)
-    return Defect(pattern, array, stuck, ohm, kv)
+    tile = None
+    if "tile" in kv:
+        tile_text = kv.pop("tile")
+        try:
+            tile = int(tile_text)
+        except ValueError:
+            raise DefectSpecError(f"tile: must be an integer tile index from 0; got {tile_text!r}") from None
+    return Defect(pattern, array, stuck, ohm, kv, tile=tile)
 
 
 def load_mask_file(path: str) -> np.ndarray:
@@ -357,8 +404,12 @@ def stuck_maps(
     device: DeviceParams,
     variability: Optional[DeviceVariability] = None,
     pitches_um: Optional[Sequence[Optional[tuple[float, float]]]] = None,
+    tiles: Optional[Sequence[Optional[tuple[int, int]]]] = None,
 ) -> list[np.ndarray]:
     """Per array, the stuck conductance of every cell (NaN where healthy); later defects override earlier.
+
+    ``tiles`` gives each array's tile size (:attr:`core.model.crossbar.MappedNetwork.tiles`) for defects on one
+    tile (``tile=K``).
 
     ``variability`` may set stuck-on/stuck-off values apart from the window (:mod:`core.model.variability`);
     ``pitches_um`` gives each array's cell pitch for physical specs
@@ -369,7 +420,8 @@ def stuck_maps(
         if d.array > len(shapes):
             raise DefectSpecError(f"array: must be from 1 to {len(shapes)} for this network; got {d.array}")
         pitch = None if pitches_um is None else pitches_um[d.array - 1]
-        out[d.array - 1][d.cells(shapes[d.array - 1], pitch)] = d.stuck_conductance(device, variability)
+        tile = None if tiles is None else tiles[d.array - 1]
+        out[d.array - 1][d.cells_on(shapes[d.array - 1], pitch, tile)] = d.stuck_conductance(device, variability)
     return out
 
 

@@ -7,8 +7,10 @@ left to right, tops aligned, ``gap_um`` apart.
 
 A die defect (``die:pattern=circle,cx_um=300,cy_um=200,r_um=150,stuck=on``; also ``ring`` with ``r_in_um`` and
 ``r_out_um``) is a cluster on silicon: :func:`die_defects` turns it into one ordinary physical defect per array it
-reaches (the same circle in that array's own um coordinates), so every fidelity, the project file and the crossbar
-view handle it as they handle any defect, and a cluster hits whatever layers sit under it.
+reaches (the same circle in that array's own um coordinates; on a tiled array one per tile it reaches, in the
+tile's coordinates), so every fidelity, the project file and the crossbar view handle it as they handle any defect,
+and a cluster hits whatever layers and tiles sit under it. Tiles of one array sit ``tile_gap_um`` apart
+(:func:`core.model.tiling.tile_origin_um`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from core.errors import DefectSpecError, ParameterError
+from core.model import tiling
 from core.model.crossbar import MappedNetwork, check_origin
 from core.model.defects import MAX_UM, Defect, parse_resistance
 
@@ -36,7 +41,7 @@ def auto_floorplan(mapped: MappedNetwork, gap_um: float = DEFAULT_GAP_UM) -> lis
                 "cell pitch", f"array {a.layer + 1} has none; a floorplan needs every array's pitch (--cell-pitch)"
             )
         out.append((x, 0.0))
-        x += a.shape[1] * a.pitch_um[0] + gap_um
+        x += tiling.footprint_um(a)[0] + gap_um  # type: ignore[index]  # tiled: its tiles and the gaps between
     return out
 
 
@@ -53,8 +58,9 @@ def die_size_um(mapped: MappedNetwork) -> tuple[float, float]:
     w = h = 0.0
     for a in mapped.arrays:
         if a.origin_um is not None and a.pitch_um is not None:
-            w = max(w, a.origin_um[0] + a.shape[1] * a.pitch_um[0])
-            h = max(h, a.origin_um[1] + a.shape[0] * a.pitch_um[1])
+            fw, fh = tiling.footprint_um(a)  # type: ignore[misc]
+            w = max(w, a.origin_um[0] + fw)
+            h = max(h, a.origin_um[1] + fh)
     return w, h
 
 
@@ -128,10 +134,36 @@ def die_defects(mapped: MappedNetwork, die: DieDefect) -> list[Defect]:
         )
     out = []
     for a in placed:
-        ox, oy = a.origin_um  # type: ignore[misc]
-        params = {"cx_um": die.params["cx_um"] - ox, "cy_um": die.params["cy_um"] - oy}
-        params.update({k: v for k, v in die.params.items() if k not in ("cx_um", "cy_um")})
-        d = Defect(die.pattern, a.layer + 1, die.stuck, die.stuck_ohm, params)
-        if d.cells(a.shape, a.pitch_um).any():
-            out.append(d)
+        # a tiled array: one defect per tile, in that tile's own um coordinates (the gaps between tiles hold
+        # no cells, so a cluster there hits nothing)
+        for k in range(a.n_tiles):
+            ox, oy = tiling.tile_origin_um(a, k)  # type: ignore[misc]
+            params = {"cx_um": die.params["cx_um"] - ox, "cy_um": die.params["cy_um"] - oy}
+            params.update({key: v for key, v in die.params.items() if key not in ("cx_um", "cy_um")})
+            d = Defect(die.pattern, a.layer + 1, die.stuck, die.stuck_ohm, params, tile=k if a.tile else None)
+            if d.cells_on(a.shape, a.pitch_um, a.tile).any():
+                out.append(d)
+    return out
+
+
+def hit_summary(mapped: MappedNetwork, defects: Sequence[Defect]) -> list[dict]:
+    """Per array a defect list reaches: its number, cells hit (of its own and in all) and, tiled, the tiles hit."""
+    from core.model.defects import stuck_maps
+    from core.model.devices import DeviceParams
+
+    maps = stuck_maps(mapped.shapes, defects, DeviceParams(), pitches_um=mapped.pitches_um, tiles=mapped.tiles)
+    out = []
+    for a, s in zip(mapped.arrays, maps):
+        bad = ~np.isnan(s)
+        if not bad.any():
+            continue
+        tiles = [k for k in range(a.n_tiles) if bad[tiling.tile_slices(a, k)].any()] if a.tile else []
+        out.append(
+            {
+                "array": a.layer + 1,
+                "cells": int(bad.sum()),
+                "used_cells": int(a.logical(bad).sum()),
+                "tiles": tiles,
+            }
+        )
     return out

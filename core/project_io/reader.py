@@ -17,9 +17,10 @@ import h5py
 import numpy as np
 
 from core.errors import DataError, DefectSpecError, ParameterError, ProjectFormatError
+from core.model import tiling
 from core.model.crossbar import DIE_MAX_UM, PITCH_RANGE_UM, ArrayMap, MappedNetwork, physical_shape
 from core.model.data import DOWNSAMPLE, DatasetSpec, validate_arrays
-from core.model.defects import Defect
+from core.model.defects import MAX_TILE_INDEX, Defect
 from core.model.devices import SCHEMES, CircuitParams, DeviceParams
 from core.model.network import NetworkConfig, TrainConfig, Weights
 from core.model.params import is_optional
@@ -212,7 +213,10 @@ def _read_mapping(f: h5py.File, r: Reader, network: NetworkConfig) -> Optional[M
                 raise ProjectFormatError(ag.name, f"attribute {k!r} must be in (0, {hi:g}], got {floats[k]!r}")
         relu = r.attr(ag, "relu", "bool")
         # conductances of real devices: at most 1 S (DeviceParams allows r_on_ohm >= 1 Ohm)
-        g = r.array(ag, "g_siemens", "f", shape=physical_shape(scheme, n_in, n_out), lo=0.0, hi=1.0)
+        logical = physical_shape(scheme, n_in, n_out)
+        tile_kw = _read_tiling(r, ag, logical)
+        shape = logical if not tile_kw else tiling.mosaic_shape(logical, tile_kw["tile"])
+        g = r.array(ag, "g_siemens", "f", shape=shape, lo=0.0, hi=1.0)
         px = r.attr(ag, "pitch_x_um", "float", required=False, lo=PITCH_RANGE_UM[0], hi=PITCH_RANGE_UM[1])
         py = r.attr(ag, "pitch_y_um", "float", required=False, lo=PITCH_RANGE_UM[0], hi=PITCH_RANGE_UM[1])
         if (px is None) != (py is None):
@@ -223,8 +227,26 @@ def _read_mapping(f: h5py.File, r: Reader, network: NetworkConfig) -> Optional[M
         if (ox is None) != (oy is None) or (ox is not None and pitch is None):
             raise ProjectFormatError(ag.name, "attributes 'origin_x_um' and 'origin_y_um' come together, with a pitch")
         origin = None if ox is None else (ox, oy)
-        arrays.append(ArrayMap(layer, g, n_in, n_out, relu=relu, pitch_um=pitch, origin_um=origin, **floats))
+        arrays.append(ArrayMap(layer, g, n_in, n_out, relu=relu, pitch_um=pitch, origin_um=origin, **floats, **tile_kw))
     return MappedNetwork(scheme, device, circuit, arrays)
+
+
+def _read_tiling(r: Reader, ag: h5py.Group, logical: tuple[int, int]) -> dict:
+    """The tiling fields of an array group (core.model.tiling); {} for an untiled one (and every older file)."""
+    lo, hi = tiling.TILE_RANGE
+    tr = r.attr(ag, "tile_rows", "int", required=False, lo=lo, hi=hi)
+    tc = r.attr(ag, "tile_cols", "int", required=False, lo=lo, hi=hi)
+    if tr is None and tc is None:
+        return {}
+    if tr is None or tc is None:
+        raise ProjectFormatError(ag.name, "attributes 'tile_rows' and 'tile_cols' come together (tile size)")
+    state = r.attr(ag, "unused_state", "str")
+    if state not in tiling.UNUSED_STATES:
+        raise ProjectFormatError(
+            ag.name, f"attribute 'unused_state' must be one of {', '.join(tiling.UNUSED_STATES)}, got {state!r}"
+        )
+    gap = r.attr(ag, "tile_gap_um", "float", lo=tiling.TILE_GAP_RANGE_UM[0], hi=tiling.TILE_GAP_RANGE_UM[1])
+    return {"tile": (tr, tc), "used_shape": logical, "unused_state": state, "tile_gap_um": gap}
 
 
 def _read_scenarios(f: h5py.File, r: Reader, network: NetworkConfig) -> dict[str, Scenario]:
@@ -261,8 +283,15 @@ def _read_defect(r: Reader, g: h5py.Group, network: NetworkConfig) -> Defect:
     array = r.attr(g, "array", "int", lo=1, hi=len(sizes) - 1)
     stuck_ohm = r.attr(g, "stuck_ohm", "float")
     params = r.json(g, "params", dict)
+    tile = r.attr(g, "tile", "int", required=False, lo=0, hi=MAX_TILE_INDEX - 1)
     mask = None
-    if pattern == "mask":
+    if pattern == "mask" and tile is not None:
+        # a map of one tile: the tile's shape, which the array's tiling checks when the defect is placed
+        lo, hi = tiling.TILE_RANGE
+        mask = r.array(g, "mask", "biu", ndim=2, max_elements=hi * hi, lo=0, hi=1)
+        if not all(lo <= n <= hi for n in mask.shape):
+            raise ProjectFormatError(r.where, f"a tile's mask must be {lo} to {hi} cells a side, got {mask.shape}")
+    elif pattern == "mask":
         # a measured map must fit its crossbar in one of the layouts (the scheme may change after drawing it)
         fits = [physical_shape(s, sizes[array - 1], sizes[array]) for s in SCHEMES]
         mask = r.array(g, "mask", "biu", ndim=2, max_elements=max(a * b for a, b in fits), lo=0, hi=1)
@@ -272,7 +301,7 @@ def _read_defect(r: Reader, g: h5py.Group, network: NetworkConfig) -> Defect:
                 f"shape {mask.shape} fits array {array} in no layout (expected one of {', '.join(map(str, fits))})",
             )
     # built from the exact fields (the spec string rounds floats to 6 digits) and checked against the spec
-    d = _convert(g.name, Defect, pattern, array, stuck, stuck_ohm, params, mask)
+    d = _convert(g.name, Defect, pattern, array, stuck, stuck_ohm, params, mask, tile)
     if d.to_spec() != spec:
         raise ProjectFormatError(
             g.name, f"attribute 'spec' ({spec!r}) disagrees with the defect's fields ({d.to_spec()!r})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from core.model import tiling
 from core.model.project import Project
 from core.project_io.schema import FORMAT_NAME, FORMAT_VERSION
 from core.version import __version__
@@ -45,7 +46,16 @@ def summary(project: Project) -> dict[str, Any]:
         "arrays": []
         if p.mapped is None
         else [
-            {"array": i, "rows": int(a.shape[0]), "columns": int(a.shape[1])} for i, a in enumerate(p.mapped.arrays, 1)
+            {
+                "array": i,
+                "rows": int(a.logical_shape[0]),
+                "columns": int(a.logical_shape[1]),
+                "tile": None if a.tile is None else list(a.tile),
+                "tiles": int(a.n_tiles),
+                "unused_state": a.unused_state if a.tile is not None else None,
+                "layout": tiling.describe(a),
+            }
+            for i, a in enumerate(p.mapped.arrays, 1)
         ],
         "scenarios": [{"name": s.name, "defects": [d.to_spec() for d in s.defects]} for s in p.scenarios.values()],
         "draft": None

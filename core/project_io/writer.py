@@ -212,8 +212,15 @@ def _write_project(f: h5py.File, p: Project, modified: str) -> None:
         _params_group(mg, "device", "device_params", m.device)
         _params_group(mg, "circuit", "circuit_params", m.circuit)
         for i, a in enumerate(m.arrays, 1):
-            skip = ("g_siemens", "pitch_um", "origin_um")
+            skip = ("g_siemens", "pitch_um", "origin_um", "tile", "used_shape", "unused_state", "tile_gap_um")
             fields = {k: v for k, v in dataclasses.asdict(a).items() if k not in skip}
+            if a.tile is not None:  # tiled (core.model.tiling): g_siemens is the whole mosaic of tiles
+                fields.update(
+                    tile_rows=a.tile[0],
+                    tile_cols=a.tile[1],
+                    unused_state=a.unused_state,
+                    tile_gap_um=a.tile_gap_um,
+                )
             if a.pitch_um is not None:  # optional (format v1 files have none): two attributes when known
                 fields.update(pitch_x_um=a.pitch_um[0], pitch_y_um=a.pitch_um[1])
             if a.origin_um is not None:  # the array's place on the die (core.model.floorplan)
@@ -252,6 +259,7 @@ def _write_scenario_body(g: h5py.Group, sc: Scenario) -> None:
             array=d.array,
             stuck=d.stuck,
             stuck_ohm=d.stuck_ohm,
+            **({} if d.tile is None else {"tile": d.tile}),
         )
         _json(dg, "params", d.params)  # exact values: the spec string rounds floats to 6 digits
         if d.mask is not None:

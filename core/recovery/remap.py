@@ -34,6 +34,7 @@ from core.circuit.mapping import effective_weights
 from core.errors import ParameterError, check_range
 from core.jobs import Progress
 from core.model import defects as defects_mod
+from core.model import tiling
 from core.model.crossbar import MappedNetwork, join_pairs, split_pairs
 from core.model.defects import Defect
 from core.model.network import Weights, forward
@@ -79,9 +80,9 @@ def permute_mapped(mapped: MappedNetwork, perms: Sequence[np.ndarray]) -> Mapped
     arrays = []
     for l, a in enumerate(mapped.arrays):
         rows, cols = _row_col_perms(mapped, perms, l)
-        gp, gn = split_pairs(mapped.scheme, a.g_siemens)
+        gp, gn = split_pairs(mapped.scheme, a.logical(a.g_siemens))  # tiled: the unused cells stay where they are
         g = join_pairs(mapped.scheme, gp[rows][:, cols], gn[rows][:, cols])
-        arrays.append(dataclasses.replace(a, g_siemens=g))
+        arrays.append(dataclasses.replace(a, g_siemens=tiling.embed(a, g)))
     return dataclasses.replace(mapped, arrays=arrays)
 
 
@@ -131,14 +132,15 @@ def assignment_cost(
     n = mapped.arrays[h].n_out
     # array h: neuron j's column, its rows already in physical order
     rows, _ = _row_col_perms(mapped, perms, h)
-    gp, gn = split_pairs(scheme, mapped.arrays[h].g_siemens)
-    sp, sn = split_pairs(scheme, stuck[h])
+    a1, a2 = mapped.arrays[h], mapped.arrays[h + 1]
+    gp, gn = split_pairs(scheme, a1.logical(a1.g_siemens))  # tiled: the layer's own cells
+    sp, sn = split_pairs(scheme, a1.logical(stuck[h]))
     d1 = _damage(mapped, h, gp[rows][:, :, None], gn[rows][:, :, None], sp[:, None, :], sn[:, None, :])
     cost = np.einsum("rjp,r->jp", d1, row_weight[h][rows]) / out_scale[h]
     # array h + 1: neuron j's row, its columns in physical order
     _, cols = _row_col_perms(mapped, perms, h + 1)
-    gp2, gn2 = split_pairs(scheme, mapped.arrays[h + 1].g_siemens)
-    sp2, sn2 = split_pairs(scheme, stuck[h + 1])
+    gp2, gn2 = split_pairs(scheme, a2.logical(a2.g_siemens))
+    sp2, sn2 = split_pairs(scheme, a2.logical(stuck[h + 1]))
     gp2, gn2 = gp2[:n][:, cols], gn2[:n][:, cols]
     d2 = _damage(mapped, h + 1, gp2[:, None, :], gn2[:, None, :], sp2[None, :n, :], sn2[None, :n, :])
     cost += d2.sum(axis=2) * row_weight[h + 1][:n, None] / out_scale[h + 1]
@@ -198,7 +200,9 @@ def remap_job(
     ds = project.load_dataset()
     mapped = project.require_mapped()
     t0 = time.perf_counter()
-    stuck = defects_mod.stuck_maps(mapped.shapes, defects, mapped.device, pitches_um=mapped.pitches_um)
+    stuck = defects_mod.stuck_maps(
+        mapped.shapes, defects, mapped.device, pitches_um=mapped.pitches_um, tiles=mapped.tiles
+    )
     fractions = defects_mod.defect_fractions(stuck)
     yield Progress(0, 3, f"defective circuit on the test split ({fidelity})")
     before = yield from circuit_accuracy_job(

@@ -29,6 +29,7 @@ from core.circuit.mapping import row_voltages
 from core.jobs import Progress
 from core.ml.torch_env import torch_module
 from core.model import defects as defects_mod
+from core.model import tiling
 from core.model.crossbar import MappedNetwork
 from core.model.defects import Defect
 from core.model.params import ranged, validate
@@ -80,6 +81,9 @@ class TorchCircuit:
         for l, (a, g) in enumerate(zip(self.mapped.arrays, g_list)):
             A, c = self.rows[l]
             v_rows = v @ A + c
+            if a.tile is not None:  # tiled (core.model.tiling): unused rows at 0 V, unused columns without TIAs
+                v_rows = torch.nn.functional.pad(v_rows, (0, a.shape[0] - v_rows.shape[-1]))
+                g = g[:, : a.logical_shape[1]]
             if dev.uses_gap_iv:
                 drive = dev.v0_volt * torch.sinh(v_rows / dev.v0_volt)
                 g_sum = torch.cosh(v_rows / dev.v0_volt) @ g
@@ -119,9 +123,11 @@ def retrain_job(
     dev = mapped.device
     dg = dev.g_on_siemens - dev.g_off_siemens
     t0 = time.perf_counter()
-    stuck = defects_mod.stuck_maps(mapped.shapes, defects, dev, pitches_um=mapped.pitches_um)
+    stuck = defects_mod.stuck_maps(mapped.shapes, defects, dev, pitches_um=mapped.pitches_um, tiles=mapped.tiles)
     fractions = defects_mod.defect_fractions(stuck)
     g_defective = defects_mod.apply_stuck(mapped.conductances(), stuck)
+    # tiled: the unused cells are not re-programmed (they stay at their stated state)
+    stuck = [tiling.freeze_unused(a, s) for a, s in zip(mapped.arrays, stuck)]
     total = config.epochs + 2
     yield Progress(0, total, f"defective circuit on the test split ({fidelity})")
     before = yield from circuit_accuracy_job(mapped, ds.X_test, ds.y_test, g_defective, fidelity)

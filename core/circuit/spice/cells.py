@@ -18,7 +18,7 @@ integer indices and every number goes through :func:`core.circuit.spice.macro.nu
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 
@@ -53,42 +53,61 @@ def add_crossbar(
     ends: list[str],
     wires: Union[float, Wires],
     device: DeviceParams,
+    tile: Optional[tuple[int, int]] = None,
 ) -> None:
     """Devices (and wire resistances) of crossbar ``l`` between row driver nodes and column end nodes.
 
     ``wires`` is a :class:`Wires` or one resistance for both lines' segments (``r_wire_ohm``).
+
+    ``tile`` (T_r, T_c): ``g`` is a mosaic of tiles (:mod:`core.model.tiling`). Every tile's rows start from the
+    row's driver node through their own driver resistance (node ``rd{l}_{i}_{t}`` for tile column ``t``), every
+    tile's columns end through their own TIA input resistance (node ``rt{l}_{s}_{j}`` for tile row ``s``) on the
+    column's one end node: wired current summing. No wire runs from one tile into the next.
     """
     rows, cols = g.shape
     if len(drivers) != rows or len(ends) != cols:
         raise ParameterError("g_list", f"array {l + 1} has shape {g.shape}, expected {len(drivers)} x {len(ends)}")
     if np.any(~np.isfinite(g)) or np.any(g <= 0):
         raise ParameterError("g_list", f"array {l + 1}: conductances must be finite and > 0 S")
+    tr, tc = tile if tile is not None else (rows, cols)
+    if rows % tr or cols % tc:
+        raise ParameterError("g_list", f"array {l + 1}: a {rows}x{cols} mosaic is not whole {tr}x{tc} tiles")
+    n_tr, n_tc = rows // tr, cols // tc
     w = Wires.of(wires)
     r_wl, r_bl = w.word_line_ohm, w.bit_line_ohm
     gap = device.gap_from_conductance(g) if device.uses_gap_iv else None
     if device.model == "va-gap":
         add_va_gap_model(c, device)
-    # the node every cell of row i starts from, and the node every column's last segment ends on
-    starts = list(drivers)
+    # starts[i][t]: the node the cells of row i in tile column t start from; stops[s][j]: the node column j's
+    # last segment in tile row s ends on
+    starts = [[drivers[i]] * n_tc for i in range(rows)]
     if w.driver_ohm > 0:
-        starts = [f"rd{l}_{i}" for i in range(rows)]
         for i in range(rows):
-            c.R(f"wd{l}_{i}", drivers[i], starts[i], num(w.driver_ohm, "r_driver_ohm"))
-    stops = list(ends)
+            for t in range(n_tc):
+                name = f"{l}_{i}" if tile is None else f"{l}_{i}_{t}"
+                starts[i][t] = f"rd{name}"
+                c.R(f"wd{name}", drivers[i], starts[i][t], num(w.driver_ohm, "r_driver_ohm"))
+    stops = [list(ends) for _ in range(n_tr)]
     if w.tia_in_ohm > 0:
-        stops = [f"rt{l}_{j}" for j in range(cols)]
-        for j in range(cols):
-            c.R(f"wt{l}_{j}", stops[j], ends[j], num(w.tia_in_ohm, "r_tia_in_ohm"))
+        for s_ in range(n_tr):
+            for j in range(cols):
+                name = f"{l}_{j}" if tile is None else f"{l}_{s_}_{j}"
+                stops[s_][j] = f"rt{name}"
+                c.R(f"wt{name}", stops[s_][j], ends[j], num(w.tia_in_ohm, "r_tia_in_ohm"))
     va_lines: list[str] = []
     for i in range(rows):
         for j in range(cols):
-            a = f"a{l}_{i}_{j}" if r_wl > 0 else starts[i]
-            b = f"b{l}_{i}_{j}" if r_bl > 0 else stops[j]
+            start, stop = starts[i][j // tc], stops[i // tr][j]
+            a = f"a{l}_{i}_{j}" if r_wl > 0 else start
+            b = f"b{l}_{i}_{j}" if r_bl > 0 else stop
             if r_wl > 0:
-                c.R(f"wr{l}_{i}_{j}", starts[i] if j == 0 else f"a{l}_{i}_{j - 1}", a, num(r_wl, "r_word_line_ohm"))
+                c.R(f"wr{l}_{i}_{j}", start if j % tc == 0 else f"a{l}_{i}_{j - 1}", a, num(r_wl, "r_word_line_ohm"))
             if r_bl > 0:
                 c.R(
-                    f"wc{l}_{i}_{j}", b, stops[j] if i == rows - 1 else f"b{l}_{i + 1}_{j}", num(r_bl, "r_bit_line_ohm")
+                    f"wc{l}_{i}_{j}",
+                    b,
+                    stop if i % tr == tr - 1 else f"b{l}_{i + 1}_{j}",
+                    num(r_bl, "r_bit_line_ohm"),
                 )
             if gap is None:
                 c.R(f"g{l}_{i}_{j}", a, b, num(1.0 / g[i, j], "conductance"))

@@ -130,9 +130,14 @@ def add_network(c, mapped: MappedNetwork, inputs: list[str], g_list, neuron: str
                 amp(f"u{l}_{i}", f"u{l}_{i}", None, f"ui{l}_{i}", vos("inverter", i), with_r_o=False)
                 drivers += [node, f"u{l}_{i}"]
             drivers += ["vbp", "vbn"]
-        cols = g.shape[1]
-        ends = [f"n{l}_{j}" for j in range(cols)]
-        add_crossbar(c, l, g, drivers, ends, cir.wires, dev)
+        # tiled (core.model.tiling): the mosaic's unused rows are driven at 0 V, its unused columns end at ground
+        rows_m, cols_m = arr.shape
+        cols = arr.logical_shape[1]
+        if g.shape != (rows_m, cols_m):
+            raise ParameterError("g_list", f"array {l + 1} must have shape {arr.shape}, got {g.shape}")
+        drivers = drivers + ["0"] * (rows_m - len(drivers))
+        ends = [f"n{l}_{j}" if j < cols else "0" for j in range(cols_m)]
+        add_crossbar(c, l, g, drivers, ends, cir.wires, dev, arr.tile)
         for j in range(cols):
             c.R(f"f{l}_{j}", f"n{l}_{j}", f"t{l}_{j}", num(arr.r_tia_ohm, "r_tia_ohm"))
             amp(f"t{l}_{j}", f"t{l}_{j}", None, f"n{l}_{j}", vos("tia", j))
