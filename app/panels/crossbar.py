@@ -4,6 +4,10 @@ The view is also the canvas of the defect editor's paint/erase tool: a mouse str
 cell of the line between successive mouse positions and becomes one undoable ``mask`` edit on release. It can
 also preview the defect map of a stored result, read-only. What is drawn and read out is computed by
 :mod:`app.presenters.crossbar_view`; this module lays it out and forwards the mouse.
+
+A tiled array (:mod:`core.model.tiling`) is drawn as its whole mosaic: thin lines between the tiles, the layer's
+own cells outlined and the unused devices hatched, with a caption naming the tiling; :meth:`CrossbarPanel.show_tile`
+zooms to one tile (the die view's ``tile_clicked``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from app.widgets import (
     stuck_r_gradient,
 )
 from core.errors import WorkbenchError
+from core.model import tiling
 
 PAINT_OFF, PAINT, ERASE = "off", "paint", "erase"
 VIEW_CONDUCTANCE, VIEW_WEIGHT_ERROR = "conductance", "weight-error"
@@ -45,6 +50,8 @@ _LABELS = {
     VIEW_CONDUCTANCE: ("column (G+ / G- pairs)", "row (inputs, bias last)", "conductance (µS)", "viridis"),
     VIEW_WEIGHT_ERROR: ("neuron", "input (bias last)", "effective - programmed weight", "CET-D1"),
 }
+TILE_LINE_PEN = pg.mkPen((255, 255, 255, 235), width=1.5)  # between tiles: over any viridis colour
+USED_OUTLINE_PEN = pg.mkPen((255, 0, 220), width=2, style=Qt.PenStyle.DashLine)  # the layer's own cells
 
 
 class CrossbarPanel(QWidget):
@@ -73,6 +80,10 @@ class CrossbarPanel(QWidget):
         top.addWidget(QLabel("Array"))
         top.addWidget(self.array_box)
         top.addWidget(self.info, 1)
+        self.tile_caption = QLabel()  # a tiled array's tiling (tiling.describe) and what the hatched cells are
+        self.tile_caption.setWordWrap(True)
+        self.tile_caption.setTextFormat(Qt.TextFormat.PlainText)
+        self.tile_caption.hide()
 
         self.view_buttons = QButtonGroup(self)
         tools = QHBoxLayout()
@@ -137,9 +148,17 @@ class CrossbarPanel(QWidget):
         self.plot.setAspectLocked(False)
         self.plot.hideButtons()  # the "A" button would autorange past the limits' intent; Reset view does it
         self.image = pg.ImageItem(axisOrder="row-major")
+        self.unused_shade = pg.ImageItem(axisOrder="row-major")  # tiled: hatch over the unused devices
         self.overlay = CanvasImage(self)
-        for item in (self.image, self.overlay):
+        for item in (self.image, self.unused_shade, self.overlay):
             item.setPos(cv.CELL_OFFSET, cv.CELL_OFFSET)  # ticks on cell centres; item-local cell k is [k, k+1)
+            self.plot.addItem(item)
+        # tiled: the boundaries between tiles (segments across the mosaic) and the outline of the layer's cells,
+        # above the images; neither takes the mouse, so hover, paint and pan reach the canvas as before
+        self.tile_lines = pg.PlotCurveItem(connect="pairs", pen=TILE_LINE_PEN, antialias=False)
+        self.used_frame = pg.PlotCurveItem(pen=USED_OUTLINE_PEN, antialias=False)
+        for item in (self.tile_lines, self.used_frame):
+            item.setVisible(False)
             self.plot.addItem(item)
         self.colorbar = pg.ColorBarItem(values=(0.0, 100.0), colorMap="viridis", interactive=False, width=18)
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
@@ -155,6 +174,7 @@ class CrossbarPanel(QWidget):
         layout.addLayout(top)
         layout.addLayout(tools)
         layout.addWidget(self.legend_row)
+        layout.addWidget(self.tile_caption)
         layout.addWidget(self.preview_bar)
         layout.addWidget(self.glw, 1)
         layout.addWidget(self.hover)
@@ -222,6 +242,19 @@ class CrossbarPanel(QWidget):
         if self._grid_shape is not None:
             xr, yr = cv.home_range(self._grid_shape)
             self.plot.getViewBox().setRange(xRange=xr, yRange=yr, padding=0)
+
+    def show_tile(self, array: int, tile: int) -> None:
+        """Show ``array`` (1-based) zoomed to its tile ``tile`` (row-major, as ``tile=K``) in the device view."""
+        self.set_array(array)
+        if array != self.array or self._readout is None:
+            return
+        a = self._readout.layer
+        if not 0 <= tile < a.n_tiles:
+            self.message.error(f"array {array} has tiles 0 to {a.n_tiles - 1}, not {tile}")
+            return
+        self.set_view(VIEW_CONDUCTANCE)  # tiles are on the device grid
+        xr, yr = cv.tile_range(a, tile)
+        self.plot.getViewBox().setRange(xRange=xr, yRange=yr, padding=0)
 
     def show_defect_map(self, defects, label: str) -> None:
         """Preview ``defects`` (Defect objects or spec strings, e.g. a result's) read-only, titled ``label``."""
@@ -303,7 +336,9 @@ class CrossbarPanel(QWidget):
         m = self.state.project.mapped
         for a in range(n):
             rows, cols = m.shapes[a]
-            self.array_box.addItem(f"{a + 1}: layer {a + 1} ({rows} x {cols})")
+            arr = m.arrays[a]
+            shape = tiling.describe(arr) if arr.tile is not None else f"{rows} x {cols}"
+            self.array_box.addItem(f"{a + 1}: layer {a + 1} ({shape})")
         self.array_box.setCurrentIndex(min(keep, n) - 1 if n else -1)
         self.array_box.blockSignals(False)
         self.array_box.setEnabled(n > 0)
@@ -332,6 +367,7 @@ class CrossbarPanel(QWidget):
             self.hover.setText(HOVER_HINT)
             self.image.clear()
             self.overlay.clear()
+            self._draw_tiles()
             self.info.setText("")
             self.message.info("No mapped network: train one in 'Network & training' or open a project.")
             return
@@ -353,6 +389,7 @@ class CrossbarPanel(QWidget):
         grid = self.image.image.shape[:2]
         self.overlay.setVisible(self.view_mode == VIEW_CONDUCTANCE)
         self.legend_row.setVisible(self.view_mode == VIEW_CONDUCTANCE)
+        self._draw_tiles()
         self._draw_overlay()
         if self._preview is not None:
             self.preview_label.setText(cv.preview_text(self._preview[1], self._preview[0], self.array))
@@ -365,6 +402,27 @@ class CrossbarPanel(QWidget):
             vb.setLimits(**cv.view_limits(grid, aspect_locked=pitch is not None))
             self.reset_view()
         self._show_hover()
+
+    def _draw_tiles(self) -> None:
+        """Tile boundaries, the outline of the layer's cells and the unused hatch of a tiled array (device view)."""
+        ro = self._readout
+        a = ro.layer if ro is not None else None
+        tiled = a is not None and a.tile is not None
+        self.tile_caption.setVisible(tiled)
+        on = tiled and self.view_mode == VIEW_CONDUCTANCE
+        for item in (self.tile_lines, self.used_frame, self.unused_shade):
+            item.setVisible(on)
+        if not tiled:
+            self.tile_caption.setText("")
+            self.tile_lines.setData([], [])
+            self.used_frame.setData([], [])
+            self.unused_shade.clear()
+            return
+        self.tile_caption.setText(cv.tiles_text(a))
+        x, y = cv.tile_segments(a)
+        self.tile_lines.setData(x, y, connect="pairs")
+        self.used_frame.setData(*cv.used_outline(a))
+        self.unused_shade.setImage(cv.unused_shade(a), autoLevels=False, levels=(0, 255))
 
     def _draw_overlay(self) -> None:
         ro = self._readout
@@ -380,9 +438,10 @@ class CrossbarPanel(QWidget):
         self._codes = codes
         self.overlay.setImage(overlay_image(codes, r_pos), autoLevels=False, levels=(0, 255))
         n_bad = int(np.count_nonzero(ro.codes))
+        own = f", {ro.n_defective_used} of them the layer's own" if ro.tiled else ""
         self.info.setText(
             f"shape {ro.shape[0]} rows x {ro.shape[1]} columns{cv.pitch_text(ro.pitch_um, ro.shape)}; "
-            f"defective {n_bad} cells ({100.0 * n_bad / ro.codes.size:.1f} %)"
+            f"defective {n_bad} cells ({100.0 * n_bad / ro.codes.size:.1f} %){own}"
         )
 
     def _brush_size_changed(self, value: int) -> None:

@@ -11,6 +11,10 @@ is the bias row (see :mod:`core.model.crossbar`):
 Weights are the crossbar's weights ``(G+ - G-) * w_max / dG`` (the bias row's weight is the bias times the
 array's ``bias_scale``), obtained from :func:`core.circuit.mapping.effective_weights`: every cell of a layer
 then shares one unit, and a device at G- stuck on shifts its weight by exactly ``-(g_on - G-) * w_max / dG``.
+
+A tiled array (:mod:`core.model.tiling`) is a mosaic of whole tiles: its cells are the top-left
+``logical_shape`` block, and every other cell is an **unused device** (at HRS or unformed) that holds no weight.
+Weights are read on the logical grid only, so a cell outside it never indexes a weight.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ import numpy as np
 from app.presenters.forms import overlay_codes
 from core.circuit.mapping import effective_weights
 from core.errors import DefectSpecError
-from core.model import crossbar
-from core.model.crossbar import MappedNetwork, layout
+from core.model import crossbar, tiling
+from core.model.crossbar import ArrayMap, MappedNetwork, layout
 from core.model.defects import Defect, apply_stuck, parse_spec, stuck_maps
 
 BRUSH_SHAPES = ("square", "round")
@@ -33,6 +37,7 @@ BRUSH_MIN, BRUSH_MAX = 1, 15  # odd sizes only, so a stamp has a centre cell
 MIN_VIEW_CELLS = 4  # zooming in stops when this many cells span the view (or the whole array, if smaller)
 VIEW_MARGIN_FRACTION = 0.05  # panning and zooming out stop at the array plus this margin on each side
 STATE_NAMES = {0: "healthy", 1: "stuck on", 2: "stuck off"}
+UNUSED_STATE_NAMES = {"hrs": "programmed to HRS", "unformed": "unformed (never formed)"}
 
 
 # ---- what a cell holds --------------------------------------------------------------------------------------
@@ -108,6 +113,9 @@ class ArrayReadout:
         self.shape = self.layer.shape
         mine = [d for d in defects if d.array == array]
         self.pitch_um = self.layer.pitch_um
+        self.logical_shape = self.layer.logical_shape
+        self.tiled = self.layer.tile is not None
+        self.used = tiling.used_mask(self.layer)  # True on the layer's own cells, False on unused devices
         self.codes = overlay_codes(mine, array, self.shape, self.pitch_um, self.layer.tile)
         self.stuck = stuck_maps(mapped.shapes, mine, mapped.device, pitches_um=mapped.pitches_um, tiles=mapped.tiles)[
             array - 1
@@ -124,16 +132,36 @@ class ArrayReadout:
     def n_defective(self) -> int:
         return int(np.count_nonzero(self.codes))
 
+    @property
+    def n_defective_used(self) -> int:
+        """Defective cells among the layer's own (all of them when not tiled)."""
+        return int(np.count_nonzero(self.codes[self.used]))
+
+    def is_unused(self, row: int, col: int) -> bool:
+        """True if physical cell (row, col) is an unused device of the tile mosaic (never when not tiled)."""
+        return not bool(self.used[row, col])
+
+    def tile_of(self, row: int, col: int) -> int:
+        """The tile (row-major, as ``tile=K`` of a defect) that holds cell (row, col); 0 when not tiled."""
+        return tile_of(self.layer, row, col)
+
     def _state(self, r: int, c: int) -> str:
         return state_name(int(self.codes[r, c]), float(self.stuck[r, c]))
 
     def _weight_line(self, i: int, j: int) -> str:
+        if not (0 <= i < self.w_programmed.shape[0] and 0 <= j < self.w_programmed.shape[1]):
+            return "holds no weight of this layer"  # never indexes past the logical weight grid
         wp, we = self.w_programmed[i, j], self.w_effective[i, j]
         what = f"bias-row weight of neuron {j}" if i == self.layer.n_in else f"weight w[{i}, {j}]"
         return f"{what}: programmed {wp:+.4g}, effective {we:+.4g} (error {we - wp:+.4g})"
 
     def cell_text(self, row: int, col: int) -> str:
-        """Three lines about physical cell (row, col): where it is, what it holds, its weight and conductance."""
+        """Three lines about physical cell (row, col): where it is, what it holds, its weight and conductance.
+
+        An unused cell of a tiled array reads as such: which tile, why it holds no weight, its state.
+        """
+        if self.is_unused(row, col):
+            return self.unused_text(row, col)
         scheme = self.mapped.scheme
         i, j, side = cell_pair(scheme, row, col, self.layer.n_out)
         if side == "ref":
@@ -143,12 +171,36 @@ class ArrayReadout:
         else:
             where = f"{input_name(i, self.layer.n_in)}, neuron {j}, {side} of the pair"
             weight = self._weight_line(i, j)
+        tile = f" (tile {self.tile_of(row, col)})" if self.tiled else ""
         return "\n".join(
             (
-                f"array {self.array}, row {row}, column {col}: {where}",
+                f"array {self.array}, row {row}, column {col}{tile}: {where}",
                 weight,
                 f"conductance: programmed {self.g_programmed[row, col] * 1e6:.4g} µS, "
                 f"effective {self.g_effective[row, col] * 1e6:.4g} µS; state: {self._state(row, col)}",
+            )
+        )
+
+    def unused_text(self, row: int, col: int) -> str:
+        """Three lines about an unused device (row, col) of a tiled array: where, why no weight, its state."""
+        rows, cols = self.logical_shape
+        state = self.layer.unused_state
+        if row >= rows and col >= cols:
+            why = "its word line is driven at 0 V and its bit line ends at ground (no TIA)"
+        elif row >= rows:
+            why = "an unused word line, driven at 0 V (its current adds to the column's virtual ground)"
+        else:
+            why = "an unused bit line, ending at ground (no TIA)"
+        code = int(self.codes[row, col])
+        stuck = f", now {self._state(row, col)}" if code else ""
+        return "\n".join(
+            (
+                f"array {self.array}, row {row}, column {col} (tile {self.tile_of(row, col)}): unused device, "
+                f"outside the layer's {rows} x {cols} cells",
+                f"holds no weight: {why}",
+                f"conductance: programmed {self.g_programmed[row, col] * 1e6:.4g} µS, "
+                f"effective {self.g_effective[row, col] * 1e6:.4g} µS; "
+                f"state: unused ({state}: {UNUSED_STATE_NAMES.get(state, state)}){stuck}",
             )
         )
 
@@ -315,6 +367,92 @@ def home_range(grid_shape: tuple[int, int]) -> tuple[tuple[float, float], tuple[
     rows, cols = grid_shape
     lo = CELL_OFFSET - HOME_PAD
     return (lo, CELL_OFFSET + cols + HOME_PAD), (lo, CELL_OFFSET + rows + HOME_PAD)
+
+
+# ---- tiles ------------------------------------------------------------------------------------------------
+def tile_of(a: ArrayMap, row: int, col: int) -> int:
+    """The tile (row-major, numbered as ``tile=K`` of a defect) of array ``a`` that holds cell (row, col)."""
+    if a.tile is None:
+        return 0
+    return (row // a.tile[0]) * a.tile_grid[1] + col // a.tile[1]
+
+
+def tile_boundaries(a: ArrayMap) -> tuple[list[int], list[int]]:
+    """Mosaic rows and columns where a new tile starts (0 and the far edge excluded): ``([32, 64], [32])``."""
+    if a.tile is None:
+        return [], []
+    n_r, n_c = a.tile_grid
+    return [k * a.tile[0] for k in range(1, n_r)], [k * a.tile[1] for k in range(1, n_c)]
+
+
+def tile_segments(a: ArrayMap) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) in view coordinates of the tile boundaries as line segments (pairs of points), each across the
+    whole mosaic between two cells: the line before row ``k`` lies at ``y = k + CELL_OFFSET``."""
+    rows, cols = a.shape
+    lo_x, hi_x, lo_y, hi_y = CELL_OFFSET, CELL_OFFSET + cols, CELL_OFFSET, CELL_OFFSET + rows
+    b_rows, b_cols = tile_boundaries(a)
+    xs: list[float] = []
+    ys: list[float] = []
+    for r in b_rows:
+        xs += [lo_x, hi_x]
+        ys += [r + CELL_OFFSET] * 2
+    for c in b_cols:
+        xs += [c + CELL_OFFSET] * 2
+        ys += [lo_y, hi_y]
+    return np.array(xs, dtype=float), np.array(ys, dtype=float)
+
+
+def used_outline(a: ArrayMap) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) in view coordinates of the closed outline of the layer's own cells (empty when not tiled)."""
+    if a.tile is None:
+        return np.zeros(0), np.zeros(0)
+    rows, cols = a.logical_shape
+    x0, y0, x1, y1 = CELL_OFFSET, CELL_OFFSET, CELL_OFFSET + cols, CELL_OFFSET + rows
+    return np.array([x0, x1, x1, x0, x0]), np.array([y0, y0, y1, y1, y0])
+
+
+UNUSED_SHADE_RGBA = ((255, 255, 255, 150), (255, 255, 255, 70))  # diagonal hatch over the unused cells
+
+
+def unused_shade(a: ArrayMap) -> np.ndarray:
+    """RGBA (rows, cols, 4) uint8 over the mosaic: transparent on the layer's own cells, a light diagonal hatch
+    (stripes two cells wide) on the unused ones, so they read as "not this layer's" over any conductance."""
+    rows, cols = a.shape
+    out = np.zeros((rows, cols, 4), dtype=np.uint8)
+    if a.tile is None:
+        return out
+    r, c = np.indices((rows, cols))
+    stripe = ((r + c) // 2) % 2
+    shade = np.array(UNUSED_SHADE_RGBA, dtype=np.uint8)[stripe]
+    unused = ~tiling.used_mask(a)
+    out[unused] = shade[unused]
+    return out
+
+
+TILE_PAD = 0.5  # cells around a tile when the view zooms to it
+
+
+def tile_range(a: ArrayMap, k: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """((x0, x1), (y0, y1)) in view coordinates that show tile ``k`` of ``a`` and a thin frame around it."""
+    rs, cs = tiling.tile_slices(a, k)
+    return (
+        (cs.start + CELL_OFFSET - TILE_PAD, cs.stop + CELL_OFFSET + TILE_PAD),
+        (rs.start + CELL_OFFSET - TILE_PAD, rs.stop + CELL_OFFSET + TILE_PAD),
+    )
+
+
+def tiles_text(a: ArrayMap) -> str:
+    """The crossbar view's caption of a tiled array: its tiling and what the shaded cells are; "" untiled."""
+    if a.tile is None:
+        return ""
+    rows, cols = a.logical_shape
+    unused = a.shape[0] * a.shape[1] - rows * cols
+    state = UNUSED_STATE_NAMES.get(a.unused_state, a.unused_state)
+    return (
+        f"tiles: {tiling.describe(a)} (mosaic {a.shape[0]} x {a.shape[1]}, tiles 0 to {a.n_tiles - 1} row by "
+        f"row); the layer's own cells are the outlined top-left {rows} x {cols}, the {unused} hatched cells are "
+        f"unused devices, {state}"
+    )
 
 
 # ---- previews of stored results -----------------------------------------------------------------------------

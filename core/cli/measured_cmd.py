@@ -9,7 +9,7 @@ import numpy as np
 
 from core.cli.common import CommandResult, load_project, open_for_store
 from core.errors import DefectSpecError, ParameterError
-from core.model import measured
+from core.model import measured, tiling
 from core.model.defects import parse_resistance, stuck_maps
 from core.model.project import Scenario
 from core.session.project_file import FileBase, save_document
@@ -24,14 +24,32 @@ def register(sub, common) -> None:
         help="classify a measured resistance/conductance map of one array into a stuck-on/stuck-off scenario",
     )
     p.add_argument("project")
-    p.add_argument("--map", required=True, help="the measured map: .npy (no pickles), .csv or .txt matrix")
-    p.add_argument("--array", type=int, required=True, help="the 1-based crossbar array the map was measured on")
-    p.add_argument("--unit", default="ohm", help=f"unit of the map's values: {', '.join(measured.UNITS)} (default ohm)")
+    p.add_argument("map_file", nargs="?", default=None, metavar="MAP", help="the measured map (or --map)")
+    p.add_argument("--map", default=None, help="the measured map: .npy (no pickles), .csv or .txt matrix")
     p.add_argument(
-        "--on-below", default=None, help="stuck on at or below this resistance, e.g. 5k (default: half the LRS)"
+        "--array", type=int, default=1, help="the 1-based crossbar array the map was measured on (default 1)"
     )
     p.add_argument(
-        "--off-above", default=None, help="stuck off at or above this resistance, e.g. 2meg (default: twice the HRS)"
+        "--tile",
+        type=int,
+        default=None,
+        help="on a tiled project: the tile (0-based, row-major) of that array the map was measured on; the map is "
+        "then the tile's size",
+    )
+    p.add_argument("--unit", default="ohm", help=f"unit of the map's values: {', '.join(measured.UNITS)} (default ohm)")
+    p.add_argument(
+        "--on-below",
+        "--stuck-on-below",
+        dest="on_below",
+        default=None,
+        help="stuck on at or below this resistance, e.g. 5k (default: half the LRS)",
+    )
+    p.add_argument(
+        "--off-above",
+        "--stuck-off-above",
+        dest="off_above",
+        default=None,
+        help="stuck off at or above this resistance, e.g. 2meg (default: twice the HRS)",
     )
     p.add_argument("--name", default=None, help="scenario and map name (default: the file's base name)")
     p.add_argument("--force", action="store_true", help="replace a scenario or map of the same name")
@@ -74,6 +92,12 @@ def cmd_import_map(args) -> CommandResult:
     mapped = proj.require_mapped()
     if not 1 <= args.array <= len(mapped.arrays):
         raise ParameterError("array", f"must be from 1 to {len(mapped.arrays)} for this network; got {args.array}")
+    if (args.map is None) == (args.map_file is None):
+        raise ParameterError("map", "give the measured map file once: as MAP after the project, or as --map")
+    args.map = args.map or args.map_file
+    arr = mapped.arrays[args.array - 1]
+    if args.tile is not None:
+        tiling.tile_slices(arr, args.tile)  # ParameterError naming the array's tiles
     name = args.name or os.path.splitext(os.path.basename(args.map))[0]
     if not name.strip():
         raise ParameterError("name", "must not be empty")
@@ -85,11 +109,13 @@ def cmd_import_map(args) -> CommandResult:
         _resistance(args.on_below, "on-below"),
         _resistance(args.off_above, "off-above"),
         (mapped.device.r_on_ohm, mapped.device.r_off_ohm),
+        args.tile,
     )
-    want = mapped.shapes[args.array - 1]
+    want = tiling.tile_shape(arr) if args.tile is not None else arr.shape
     if m.shape != tuple(want):
+        where = f"tile {args.tile} of array {args.array}" if args.tile is not None else f"array {args.array}"
         raise ParameterError(
-            "map", f"has shape {m.shape}, array {args.array} is {want[0]} rows x {want[1]} columns ({mapped.scheme})"
+            "map", f"has shape {m.shape}, {where} is {want[0]} rows x {want[1]} columns ({tiling.describe(arr)})"
         )
     on, off = m.masks()
     stats = measured.defect_statistics(on | off)
@@ -97,6 +123,7 @@ def cmd_import_map(args) -> CommandResult:
     d = {
         "name": name,
         "array": args.array,
+        "tile": args.tile,
         "shape": list(m.shape),
         "unit": args.unit,
         "on_below_ohm": m.on_below_ohm,

@@ -51,9 +51,13 @@ class MeasuredMap:
     off_above_ohm: float
     unit: str = "ohm"
     source: str = ""
+    # measured on one tile of a tiled array (core.model.tiling), row-major; None: the whole array
+    tile: Optional[int] = None
 
     def __post_init__(self) -> None:
         self.resistance_ohm = check_map(self.resistance_ohm)
+        if self.tile is not None and not (isinstance(self.tile, (int, np.integer)) and 0 <= int(self.tile) < 1 << 20):
+            raise ParameterError("tile", f"must be a tile index from 0; got {self.tile!r}")
         if self.unit not in UNITS:
             raise ParameterError("unit", f"must be one of {', '.join(UNITS)}; got {self.unit!r}")
         check_thresholds(self.on_below_ohm, self.off_above_ohm)
@@ -72,13 +76,15 @@ class MeasuredMap:
         out = []
         for stuck, m in (("on", on), ("off", off)):
             if m.any():
-                out.append(Defect("mask", self.array, stuck, 0.0, {}, mask=m))
+                out.append(Defect("mask", self.array, stuck, 0.0, {}, mask=m, tile=self.tile))
         return out
 
     def description(self) -> str:
         on, off = self.masks()
         return (
-            f"measured map {self.name!r} of array {self.array} from {self.source or 'memory'} ({self.unit}): "
+            f"measured map {self.name!r} of array {self.array}"
+            + ("" if self.tile is None else f" tile {self.tile}")
+            + f" from {self.source or 'memory'} ({self.unit}): "
             f"stuck on at <= {self.on_below_ohm:g} ohm ({int(on.sum())} cells), stuck off at >= "
             f"{self.off_above_ohm:g} ohm ({int(off.sum())} cells)"
         )
@@ -260,6 +266,7 @@ def measured_from_file(
     on_below_ohm: Optional[float],
     off_above_ohm: Optional[float],
     window: tuple[float, float],
+    tile: Optional[int] = None,
 ) -> MeasuredMap:
     """A :class:`MeasuredMap` read from ``path``; missing thresholds come from :func:`suggest_thresholds`."""
     r = load_map_file(path, unit)
@@ -272,4 +279,5 @@ def measured_from_file(
         off_d if off_above_ohm is None else float(off_above_ohm),
         unit,
         os.path.basename(path),
+        tile,
     )

@@ -38,6 +38,7 @@ def write_measured(f: h5py.File, maps: dict, group, array) -> None:
             off_above_ohm=float(m.off_above_ohm),
             unit=str(m.unit),
             source=str(m.source),
+            **({} if m.tile is None else {"tile": int(m.tile)}),
         )
         array(g, "resistance_ohm", m.resistance_ohm)
 
@@ -62,11 +63,12 @@ def read_measured(f: h5py.File, r: Reader, n_arrays: int) -> dict:
         if unit not in UNITS:
             raise ProjectFormatError(g.name, f"attribute 'unit' must be one of {', '.join(UNITS)}, got {unit!r}")
         source = r.attr(g, "source", "str")
+        tile = r.attr(g, "tile", "int", required=False, lo=0, hi=(1 << 20) - 1)
         values = r.array(g, "resistance_ohm", "f", ndim=2, max_elements=MAX_CELLS, lo=lo, hi=hi)
         if name in out:
             raise ProjectFormatError(g.name, f"map name {name!r} appears twice")
         try:
-            out[name] = MeasuredMap(name, array, values, on, off, unit, source)
+            out[name] = MeasuredMap(name, array, values, on, off, unit, source, tile)
         except ParameterError as e:
             raise ProjectFormatError(g.name, str(e)) from None
     return out
