@@ -32,9 +32,9 @@ from core.evaluate import FIDELITIES, evaluate_job, remapped_for_rails
 from core.ml.new_project import create_project_job
 from core.model import data, tiling
 from core.model.crossbar import parse_pitch
-from core.model.floorplan import hit_summary
 from core.model.data import SPLITS
 from core.model.devices import DEVICE_MODELS, SCHEMES, CircuitParams, DeviceParams
+from core.model.floorplan import hit_summary
 from core.model.network import PRESETS, NetworkConfig, TrainConfig, parse_hidden
 from core.session.project_file import store_results
 
