@@ -11,7 +11,7 @@ segment on word and bit lines) are solved by the three solvers one after the oth
 Reported: wall time per solver (nodal best of 3, the others once), the speed-ups of the nodal solver and the
 largest relative column-current difference of each solver against the nodal one.
 
-Run: ``.venv/bin/python -m bench.bench_nodal [--sizes 32x64,64x128,128x256] [--inputs 100] [--json]``
+Run: ``.venv/bin/python -m bench.bench_nodal [--sizes 32x64,64x128,128x256] [--inputs 100] [--tile RxC] [--json]``
 """
 
 from __future__ import annotations
@@ -51,8 +51,20 @@ def _rel(a: np.ndarray, ref: np.ndarray) -> float:
     return float(np.max(np.abs(a - ref) / np.abs(ref)))
 
 
-def measure(rows: int, cols: int, inputs: int, r_wire: float, workers: int, spice: bool = True) -> dict:
-    """Time the three solvers on one random crossbar; returns a plain dict."""
+def measure(
+    rows: int,
+    cols: int,
+    inputs: int,
+    r_wire: float,
+    workers: int,
+    spice: bool = True,
+    tile: tuple[int, int] | None = None,
+) -> dict:
+    """Time the three solvers on one random crossbar; returns a plain dict.
+
+    ``tile``: the crossbar is a mosaic of tiles (:mod:`core.model.tiling`, wired current summing); badcrossbar
+    solves single arrays only and is skipped.
+    """
     from core import jobs
     from core.circuit import nodal
     from core.circuit.spice import simulate
@@ -62,14 +74,14 @@ def measure(rows: int, cols: int, inputs: int, r_wire: float, workers: int, spic
     rng = np.random.default_rng(0)
     g = rng.uniform(dev.g_off_siemens, dev.g_on_siemens, (rows, cols))
     v = rng.uniform(0.0, dev.v_read_volt, (inputs, rows))
-    out: dict = {"rows": rows, "cols": cols, "inputs": inputs, "r_wire_ohm": r_wire}
+    out: dict = {"rows": rows, "cols": cols, "inputs": inputs, "r_wire_ohm": r_wire, "tile": tile}
     times = []
     for _ in range(3):
         t0 = time.perf_counter()
-        i_nodal = nodal.column_currents(g, v, r_wire)
+        i_nodal = nodal.column_currents(g, v, r_wire, tile=tile)
         times.append(time.perf_counter() - t0)
     out["nodal_s"] = min(times)
-    bc = _badcrossbar()
+    bc = _badcrossbar() if tile is None else None
     if bc is not None:
         logging.getLogger("badcrossbar").setLevel(logging.WARNING)
         t0 = time.perf_counter()
@@ -79,7 +91,7 @@ def measure(rows: int, cols: int, inputs: int, r_wire: float, workers: int, spic
         out["badcrossbar_over_nodal"] = out["badcrossbar_s"] / out["nodal_s"]
     if spice:
         t0 = time.perf_counter()
-        i_spice, solver = jobs.run(simulate.run_circuit_job(g, v, r_wire, dev, workers=workers))
+        i_spice, solver = jobs.run(simulate.run_circuit_job(g, v, r_wire, dev, workers=workers, tile=tile))
         out["ngspice_s"] = time.perf_counter() - t0
         out["ngspice_solver"] = solver
         out["ngspice_workers"] = workers
@@ -95,10 +107,14 @@ def main(argv=None) -> int:
     ap.add_argument("--r-wire", type=float, default=1.0, help="ohm per wire segment (default 1)")
     ap.add_argument("--workers", type=int, default=1, help="ngspice children (default 1)")
     ap.add_argument("--no-spice", action="store_true", help="skip ngspice")
+    ap.add_argument(
+        "--tile", default=None, help="solve every array as a mosaic of RxC tiles (e.g. 128x128; badcrossbar skipped)"
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
     sizes = [tuple(int(x) for x in s.lower().split("x")) for s in args.sizes.split(",") if s]
-    runs = [measure(r, c, args.inputs, args.r_wire, args.workers, not args.no_spice) for r, c in sizes]
+    tile = None if args.tile is None else tuple(int(x) for x in args.tile.lower().split("x"))
+    runs = [measure(r, c, args.inputs, args.r_wire, args.workers, not args.no_spice, tile) for r, c in sizes]
     out = {
         "runs": runs,
         "badcrossbar": _badcrossbar() is not None,

@@ -36,7 +36,7 @@ every time point on a plateau is the exact operating point of that input.
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 
@@ -208,7 +208,12 @@ def network_netlist(
 
 
 def crossbar_netlist(
-    g: np.ndarray, v_rows: np.ndarray, r_wire_ohm: Union[float, Wires], device: DeviceParams, klu: bool
+    g: np.ndarray,
+    v_rows: np.ndarray,
+    r_wire_ohm: Union[float, Wires],
+    device: DeviceParams,
+    klu: bool,
+    tile: Optional[tuple[int, int]] = None,
 ) -> tuple[str, list[str]]:
     """One crossbar driven by ``v_rows`` (N, rows), each column ending in a 0 V ammeter to ground."""
     g = np.asarray(g, dtype=np.float64)
@@ -221,7 +226,7 @@ def crossbar_netlist(
         add_source(c, f"d{i}", f"d{i}", v_rows[:, i], "v_rows")
         drivers.append(f"d{i}")
     ends = [f"n0_{j}" for j in range(g.shape[1])]
-    add_crossbar(c, 0, g, drivers, ends, r_wire_ohm, device)
+    add_crossbar(c, 0, g, drivers, ends, r_wire_ohm, device, tile)
     for j, e in enumerate(ends):
         c.V(f"m{j}", e, c.gnd, "0")
     saves = [f"i(vm{j})" for j in range(g.shape[1])]

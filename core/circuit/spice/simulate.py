@@ -172,17 +172,19 @@ def run_circuit_job(
     workers: Optional[int] = None,
     timeout_s: Optional[float] = None,
     on_spawn=None,
+    tile: Optional[tuple[int, int]] = None,
 ):
     """Job: column currents (N, cols) in A of one crossbar driven by row voltages ``v_rows`` (N, rows).
 
     Columns end in 0 V ammeters (ideal virtual grounds); wire topology as in :mod:`core.circuit.spice.netlist`.
-    Returns ``(currents, solver label)``.
+    ``tile``: ``g`` is a mosaic of tiles whose columns' partial currents sum into one ammeter per column
+    (:mod:`core.model.tiling`). Returns ``(currents, solver label)``.
     """
     device = device or DeviceParams()
     v_rows = np.atleast_2d(np.asarray(v_rows, dtype=np.float64))
 
     def make(idx, klu):
-        return netlist.crossbar_netlist(g, v_rows[idx], r_wire_ohm, device, klu)
+        return netlist.crossbar_netlist(g, v_rows[idx], r_wire_ohm, device, klu, tile)
 
     return (yield from _batch_job(make, len(v_rows), workers, timeout_s, on_spawn))
 
