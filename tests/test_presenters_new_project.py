@@ -290,3 +290,29 @@ def test_job_factory_trains_the_request():
     assert p.scheme == "differential-rows" and len(p.weights.history["loss"]) == 2
     sizes = p.network.layer_sizes
     assert p.mapped.shapes == [physical_shape("differential-rows", a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+
+
+def test_tile_field_reaches_the_request_and_names_itself():
+    v = form.default_values()
+    assert form.build_request(v, DataState()).tile is None  # default: one array per layer
+    v[form.TILE_KEY], v[form.UNUSED_KEY] = "32x16", "unformed"
+    r = form.build_request(v, DataState())
+    assert (r.tile, r.unused_state) == ((32, 16), "unformed")
+    # the paper network's 65x16 first array on 32x16 tiles: 3 tile rows, 1 tile column
+    assert "65x16 on 3x1 tiles" in form.mapping_text(v, DataState())
+    for bad in ("1x64", "64xx", "9000"):
+        v[form.TILE_KEY] = bad
+        request, errors = form.form_errors(v, DataState())
+        assert request is None and errors[0].key == form.TILE_KEY
+        assert "Tile size" in str(errors[0]) and ("2 to 4096" in str(errors[0]) or "[2, 4096]" in str(errors[0]))
+    assert form.tile_text((64, 64)) == "64" and form.check_tile_text(form.tile_text((64, 32))) == (64, 32)
+
+
+def test_tiled_job_factory_trains_a_tiled_project():
+    from app.presenters.training_flow import job_factory
+    from core import jobs
+
+    v = form.default_values()
+    v.update({"train.epochs": "2", form.TILE_KEY: "32"})
+    p = jobs.run(job_factory(form.build_request(v, DataState()))())
+    assert [a.tile for a in p.mapped.arrays] == [(32, 32)] * 4 and p.mapped.arrays[0].shape == (96, 32)

@@ -38,6 +38,7 @@ from app.presenters import new_project as form
 from app.presenters.document import WorkbenchState
 from app.presenters.new_project import DataSource, DataState, FieldError, NewProjectRequest
 from app.widgets import MessageLabel, color, plot_widget
+from core.model import tiling
 from core.model.devices import DEVICE_MODELS, SCHEMES
 from core.model.network import PRESETS
 from core.session.job_queue import DONE, JobInfo
@@ -198,6 +199,14 @@ class NewProjectDialog(QDialog):
         pitch.setPlaceholderText("unknown; e.g. 0.2x0.4")
         pitch.editingFinished.connect(lambda: self.check(form.PITCH_KEY))
         fl.addRow(form.PITCH_LABEL, pitch)
+        tile = self._line(form.TILE_KEY, form.TILE_TIP)
+        tile.setPlaceholderText("none; e.g. 64x64")
+        tile.editingFinished.connect(lambda: self.check(form.TILE_KEY))
+        tile.textChanged.connect(lambda _t: self._update_mapping())
+        fl.addRow(form.field_label(form.TILE_KEY), tile)
+        unused = self._combo(form.UNUSED_KEY, tiling.UNUSED_STATES)
+        unused.setToolTip(form.UNUSED_TIP)
+        fl.addRow(form.field_label(form.UNUSED_KEY), unused)
         return box
 
     def _device_box(self) -> QGroupBox:

@@ -32,6 +32,7 @@ from app.presenters.dataset_preview import (  # noqa: F401 - re-exported: the fo
     read_spec,
 )
 from core.errors import ParameterError, WorkbenchError
+from core.model import tiling
 from core.model.crossbar import parse_pitch, physical_shape
 from core.model.data import DOWNSAMPLE, DatasetSpec
 from core.model.devices import DEVICE_MODELS, SCHEMES, CircuitParams, DeviceParams
@@ -107,6 +108,8 @@ OTHER_LABELS = {
     "network.hidden": HIDDEN_LABEL,
     "scheme": "Mapping scheme",
     "device.model": "Device model",
+    "layout.tile": "Tile size",
+    "layout.unused": "Unused cells",
 }
 
 
@@ -134,6 +137,8 @@ def default_values() -> dict[str, str]:
         "network.hidden": ",".join(map(str, hidden)),
         "scheme": _default(Project, "scheme"),
         PITCH_KEY: "",
+        "layout.tile": "",
+        "layout.unused": "hrs",
         "device.model": _default(DeviceParams, "model"),
     }
     values.update({k: f.default_text for k, f in NUMBER_FIELDS.items()})
@@ -148,6 +153,8 @@ def values_from_project(project: Project) -> dict[str, str]:
         "network.hidden": ",".join(map(str, project.network.hidden)),
         "scheme": project.scheme,
         PITCH_KEY: pitch_text(project.mapped.pitches_um[0] if project.mapped is not None else None),
+        TILE_KEY: tile_text(project.mapped.arrays[0].tile if project.mapped is not None else None),
+        UNUSED_KEY: project.mapped.arrays[0].unused_state if project.mapped is not None else "hrs",
         "device.model": project.device.model,
     }
     for key, f in NUMBER_FIELDS.items():
@@ -203,10 +210,38 @@ def check_pitch_text(text: str) -> Optional[tuple[float, float]]:
         raise FieldError(PITCH_KEY, PITCH_LABEL, message_of(e)) from None
 
 
+TILE_KEY = "layout.tile"
+UNUSED_KEY = "layout.unused"
+TILE_TIP = (
+    "split every layer over fixed-size arrays, e.g. 64x64 or 128 (square); the tiles of a layer share each "
+    "column's TIA (wired current summing) and their unused cells are real devices. Empty: one array per layer"
+)
+UNUSED_TIP = "state of a tile's cells no weight uses: hrs (programmed to the HRS) or unformed (10x the HRS)"
+
+
+def tile_text(tile: Optional[tuple[int, int]]) -> str:
+    """The field's text for a tile size: ``64x32``, ``64`` if square, empty if not tiled."""
+    if tile is None:
+        return ""
+    return f"{tile[0]}" if tile[0] == tile[1] else f"{tile[0]}x{tile[1]}"
+
+
+def check_tile_text(text: str) -> Optional[tuple[int, int]]:
+    """The tile size of the tile field (None if empty); raises FieldError naming the field and range."""
+    if not str(text).strip():
+        return None
+    try:
+        return tiling.parse_tile(str(text), OTHER_LABELS[TILE_KEY])
+    except ParameterError as e:
+        raise FieldError(TILE_KEY, OTHER_LABELS[TILE_KEY], message_of(e)) from None
+
+
 def check_text(key: str, text: str):
-    """Validate one text field as the user leaves it (numbers, hidden sizes, cell pitch); raises FieldError."""
+    """Validate one text field as the user leaves it (numbers, hidden sizes, cell pitch, tile); raises FieldError."""
     if key == PITCH_KEY:
         return check_pitch_text(text)
+    if key == TILE_KEY:
+        return check_tile_text(text)
     if key == "network.hidden":
         try:
             return parse_hidden(str(text).strip())
@@ -232,7 +267,18 @@ def mapping_text(values: dict, data_state: DataState) -> str:
     except WorkbenchError:
         return lines[0]
     net = "-".join(map(str, sizes))
-    lines.append(f"network {net}: arrays " + ", ".join(f"{r}x{c}" for r, c in shapes) + " (rows x columns)")
+    try:
+        tile = check_tile_text(values.get(TILE_KEY, ""))
+    except FieldError:
+        tile = None
+    if tile is None:
+        parts = [f"{r}x{c}" for r, c in shapes]
+    else:
+        parts = []
+        for r, c in shapes:
+            mr, mc = tiling.mosaic_shape((r, c), tile)
+            parts.append(f"{r}x{c} on {mr // tile[0]}x{mc // tile[1]} tiles")
+    lines.append(f"network {net}: arrays " + ", ".join(parts) + " (rows x columns)")
     return "\n".join(line for line in lines if line)
 
 
@@ -248,6 +294,8 @@ class NewProjectRequest:
     circuit: CircuitParams
     scheme: str
     cell_pitch_um: Optional[tuple[float, float]] = None
+    tile: Optional[tuple[int, int]] = None
+    unused_state: str = "hrs"
 
 
 def _section_values(prefix: str, values: dict, errors: list[FieldError]) -> dict:
@@ -314,6 +362,16 @@ def form_errors(values: dict, data_state: DataState) -> tuple[Optional[NewProjec
         pitch = check_pitch_text(values.get(PITCH_KEY, ""))
     except FieldError as e:
         errors.append(e)
+    tile = None
+    try:
+        tile = check_tile_text(values.get(TILE_KEY, ""))
+    except FieldError as e:
+        errors.append(e)
+    unused = values.get(UNUSED_KEY, "hrs") or "hrs"
+    if unused not in tiling.UNUSED_STATES:
+        errors.append(
+            FieldError(UNUSED_KEY, OTHER_LABELS[UNUSED_KEY], f"must be one of {', '.join(tiling.UNUSED_STATES)}")
+        )
     dataset = None
     if source is not None and "seed" in train:
         try:
@@ -333,6 +391,8 @@ def form_errors(values: dict, data_state: DataState) -> tuple[Optional[NewProjec
             CircuitParams(**cir),
             scheme,
             pitch,
+            tile,
+            unused,
         ), []
     except ParameterError as e:
         return None, [_core_error(e)]

@@ -31,7 +31,15 @@ def job_factory(request: NewProjectRequest) -> Callable:
 
     r = request
     return lambda: create_project_job(
-        r.dataset, r.network, r.training, r.device, r.circuit, r.scheme, cell_pitch_um=r.cell_pitch_um
+        r.dataset,
+        r.network,
+        r.training,
+        r.device,
+        r.circuit,
+        r.scheme,
+        cell_pitch_um=r.cell_pitch_um,
+        tile=r.tile,
+        unused_state=r.unused_state,
     )
 
 
