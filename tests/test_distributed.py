@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -87,3 +88,33 @@ def test_unreachable_scheduler_names_the_field(trained_project):
         connect("tcp://127.0.0.1:9", timeout_s=1)
     with pytest.raises(ParameterError, match="scheduler"):
         jobs.run(sweep_job(trained_project, SPEC, scheduler="not an address"))
+
+
+def test_study_runs_its_sweeps_on_the_scheduler_and_equals_the_local_study(_trained_paper, cluster, tmp_path):
+    """The study's defect sweeps on the LocalCluster (StudySpec.scheduler, `study --scheduler`) give the local tables."""
+    import copy
+
+    from test_study import TINY
+
+    from core.study.job import study_job
+    from core.study.spec import StudySpec
+
+    plan = dataclasses.replace(TINY, size_sweep=((2, 1),), data_sweep_images=(60,), program_sigmas=(0.0,))
+    runs, counts = {}, []
+
+    def transitions():
+        with distributed.Client(cluster.scheduler_address, set_as_default=False) as client:
+            return client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
+
+    for where, sched in (("local", None), ("dask", cluster.scheduler_address)):
+        project = copy.deepcopy(_trained_paper)
+        before = transitions()
+        study = jobs.run(study_job(project, StudySpec(scheduler=sched), str(tmp_path / where), plan=plan))
+        counts.append(transitions() - before)
+        runs[where] = study["sections"]["defects"]["sweeps"]
+    assert counts[0] == 0 and counts[1] > 0  # the local study never touched the cluster; the other ran there
+    assert list(runs["local"]) == list(runs["dask"]) and runs["local"]
+    for scheme in runs["local"]:
+        local, remote = runs["local"][scheme]["rows"], runs["dask"][scheme]["rows"]
+        assert [r["accuracies"] for r in local] == [r["accuracies"] for r in remote]
+        assert runs["dask"][scheme]["n_maps"] == runs["local"][scheme]["n_maps"] > 0
