@@ -91,7 +91,7 @@ def test_unreachable_scheduler_names_the_field(trained_project):
 
 
 def test_study_runs_its_sweeps_on_the_scheduler_and_equals_the_local_study(_trained_paper, cluster, tmp_path):
-    """The study's defect sweeps on the LocalCluster (StudySpec.scheduler, `study --scheduler`) give the local tables."""
+    """The study's defect sweeps on the LocalCluster (`study --scheduler`) give the local tables."""
     import copy
 
     from test_study import TINY

@@ -136,7 +136,8 @@ class DiePanel(QWidget):
                     self.plot.addItem(tag)
                     self._labels.append(tag)
             x0, y0 = a.origin_um
-            label = pg.TextItem(f"array {k}" + (f" ({tiling.describe(a)})" if tiled else ""), color="k", anchor=(0, 1))
+            grid = f" ({a.tile_grid[0]}x{a.tile_grid[1]} tiles)" if a.n_tiles > 1 else ""  # short: labels sit close
+            label = pg.TextItem(f"array {k}{grid}", color="k", anchor=(0, 1))
             label.setPos(x0, y0)
             self.plot.addItem(label)
             self._labels.append(label)
