@@ -192,7 +192,15 @@ def test_summary_is_json_and_complete(saved):
     assert s["format"] == "reram-workbench-project" and s["format_version"] == 1
     assert s["network"]["layer_sizes"] == [64, 8, 8, 8, 10]
     assert s["test_accuracy"] > 0.8
-    assert s["arrays"][0] == {"array": 1, "rows": 65, "columns": 16}
+    assert s["arrays"][0] == {
+        "array": 1,
+        "rows": 65,
+        "columns": 16,
+        "tile": None,
+        "tiles": 1,
+        "unused_state": None,
+        "layout": "65x16",
+    }
     assert [x["name"] for x in s["scenarios"]] == [ODD_NAME, "empty"]
     assert (s["n_results"], s["n_sweeps"], s["n_recoveries"]) == (2, 2, 1)
     assert s["device"]["r_on_ohm"] == 10e3 and s["scheme"] == "differential-columns"
