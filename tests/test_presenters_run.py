@@ -138,3 +138,18 @@ def test_presenters_import_no_qt():
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_a_loaded_scenario_edited_afterwards_is_not_stored_under_its_name(state):
+    """Load a saved scenario, add a defect, run: the result must not claim the saved scenario's name."""
+    from core.model.project import Scenario
+
+    ring = parse_spec("ring:array=4,r_in=0.2,r_out=0.35,stuck=on")
+    state.project.scenarios["die7"] = Scenario("die7", [ring])
+    state.load_scenario("die7")
+    assert run_flow.draft_scenario(state)[1] == "die7"  # unchanged: its own name
+    state.add_defect(parse_spec("rows:array=4,start=0,count=2,stuck=on"))
+    defects, name = run_flow.draft_scenario(state)
+    assert name == "die7 (edited)" and len(defects) == 2
+    plan = run_flow.plan_evaluation(state, "behavioral", "0", "linear")
+    assert jobs.run(plan.factory()).scenario == "die7 (edited)"

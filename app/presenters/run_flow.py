@@ -15,6 +15,8 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
+import numpy as np
+
 from app.presenters import forms
 from app.presenters.document import WorkbenchState, copy_defects
 from core.errors import ParameterError
@@ -72,10 +74,33 @@ def queued_message(text: str, c: Circuit, fidelity: str) -> str:
     return text + (WIRE_NOTE if c.r_wire_ohm > 0 and fidelity in ("ideal", "behavioral") else "")
 
 
+def _same_defects(a, b) -> bool:
+    """Whether two defect lists are the same defects (specs, masks and tiles), in order."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x.to_spec() != y.to_spec():
+            return False
+        if (x.mask is None) != (y.mask is None) or (x.mask is not None and not np.array_equal(x.mask, y.mask)):
+            return False
+    return True
+
+
 def draft_scenario(state: WorkbenchState) -> tuple[list[Defect], str]:
-    """(copies of the draft's defects, its scenario name or '' when the draft is empty)."""
+    """(copies of the draft's defects, the name results are stored under; '' when the draft is empty).
+
+    The draft's name when it holds exactly the saved scenario of that name (or no saved scenario has it);
+    ``NAME (edited)`` when it was loaded from scenario NAME and changed since, so a result never claims a saved
+    scenario's name for other defects.
+    """
     defects = copy_defects(state.draft)
-    return defects, state.draft_name if defects else ""
+    if not defects:
+        return defects, ""
+    name = state.draft_name
+    saved = state.project.scenarios.get(name)
+    if saved is not None and not _same_defects(saved.defects, defects):
+        name = f"{name} (edited)"
+    return defects, name
 
 
 def plan_evaluation(state: WorkbenchState, fidelity: str, r_wire_text: str, device_model: str) -> JobPlan:
