@@ -29,7 +29,7 @@ from core.circuit.fidelity import (
 from core.circuit.mapping import effective_weights
 from core.circuit.spice import cmos, transient
 from core.errors import ParameterError, SimulationError
-from core.jobs import Progress
+from core.jobs import Progress, stage
 from core.model import network
 from core.model.crossbar import MappedNetwork
 from core.model.defects import Defect
@@ -91,15 +91,20 @@ def evaluate_job(
             W, b = weights.weights, weights.biases
         v, solver = network.forward(W, b, X), "numpy (software network)"
     else:
-        v, solver = yield from output_voltages_job(mapped, X, g_list, fidelity, workers, neuron)
+        # at SPICE fidelity the inference-cost transient follows: the two share one bar that only moves forward
+        share = 0.5 if fidelity == "spice" else 1.0
+        v, solver = yield from stage(output_voltages_job(mapped, X, g_list, fidelity, workers, neuron), 0.0, share)
     seconds = time.perf_counter() - t0
     extra: dict = {}
     if fidelity == "spice":
         extra["neuron"] = neuron
         extra["v_rail_volt"] = mapped.circuit.v_rail_volt
         try:
-            extra["inference"] = yield from transient.inference_cost_job(
-                mapped, X[0], X[min(1, len(X) - 1)], g_list, neuron
+            extra["inference"] = yield from stage(
+                transient.inference_cost_job(mapped, X[0], X[min(1, len(X) - 1)], g_list, neuron),
+                0.5,
+                0.5,
+                label="energy and latency transient",
             )
         except (SimulationError, ParameterError) as e:  # the accuracy stands; say why the cost is missing
             extra["inference"] = {"neuron": neuron, "error": str(e)}

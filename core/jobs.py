@@ -74,6 +74,22 @@ class CancelToken:
         return self._event.is_set()
 
 
+def stage(job: JobGenerator, start: float, share: float, total: float = 1.0, label: str = ""):
+    """Job: ``job`` as one stage of a longer job, its progress mapped to ``start .. start + share`` of ``total``.
+
+    So a job made of several sub-jobs reports one bar that only moves forward (a sub-job's own 0 of N does not
+    reset it); ``label`` prefixes the sub-job's messages. Returns the sub-job's result.
+    """
+    while True:
+        try:
+            p = next(job)
+        except StopIteration as stop:
+            return stop.value
+        done = start + share * p.fraction
+        message = f"{label}: {p.message}" if label and p.message else (p.message or label)
+        yield Progress(done, total, message, p.partial)
+
+
 def run(
     job: JobGenerator,
     on_progress: Optional[Callable[[Progress], None]] = None,

@@ -82,3 +82,17 @@ def test_resistance_options_refuse_the_ambiguous_m_suffix(trained_project, tmp_p
     err = capsys.readouterr().err
     assert "r-out" in err and "write 'meg'" in err
     assert main(["evaluate", path, "--r-out", "50", "--no-save", "--json"]) == 0
+
+
+@pytest.mark.spice
+def test_spice_evaluation_progress_never_goes_back(trained_project, ngspice_path):
+    """The accuracy run and the inference-cost transient share one bar: it must only move forward and end at 1."""
+    from core import jobs
+    from core.evaluate import evaluate_job
+
+    seen = []
+    jobs.run(evaluate_job(trained_project, fidelity="spice", workers=2), seen.append)
+    fractions = [p.fraction for p in seen]
+    assert len(fractions) >= 3 and fractions[-1] == 1.0
+    assert all(b >= a for a, b in zip(fractions, fractions[1:])), fractions
+    assert any("energy and latency" in p.message for p in seen)  # the transient's stage reported itself
