@@ -35,14 +35,14 @@ from app.panels.die import DiePanel
 from app.panels.queue import QueuePanel
 from app.panels.results import ResultsPanel
 from app.panels.training import TrainingPanel
-from app.presenters import file_guard, study_flow
+from app.presenters import file_guard, run_flow, study_flow
 from app.presenters import window_flow as flow
 from app.presenters.document import WorkbenchState
 from app.widgets import FitScrollArea, install_plain_text_labels
 from core import project_io
 from core.errors import WorkbenchError
 from core.model.project import Project
-from core.session.job_queue import JobInfo
+from core.session.job_queue import DONE, JobInfo
 from core.session.project_file import FileBase, save_document
 
 FILE_FILTER = "Workbench projects (*.h5 *.hdf5);;All files (*)"
@@ -253,10 +253,15 @@ class MainWindow(QMainWindow):
             if outcome.sweep is not None:
                 self.state.results_added()
                 self.tabs.setCurrentWidget(self.results)
+            opened = False
             if outcome.report is not None and self.interactive:
-                QDesktopServices.openUrl(QUrl.fromLocalFile(outcome.report))
-            # after the queue's own "finished" line (job_finished is emitted right after this callback)
-            QTimer.singleShot(0, lambda: self.statusBar().showMessage(outcome.text, 15000))
+                opened = QDesktopServices.openUrl(QUrl.fromLocalFile(outcome.report))
+                if not opened:  # no browser here: say where the report is, in a box that stays
+                    QMessageBox.information(
+                        self, "Study report", f"The report is at\n{outcome.report}\n(no web browser could open it)."
+                    )
+            # after the queue's own "finished" line (job_finished is emitted right after this callback); it stays
+            QTimer.singleShot(0, lambda: self.statusBar().showMessage(outcome.text))
 
         job_id = self.jobs.submit(plan.factory, name=plan.name, on_done=done)
         self.statusBar().showMessage(plan.message, 8000)
@@ -285,6 +290,33 @@ class MainWindow(QMainWindow):
         else:
             dlg.show()
         return dlg
+
+    def export_netlist(self, path: Optional[str] = None) -> Optional[int]:
+        """File > Export netlist…: ask for a .cir file, queue writing the draft's circuit; returns the job id."""
+        if path is None:
+            if not self.interactive:
+                return None
+            start = os.path.join(os.path.dirname(self.state.path or "") or os.path.expanduser("~"), "circuit.cir")
+            path, _ = QFileDialog.getSaveFileName(self, "Export netlist", start, "ngspice netlist (*.cir)")
+            if not path:
+                return None
+        try:
+            plan = run_flow.plan_netlist_export(self.state, path)
+        except WorkbenchError as e:
+            self.show_error("Cannot export the netlist", str(e))
+            return None
+
+        def done(info: JobInfo) -> None:
+            if info.state == DONE:
+                r = info.result
+                text = f"wrote {r['netlist']} ({r['n_images']} images, {r['bytes']} bytes); run: ngspice -b {path}"
+            else:
+                text = f"netlist export {info.state}: {info.error or 'nothing written'}"
+            QTimer.singleShot(0, lambda: self.statusBar().showMessage(text, 15000))
+
+        job_id = self.jobs.submit(plan.factory, name=plan.name, on_done=done)
+        self.statusBar().showMessage(plan.message, 8000)
+        return job_id
 
     def _open_array(self, array: int) -> None:
         """An array clicked on the die: show it in the crossbar view (and the editor's Array field)."""

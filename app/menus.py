@@ -32,6 +32,7 @@ def build_menus(w) -> None:
     w.close_action = action(w, m, "&Close", w.close_project, "Ctrl+W", K.Close)
     m.addSeparator()
     w.import_map_action = action(w, m, "&Import measured map…", w.import_measured_map)
+    w.export_netlist_action = action(w, m, "Export &netlist (ngspice)…", w.export_netlist)
     m.addSeparator()
     w.quit_action = action(w, m, "&Quit", w.close, "Ctrl+Q", K.Quit)
     w.file_actions = [

@@ -103,6 +103,30 @@ def draft_scenario(state: WorkbenchState) -> tuple[list[Defect], str]:
     return defects, name
 
 
+NETLIST_IMAGES = 20  # test images in an exported netlist's staircase (one per ms of transient)
+
+
+def plan_netlist_export(state: WorkbenchState, path: str, n_images: int = NETLIST_IMAGES) -> JobPlan:
+    """File > Export netlist…: the whole circuit with the draft's defects on the first test images, as ngspice
+    reads it (``ngspice -b PATH``); the same builder as ``reram-workbench netlist``."""
+    from core.circuit.fidelity import defective_conductances
+    from core.circuit.spice.export import netlist_job
+
+    mapped = require_mapped(state)
+    if not str(path).strip():
+        raise ParameterError("netlist file", "needs a file name (.cir)")
+    defects, name = draft_scenario(state)
+    g_list, _ = defective_conductances(mapped, defects)  # a defect that cannot be placed fails here, named
+    X = state.project.load_dataset().X_test[:n_images]
+    what = name or ("draft" if defects else "clean")
+    return JobPlan(
+        lambda: netlist_job(mapped, X, g_list, path),
+        f"export netlist ({what})",
+        f"queued: netlist of the {what} circuit on {len(X)} test images",
+        state.project,
+    )
+
+
 def plan_evaluation(state: WorkbenchState, fidelity: str, r_wire_text: str, device_model: str) -> JobPlan:
     """Evaluate the draft scenario (the clean network when it is empty) at ``fidelity``."""
     from core.evaluate import FIDELITIES, evaluate_job

@@ -8,7 +8,7 @@ import time
 
 from core import jobs, project_io
 from core.circuit.fidelity import defective_conductances, with_opamp, with_overrides, with_variability
-from core.circuit.spice import simulate
+from core.circuit.spice.export import netlist_job
 from core.cli.common import (
     CommandResult,
     Deadline,
@@ -27,7 +27,7 @@ from core.cli.common import (
     variability_from_args,
 )
 from core.cli.wires import mapped_with_wires, project_with_wires, wire_args, with_wire_args
-from core.errors import ParameterError, WorkbenchError
+from core.errors import ParameterError
 from core.evaluate import FIDELITIES, evaluate_job, remapped_for_rails
 from core.ml.new_project import create_project_job
 from core.model import data, tiling
@@ -345,22 +345,8 @@ def cmd_netlist(args) -> CommandResult:
     if args.neuron == "transistor":
         mapped = remapped_for_rails(proj, mapped, 0.5)
     g_list, _ = defective_conductances(mapped, defects)
-    text = simulate.build_netlist_text(mapped, X, g_list, neuron=args.neuron)
-    tmp = args.output + ".tmp"
-    try:
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, args.output)
-    except OSError as e:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise WorkbenchError(f"output: cannot write {args.output!r} ({e.strerror})") from None
-    d = {
-        "netlist": os.path.abspath(args.output),
-        "n_images": len(X),
-        "bytes": len(text.encode()),
-        "defects": [x.to_spec() for x in defects],
-    }
+    d = jobs.run(netlist_job(mapped, X, g_list, args.output, args.neuron))
+    d["defects"] = [x.to_spec() for x in defects]
     return CommandResult(
         d, f"wrote {args.output} ({len(X)} images, {d['bytes']} bytes); run it with: ngspice -b {args.output}"
     )
