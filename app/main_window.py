@@ -397,7 +397,9 @@ class MainWindow(QMainWindow):
         return self.save_to(self.state.path)
 
     def save_as_dialog(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save project as", self.state.path or "project.h5", FILE_FILTER)
+        # beside the open file, else in the user's home folder (never the folder the app was started from)
+        start = self.state.path or os.path.join(os.path.expanduser("~"), "project.h5")
+        path, _ = QFileDialog.getSaveFileName(self, "Save project as", start, FILE_FILTER)
         return self.save_to(path) if path else False
 
     def save_to(self, path: str) -> bool:

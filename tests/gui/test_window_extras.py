@@ -82,6 +82,11 @@ def test_about_shows_the_versions(window):
     assert f"ReRAM Fault Workbench {__version__}" in text and f"Project file format version {FORMAT_VERSION}" in text
     solver, _ = flow.solver_details()
     assert (f"ngspice {solver['version']}" in text) if solver else ("ngspice not found" in text)
+    import platform
+
+    from PySide6 import QtCore
+
+    assert f"Python {platform.python_version()}" in text and f"Qt {QtCore.qVersion()}" in text
     help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
     assert window.about_action in help_menu.actions()
 
