@@ -153,3 +153,29 @@ def test_a_loaded_scenario_edited_afterwards_is_not_stored_under_its_name(state)
     assert name == "die7 (edited)" and len(defects) == 2
     plan = run_flow.plan_evaluation(state, "behavioral", "0", "linear")
     assert jobs.run(plan.factory()).scenario == "die7 (edited)"
+
+
+def test_offset_field_reaches_evaluation_sweep_and_recovery(state):
+    from core.circuit.fidelity import with_opamp
+    from core.model.opamp import OpAmpParams
+
+    before = copy.deepcopy(state.project.mapped.opamp)
+    plan = run_flow.plan_evaluation(state, "behavioral", "0", "linear", " 2 ")
+    got = jobs.run(plan.factory())
+    view = copy.deepcopy(state.project)
+    view.mapped = with_opamp(view.mapped, OpAmpParams(offset_sigma_volt=2e-3))
+    want = jobs.run(evaluate_job(view, [], "behavioral"))
+    clean = jobs.run(evaluate_job(copy.deepcopy(state.project), [], "behavioral"))
+    assert np.array_equal(got.output_voltages, want.output_voltages)
+    assert not np.array_equal(got.output_voltages, clean.output_voltages)  # the offsets really reached the job
+    # a run's offset is never written into the open project
+    assert "offset sigma 2 mV" in plan.name and state.project.mapped.opamp == before
+    sweep = run_flow.plan_sweep(state, {**SWEEP, "patterns": "none"}, "behavioral", "", "0", "linear", "0, 2")
+    res = jobs.run(sweep.factory())
+    assert sorted({r["offset_sigma_volt"] for r in res.rows}) == [0.0, 0.002]
+    for bad, why in (("-1", "[0, 100] mV"), ("abc", "numbers"), ("1e9", "[0, 100] mV")):
+        assert "op-amp offset sigma (mV)" in _error(
+            lambda b=bad: run_flow.plan_evaluation(state, "behavioral", "0", "linear", b)
+        )
+        assert why in _error(lambda b=bad: run_flow.plan_evaluation(state, "behavioral", "0", "linear", b))
+    assert "one sigma" in _error(lambda: run_flow.plan_evaluation(state, "behavioral", "0", "linear", "1,2"))

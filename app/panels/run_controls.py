@@ -41,10 +41,18 @@ class RunControls(QWidget):
         self.device_model = QComboBox()
         self.device_model.addItems(list(DEVICE_MODELS))
         self.device_model.setToolTip("linear: ohmic cells; gap: nonlinear (sinh) I-V of a filament gap")
+        self.offset = QLineEdit()
+        self.offset.setPlaceholderText("0: ideal; e.g. 2 or 0,1,2 for a sweep")
+        self.offset.setToolTip(
+            f"input offset of every op-amp: normal with this sigma in mV (0 to {run_flow.OFFSET_MAX_MV:g}), drawn "
+            "per op-amp; evaluate and recover take one value, a sweep a comma-separated list (an offset axis, "
+            "seed k draws offset set k)"
+        )
         cg = QGroupBox("Circuit (for all runs)")
         form = QFormLayout(cg)
         form.addRow("Wire R (Ω)", self.r_wire)
         form.addRow("Device model", self.device_model)
+        form.addRow("Offset σ (mV)", self.offset)
 
         self.eval_fidelity = QComboBox()
         self.eval_fidelity.addItems(list(FIDELITIES))
@@ -140,7 +148,9 @@ class RunControls(QWidget):
         """Evaluate the draft scenario at ``fidelity`` (default: the Fidelity box)."""
         fid = fidelity or self.eval_fidelity.currentText()
         return self._submit(
-            lambda: run_flow.plan_evaluation(self.state, fid, self.r_wire.text(), self.device_model.currentText())
+            lambda: run_flow.plan_evaluation(
+                self.state, fid, self.r_wire.text(), self.device_model.currentText(), self.offset.text()
+            )
         )
 
     def sweep(self) -> Optional[int]:
@@ -153,6 +163,7 @@ class RunControls(QWidget):
                 self.scheduler.text(),
                 self.r_wire.text(),
                 self.device_model.currentText(),
+                self.offset.text(),
             )
         )
 
@@ -165,5 +176,6 @@ class RunControls(QWidget):
                 self.rec_fidelity.currentText(),
                 self.r_wire.text(),
                 self.device_model.currentText(),
+                self.offset.text(),
             )
         )

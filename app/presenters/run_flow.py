@@ -59,6 +59,42 @@ def circuit(r_wire_text: str, device_model: str) -> Circuit:
     return Circuit(*forms.circuit_overrides(r_wire_text, device_model))
 
 
+OFFSET_LABEL = "op-amp offset sigma (mV)"
+OFFSET_MAX_MV = 100.0  # the core's range: 0 to 0.1 V
+
+
+def offset_sigmas(text: str) -> tuple[float, ...]:
+    """The offset field: comma-separated sigmas in mV (empty or 0: ideal offsets) as volts, each in [0, 100] mV."""
+    out = []
+    for part in filter(None, (p.strip() for p in str(text).split(","))):
+        try:
+            mv = float(part)
+        except ValueError:
+            raise ParameterError(
+                OFFSET_LABEL, f"must be numbers in [0, {OFFSET_MAX_MV:g}] mV, comma-separated; got {part!r}"
+            ) from None
+        if not (0.0 <= mv <= OFFSET_MAX_MV):  # also refuses NaN
+            raise ParameterError(OFFSET_LABEL, f"each must be in [0, {OFFSET_MAX_MV:g}] mV; got {part!r}")
+        out.append(mv * 1e-3)
+    return tuple(out)
+
+
+def with_offset(project: Project, text: str, what: str) -> tuple[Project, str]:
+    """(the project with one op-amp offset sigma for this run, a note) from the offset field; one value only."""
+    import dataclasses
+
+    from core.circuit.fidelity import with_opamp
+    from core.model.opamp import OpAmpParams
+
+    sigmas = offset_sigmas(text)
+    if len(sigmas) > 1:
+        raise ParameterError(OFFSET_LABEL, f"{what} takes one sigma (a sweep takes a list); got {len(sigmas)}")
+    if not sigmas or sigmas[0] == 0.0:
+        return project, ""
+    mapped = with_opamp(project.mapped, OpAmpParams(offset_sigma_volt=sigmas[0]))
+    return dataclasses.replace(project, mapped=mapped), f", offset sigma {sigmas[0] * 1e3:g} mV"
+
+
 def circuit_note(mapped: MappedNetwork, c: Circuit) -> str:
     """``", 2 Ω wires, gap devices"`` for whatever differs from the project's mapped circuit ('' if nothing)."""
     parts = []
@@ -127,8 +163,11 @@ def plan_netlist_export(state: WorkbenchState, path: str, n_images: int = NETLIS
     )
 
 
-def plan_evaluation(state: WorkbenchState, fidelity: str, r_wire_text: str, device_model: str) -> JobPlan:
-    """Evaluate the draft scenario (the clean network when it is empty) at ``fidelity``."""
+def plan_evaluation(
+    state: WorkbenchState, fidelity: str, r_wire_text: str, device_model: str, offset_text: str = ""
+) -> JobPlan:
+    """Evaluate the draft scenario (the clean network when it is empty) at ``fidelity``; ``offset_text`` (mV) gives
+    every op-amp an input offset drawn with that sigma (seed 0), the same draw at every fidelity."""
     from core.evaluate import FIDELITIES, evaluate_job
 
     mapped = require_mapped(state)
@@ -136,12 +175,13 @@ def plan_evaluation(state: WorkbenchState, fidelity: str, r_wire_text: str, devi
     if fidelity not in FIDELITIES:
         raise ParameterError("fidelity", f"must be one of {', '.join(FIDELITIES)}; got {fidelity!r}")
     project = state.project
+    view, offset_note = with_offset(project, offset_text, "an evaluation")
     defects, name = draft_scenario(state)
     what = name or ("draft" if defects else "clean")
-    note = circuit_note(mapped, c)
+    note = circuit_note(mapped, c) + offset_note
     return JobPlan(
         lambda: evaluate_job(
-            project, defects, fidelity, r_wire_ohm=c.r_wire_ohm, device_model=c.device_model, scenario=name
+            view, defects, fidelity, r_wire_ohm=c.r_wire_ohm, device_model=c.device_model, scenario=name
         ),
         name=f"evaluate {what} ({fidelity}{note})",
         message=queued_message(f"queued: evaluate {what} at {fidelity}{note}", c, fidelity),
@@ -180,17 +220,26 @@ def plan_sweep(
     scheduler_text: str,
     r_wire_text: str,
     device_model: str,
+    offset_text: str = "",
 ) -> JobPlan:
-    """A Monte-Carlo defect sweep over the fields' patterns, sizes, stuck types, arrays and seeds."""
+    """A Monte-Carlo defect sweep over the fields' patterns, sizes, stuck types, arrays and seeds; ``offset_text``
+    (mV, comma-separated) adds an op-amp offset axis (seed k of the sweep draws offset set k)."""
+    import dataclasses
+
     from core.sweeps.job import sweep_job
 
     mapped = require_mapped(state)
     c = circuit(r_wire_text, device_model)
     spec = sweep_spec(state, fields, fidelity)
+    sigmas = offset_sigmas(offset_text)
+    if any(s > 0 for s in sigmas):
+        spec = dataclasses.replace(spec, offset_sigma_volt=sigmas)
     scheduler = scheduler_address(scheduler_text)
     project = state.project
     n_maps = len(spec.points()) * spec.n_seeds
     note = circuit_note(mapped, c) + (f", on {scheduler}" if scheduler else "")
+    if spec.offset_sigma_volt:
+        note += f", offset sigmas {','.join(f'{s * 1e3:g}' for s in spec.offset_sigma_volt)} mV"
     return JobPlan(
         lambda: sweep_job(project, spec, scheduler=scheduler, r_wire_ohm=c.r_wire_ohm, device_model=c.device_model),
         name=f"sweep {','.join(spec.patterns)} ({n_maps} maps, {spec.fidelity}{note})",
@@ -199,7 +248,9 @@ def plan_sweep(
     )
 
 
-def plan_recovery(state: WorkbenchState, method: str, fidelity: str, r_wire_text: str, device_model: str) -> JobPlan:
+def plan_recovery(
+    state: WorkbenchState, method: str, fidelity: str, r_wire_text: str, device_model: str, offset_text: str = ""
+) -> JobPlan:
     """Recover the draft scenario's accuracy with ``method`` (the draft must hold defects)."""
     from core.recovery.common import METHODS, RECOVERY_FIDELITIES
     from core.recovery.recover import recover_job
@@ -214,10 +265,11 @@ def plan_recovery(state: WorkbenchState, method: str, fidelity: str, r_wire_text
     if fidelity not in RECOVERY_FIDELITIES:
         raise ParameterError("fidelity", f"must be one of {', '.join(RECOVERY_FIDELITIES)}; got {fidelity!r}")
     project = state.project
-    note = circuit_note(mapped, c)
+    view, offset_note = with_offset(project, offset_text, "a recovery")
+    note = circuit_note(mapped, c) + offset_note
     return JobPlan(
         lambda: recover_job(
-            project, defects, method, fidelity, scenario=name, r_wire_ohm=c.r_wire_ohm, device_model=c.device_model
+            view, defects, method, fidelity, scenario=name, r_wire_ohm=c.r_wire_ohm, device_model=c.device_model
         ),
         name=f"recover {name or 'draft'} ({method}, {fidelity}{note})",
         message=queued_message(f"queued: {method} recovery at {fidelity}{note}", c, fidelity),
