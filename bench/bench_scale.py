@@ -3,14 +3,17 @@
 1. ``tiled``: behavioural sweep throughput (defect maps per second) and peak memory on the 784-input ``mnist``
    network (784-128-64-32-10, scikit-learn's digits upsampled to 28 x 28; nothing downloaded), untiled against
    split over 128 x 128 tiles (:mod:`core.model.tiling`), same grid, same seeds.
-2. ``spice``: a SPICE-fidelity sweep on the ``paper`` network, one map per chunk, in one process with one ngspice
+2. ``memory``: peak memory of behavioural sweeps of 10,000, 100,000 and 1,000,000 maps on the ``paper`` network
+   (each in a fresh subprocess): what a sweep keeps grows with the number of maps (one accuracy and one defect
+   fraction per map in the result table), everything else (chunks of 256 maps) is bounded.
+3. ``spice``: a SPICE-fidelity sweep on the ``paper`` network, one map per chunk, in one process with one ngspice
    at a time against a 2-worker ``dask.distributed.LocalCluster`` (worker processes on 127.0.0.1, one thread
    each, each running its own ngspice children); the two tables must be equal.
 
 Peak memory is the process's peak resident set growth during the sweep (``ru_maxrss``, a fresh subprocess per
 configuration so the peaks do not mask each other).
 
-Run: ``.venv/bin/python -m bench.bench_scale [--parts tiled,spice] [--seeds 4] [--spice-maps 8] [--json]``
+Run: ``.venv/bin/python -m bench.bench_scale [--parts tiled,memory,spice] [--seeds 4] [--spice-maps 8] [--json]``
 """
 
 from __future__ import annotations
@@ -99,6 +102,50 @@ def tiled(seeds: int) -> dict:
     return {"runs": out, "tiled_over_untiled_speed": out[1]["maps_per_s"] / out[0]["maps_per_s"]}
 
 
+def _memory_one(n_maps: int) -> dict:
+    from core import jobs
+    from core.ml.new_project import create_project_job
+    from core.model.data import DatasetSpec
+    from core.model.network import NetworkConfig, TrainConfig
+    from core.sweeps.job import sweep_job
+    from core.sweeps.spec import SweepSpec
+
+    p = jobs.run(create_project_job(DatasetSpec(seed=0), NetworkConfig.preset("paper"), TrainConfig(seed=0)))
+    points = 6 * 2 * 10 * 4  # patterns x stuck x sizes x arrays
+    spec = SweepSpec(
+        patterns=("circle", "ring", "rows", "columns", "circle_complement", "checkerboard"),
+        sizes=tuple(round(0.05 * i, 2) for i in range(1, 11)),
+        stuck=("on", "off"),
+        arrays=(),
+        n_seeds=max(1, n_maps // points),
+        fidelity="behavioral",
+    )
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    res = jobs.run(sweep_job(p, spec, workers=2, allow_large=True))
+    dt = time.perf_counter() - t0
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    n = sum(len(r["accuracies"]) for r in res.rows)
+    return {
+        "maps": n,
+        "seconds": dt,
+        "maps_per_s": n / dt,
+        "peak_rss_mb": rss1 / 1024,
+        "growth_mb": (rss1 - rss0) / 1024,
+        "bytes_per_map": (rss1 - rss0) * 1024 / n,
+    }
+
+
+def memory(sizes=(10_000, 100_000, 1_000_000)) -> dict:
+    runs = []
+    for n in sizes:
+        cmd = [sys.executable, "-m", "bench.bench_scale", "--_memory-one", str(n)]
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        run = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=root)
+        runs.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    return {"runs": runs}
+
+
 def spice(n_maps: int) -> dict:
     import distributed
 
@@ -143,12 +190,16 @@ def spice(n_maps: int) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--parts", default="tiled,spice", help="tiled, spice (comma-separated; default both)")
+    ap.add_argument("--parts", default="tiled,memory,spice", help="tiled, memory, spice (comma-separated)")
     ap.add_argument("--seeds", type=int, default=4, help="Monte-Carlo seeds per point of the tiled sweep")
     ap.add_argument("--spice-maps", type=int, default=8, help="maps in the SPICE sweep (default 8)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--_tiled-one", dest="tiled_one", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--_memory-one", dest="memory_one", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.memory_one is not None:
+        print(json.dumps(_memory_one(args.memory_one)))
+        return 0
     if args.tiled_one is not None:
         print(
             json.dumps(
@@ -160,6 +211,8 @@ def main(argv=None) -> int:
     out: dict = {"cpus": os.cpu_count(), "python": platform.python_version()}
     if "tiled" in parts:
         out["tiled"] = tiled(args.seeds)
+    if "memory" in parts:
+        out["memory"] = memory()
     if "spice" in parts:
         out["spice"] = spice(args.spice_maps)
     out["load_average"] = os.getloadavg()
@@ -172,6 +225,11 @@ def main(argv=None) -> int:
                 f"784-input, {r['tile'] or 'untiled'}: {r['maps']} maps in {r['seconds']:.2f} s = "
                 f"{r['maps_per_s']:.0f} maps/s, peak RSS {r['peak_rss_mb']:.0f} MB ({', '.join(r['arrays'])})"
             )
+    for r in out.get("memory", {}).get("runs", []):
+        print(
+            f"behavioural sweep of {r['maps']:,} maps: {r['seconds']:.1f} s ({r['maps_per_s']:.0f} maps/s), peak RSS "
+            f"{r['peak_rss_mb']:.0f} MB, growth {r['growth_mb']:.0f} MB ({r['bytes_per_map']:.0f} bytes per map)"
+        )
     if "spice" in out:
         s = out["spice"]
         print(
