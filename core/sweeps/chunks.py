@@ -29,14 +29,16 @@ from core.circuit import behavioral
 from core.circuit.fidelity import output_voltages_job
 from core.errors import check_range, describe_error
 from core.jobs import CancelToken
-from core.model import defects as defects_mod
 from core.model.crossbar import MappedNetwork
 from core.model.network import accuracy
 from core.model.opamp import sample_offsets, stack_offsets
 from core.model.variability import apply_variability
-from core.sweeps.spec import SweepSpec, make_defect, offset_seed
+from core.sweeps import raster
+from core.sweeps.spec import SweepSpec, offset_seed
 
 DEFAULT_CHUNK_MAPS = {"behavioral": 256, "nodal": 1, "spice": 1}
+# bytes of one (images, width) float64 activation over the maps of one behavioural forward pass (pass_maps)
+BEHAVIORAL_PASS_BYTES = 512 * 1024
 
 # (row index in SweepSpec.grid(), pattern, size, stuck, seed index, op-amp offset sigma or None)
 ChunkItem = tuple[int, str, float, str, int, Optional[float]]
@@ -138,22 +140,13 @@ def evaluate_chunk(
     """
     shape = mapped.shapes[task.array - 1] if task.array else (0, 0)
     m = len(task.items)
-    acc, frac, errors = np.full(m, np.nan), np.full(m, np.nan), [""] * m
-    masks: dict[int, Optional[np.ndarray]] = {}
-    g_stuck = np.zeros(m)
-    for j, (_, pattern, size, stuck, k, _sigma) in enumerate(task.items):
-        try:
-            if pattern == "none":
-                masks[j], frac[j] = None, 0.0
-                continue
-            d = make_defect(pattern, size, stuck, task.array, k, shape, task.base_seed)
-            cells = d.cells(shape)
-            masks[j] = cells
-            g_stuck[j] = d.stuck_conductance(mapped.device, mapped.variability)
-            frac[j] = np.count_nonzero(cells) / cells.size
-        except Exception as e:  # noqa: BLE001 - a bad map must not sink the sweep
-            errors[j] = describe_error(e)
-    ok = list(masks)
+    acc = np.full(m, np.nan)
+    try:
+        dm = raster.chunk_defects(task.items, task.array, shape, task.base_seed, mapped.device, mapped.variability)
+    except Exception as e:  # noqa: BLE001 - never expected (per-map failures are recorded inside)
+        return ChunkResult.all_failed(task, describe_error(e))
+    frac, errors = dm.fraction, dm.errors
+    ok = dm.ok
     if not ok:
         return ChunkResult(acc, frac, errors)
     a = task.array - 1
@@ -166,7 +159,7 @@ def evaluate_chunk(
             errors[j] = describe_error(e)
     ok = list(views)
     if task.fidelity == "behavioral" and map_evaluator is None:
-        _behavioral_chunk(mapped, X, y, task, ok, masks, g_stuck, views, acc, errors)
+        _behavioral_chunk(mapped, X, y, task, ok, dm, views, acc, errors)
         return ChunkResult(acc, frac, errors)
     evaluator = map_evaluator or default_map_evaluator
     for j in ok:
@@ -174,9 +167,8 @@ def evaluate_chunk(
             errors[j] = "cancelled"
             continue
         g_list = map_conductances(mapped, task.base_seed, task.items[j][4])
-        mask = masks[j]
-        if mask is not None:
-            g_list[a] = np.where(mask, g_stuck[j], g_list[a])
+        if dm.defective[j]:
+            g_list[a] = np.where(dm.masks[j], dm.g_stuck[j], g_list[a])
         token = _DeadlineToken(cancel, time.monotonic() + (task.timeout_s or math.inf))
         try:
             out = jobs.run(evaluator(views[j], X, g_list, task.fidelity), cancel=token)
@@ -200,9 +192,10 @@ def map_conductances(mapped: MappedNetwork, base_seed: int, seed_index: int) -> 
     return apply_variability(mapped.conductances(), var.with_seed(offset_seed(base_seed, seed_index)))
 
 
-def _behavioral_chunk(mapped, X, y, task, ok, masks, g_stuck, views, acc, errors) -> None:
+def _behavioral_chunk(mapped, X, y, task, ok, dm, views, acc, errors) -> None:
     """The behavioural maps of a chunk in vectorized groups: maps without offsets, with offsets removed, and with
-    sampled offsets (batched, one set per map)."""
+    sampled offsets (batched, one set per map). ``dm`` holds the chunk's rasterized defects
+    (:func:`core.sweeps.raster.chunk_defects`)."""
     a = task.array - 1
     g_prog = mapped.conductances()
     groups: dict[str, list[int]] = {}
@@ -210,21 +203,57 @@ def _behavioral_chunk(mapped, X, y, task, ok, masks, g_stuck, views, acc, errors
         sigma = task.items[j][5]
         groups.setdefault("own" if sigma is None else ("zero" if sigma == 0 else "sampled"), []).append(j)
     for kind, idx in groups.items():
-        g_list: list[np.ndarray] = list(g_prog)
-        if not mapped.variability.ideal:  # every map draws its own variability: stack every array
-            per = [map_conductances(mapped, task.base_seed, task.items[j][4]) for j in idx]
-            g_list = [np.stack([p[n] for p in per]) for n in range(len(g_prog))]
-        if task.array:
-            stuck_maps = np.full((len(idx),) + tuple(g_prog[a].shape), np.nan)
-            for n, j in enumerate(idx):
-                stuck_maps[n][masks[j]] = g_stuck[j]
-            g_list[a] = defects_mod.apply_stuck([g_list[a]], [stuck_maps])[0]
-        view = views[idx[0]]
-        offsets = None
-        if kind == "sampled":
-            offsets = stack_offsets([views[j].offsets for j in idx], mapped.opamp_counts())
         try:
-            acc[idx] = behavioral.batch_accuracy(view, X, y, g_list, n_maps=len(idx), offsets=offsets)
+            g_list: list[np.ndarray] = list(g_prog)
+            if not mapped.variability.ideal:  # every map draws its own variability: stack every array
+                per = [map_conductances(mapped, task.base_seed, task.items[j][4]) for j in idx]
+                g_list = [np.stack([p[n] for p in per]) for n in range(len(g_prog))]
+            if task.array:
+                sel = np.asarray(idx) if len(idx) < len(task.items) else slice(None)
+                stuck = np.where(dm.defective[sel], dm.g_stuck[sel], np.nan)  # NaN: no defect (pattern none)
+                g_list[a] = np.where(dm.masks[sel] & ~np.isnan(stuck)[:, None, None], stuck[:, None, None], g_list[a])
+            view = views[idx[0]]
+            offsets = None
+            if kind == "sampled":
+                offsets = stack_offsets([views[j].offsets for j in idx], mapped.opamp_counts())
+            acc[idx] = _batch_accuracy(view, X, y, g_list, len(idx), offsets)
         except Exception as e:  # noqa: BLE001
             for j in idx:
                 errors[j] = describe_error(e)
+
+
+def pass_maps(n_images: int, widths, n_maps: int, pass_bytes: Optional[int] = None) -> int:
+    """Maps per behavioural forward pass: as many as keep one (N, width) float64 activation per map within
+    ``pass_bytes`` (default :data:`BEHAVIORAL_PASS_BYTES`), at least 1 and at most ``n_maps``."""
+    per_map = 8 * max(1, int(n_images)) * max(1, *(int(w) for w in widths))
+    budget = BEHAVIORAL_PASS_BYTES if pass_bytes is None else pass_bytes
+    return int(min(max(1, n_maps), max(1, budget // per_map)))
+
+
+def _batch_accuracy(mapped: MappedNetwork, X, y, g_list, n_maps: int, offsets) -> np.ndarray:
+    """``behavioral.batch_accuracy(mapped, X, y, g_list, n_maps=n_maps, offsets=offsets)``, the same numbers,
+    faster: the layers in front of the first batched array (unbatched conductances, no per-map offsets) are
+    computed once for all maps, and the rest in passes of :func:`pass_maps` maps, whose temporaries stay in
+    cache (and small enough that the allocator reuses them rather than returning them to the system and
+    page-faulting them back, which cost more than the arithmetic in passes of 256)."""
+    n_layers = len(mapped.arrays)
+    batched = [np.ndim(g) == 3 for g in g_list]
+    first = 0 if offsets is not None or not any(batched) else batched.index(True)
+    widths = [max(mapped.arrays[n].shape) for n in range(first, n_layers)]
+    step = pass_maps(len(y), widths, n_maps)
+    if first == 0:
+        return behavioral.batch_accuracy(mapped, X, y, g_list, chunk=step, n_maps=n_maps, offsets=offsets)
+    # as behavioral.forward_voltages does, layer by layer; the front layers are the same for every map
+    own = None if mapped.ideal_opamps else mapped.opamp_offsets()
+    g64 = [np.asarray(g, dtype=np.float64) for g in g_list]
+    v_front = np.asarray(X, dtype=np.float64) * mapped.device.v_read_volt
+    for n in range(first):
+        v_front = behavioral.layer_forward(mapped, n, v_front, g64[n], offsets=None if own is None else own[n])
+    out = np.empty(n_maps)
+    for s in range(0, n_maps, step):
+        v = v_front
+        for n in range(first, n_layers):
+            g = g64[n][s : s + step] if batched[n] else g64[n]
+            v = behavioral.layer_forward(mapped, n, v, g, offsets=None if own is None else own[n])
+        out[s : s + step] = accuracy(v, y)
+    return out
