@@ -36,7 +36,7 @@ def test_units_convert_to_ohm_and_bad_values_name_the_cell(tmp_path):
     path.write_text("1 2 x\n")
     with pytest.raises(DefectSpecError, match="cannot read"):
         measured.load_map_file(str(path))
-    with pytest.raises(ParameterError, match="off_above_ohm: must be larger than on_below_ohm"):
+    with pytest.raises(ParameterError, match="thresholds: the stuck-off threshold .* must be above"):
         measured.check_thresholds(1e6, 1e3)
 
 
@@ -88,7 +88,7 @@ def test_a_measured_map_is_its_masks_and_is_kept_in_the_project(trained_project,
     with h5py.File(path, "r+") as f:
         g = next(iter(f["measured_maps"].values()))
         g.attrs["off_above_ohm"] = 1.0  # below on_below: a damaged or hostile file
-    with pytest.raises(ProjectFormatError, match="must be larger than on_below_ohm"):
+    with pytest.raises(ProjectFormatError, match="must be above the stuck-on threshold"):
         project_io.load(path)
 
 

@@ -316,3 +316,9 @@ def test_tiled_job_factory_trains_a_tiled_project():
     v.update({"train.epochs": "2", form.TILE_KEY: "32"})
     p = jobs.run(job_factory(form.build_request(v, DataState()))())
     assert [a.tile for a in p.mapped.arrays] == [(32, 32)] * 4 and p.mapped.arrays[0].shape == (96, 32)
+
+
+def test_levels_of_one_are_refused_as_the_user_leaves_the_field():
+    with pytest.raises(FieldError, match="must be 0 \\(continuous\\) or >= 2, got 1"):
+        form.check_text("device.levels", "1")
+    assert form.check_text("device.levels", "8") == 8 and form.check_text("device.levels", "0") == 0

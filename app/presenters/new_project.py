@@ -242,6 +242,11 @@ def check_text(key: str, text: str):
         return check_pitch_text(text)
     if key == TILE_KEY:
         return check_tile_text(text)
+    if key == "device.levels":
+        value = check_field(key, text)
+        if value == 1:
+            raise FieldError(key, field_label(key), "must be 0 (continuous) or >= 2, got 1")
+        return value
     if key == "network.hidden":
         try:
             return parse_hidden(str(text).strip())

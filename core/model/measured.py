@@ -115,12 +115,15 @@ def check_map(values) -> np.ndarray:
 
 def check_thresholds(on_below_ohm: float, off_above_ohm: float) -> None:
     lo, hi = R_RANGE_OHM
-    for name, v in (("on_below_ohm", on_below_ohm), ("off_above_ohm", off_above_ohm)):
+    on_name, off_name = "stuck-on threshold (--on-below)", "stuck-off threshold (--off-above)"
+    for name, v in ((on_name, on_below_ohm), (off_name, off_above_ohm)):
         if not (isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi):
             raise ParameterError(name, f"must be in [{lo:g}, {hi:g}] ohm, got {v!r}")
     if off_above_ohm <= on_below_ohm:
         raise ParameterError(
-            "off_above_ohm", f"must be larger than on_below_ohm ({on_below_ohm:g} ohm), got {off_above_ohm:g}"
+            "thresholds",
+            f"the stuck-off threshold ({off_above_ohm:g} ohm) must be above the stuck-on threshold "
+            f"({on_below_ohm:g} ohm)",
         )
 
 

@@ -39,7 +39,7 @@ def test_import_measured_map_classifies_adds_and_undoes(window, qtbot, tmp_path)
     assert dlg.off_edit.text() == "500k" and f"{int((r >= 5e5).sum())} stuck off" in dlg.stats.text()
     dlg.off_edit.setText("1k")  # below the stuck-on threshold
     dlg.off_edit.editingFinished.emit()
-    assert not dlg.add_button.isEnabled() and "must be larger than on_below_ohm" in dlg.message.text()
+    assert not dlg.add_button.isEnabled() and "must be above the stuck-on threshold" in dlg.message.text()
     dlg.off_edit.setText("2meg")
     dlg.array.setValue(2)  # 9 x 16: the map does not fit
     assert "pick the array it was measured on" in dlg.message.text() and not dlg.add_button.isEnabled()
