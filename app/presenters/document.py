@@ -360,8 +360,7 @@ class WorkbenchState:
         shape = self.shape(m.array)
         if shape is None or tuple(shape) != m.shape:
             raise ParameterError("map", f"has shape {m.shape}, which array {m.array} of this network is not")
-        self.stack.push(MeasuredCommand(self, m))
-        self.load_scenario(m.name)
+        self.stack.push(MeasuredCommand(self, m))  # one step: the scenario, the map and the draft that shows it
 
     def load_scenario(self, name: str) -> None:
         sc = self.project.scenarios[name]
@@ -432,19 +431,24 @@ class ScenarioCommand(DocumentCommand):
 
 
 class MeasuredCommand(DocumentCommand):
-    """Put a measured map and the scenario made from it into the project (undo restores what was there)."""
+    """Put a measured map and the scenario made from it into the project and load it as the draft, as one step
+    (undo restores the scenario, map, draft and draft name that were there)."""
 
     def __init__(self, state: WorkbenchState, m):
         super().__init__(state)
         self.m, self.text = m, f"import measured map {m.name}"
         self.before_scenario = state.project.scenarios.get(m.name)
         self.before_map = state.project.measured_maps.get(m.name)
+        self.before_draft, self.before_name = copy_defects(state.draft), state.draft_name
 
     def apply(self) -> None:
         p = self.state.project
-        p.scenarios[self.m.name] = Scenario(self.m.name, self.m.defects(), self.m.description())
+        sc = Scenario(self.m.name, self.m.defects(), self.m.description())
+        p.scenarios[self.m.name] = sc
         p.measured_maps[self.m.name] = self.m
+        self.state.draft, self.state.draft_name = copy_defects(sc.defects), self.m.name
         self.state.notify("scenarios")
+        self.state.notify("draft")
 
     def revert(self) -> None:
         p = self.state.project
@@ -453,7 +457,9 @@ class MeasuredCommand(DocumentCommand):
                 store.pop(self.m.name, None)
             else:
                 store[self.m.name] = before
+        self.state.draft, self.state.draft_name = copy_defects(self.before_draft), self.before_name
         self.state.notify("scenarios")
+        self.state.notify("draft")
 
 
 class ParamCommand(Command):

@@ -49,10 +49,12 @@ def test_import_measured_map_classifies_adds_and_undoes(window, qtbot, tmp_path)
     assert "die7" in st.project.scenarios and st.project.measured_maps["die7"].source == "die7.csv"
     assert st.draft_name == "die7" and sum(int(d.mask.sum()) for d in st.draft) == 65 + 9
     assert window.editor.name_edit.text() == "die7" and window.crossbar.array == 1
-    st.stack.undo()  # the draft load
-    st.stack.undo()  # the import
+    draft_before = len(st.draft)
+    st.stack.undo()  # one undo takes back the whole import: scenario, map and the draft that showed it
     assert "die7" not in st.project.scenarios and "die7" not in st.project.measured_maps
+    assert st.draft_name != "die7"
     st.stack.redo()
+    assert st.draft_name == "die7" and len(st.draft) == draft_before and "die7" in st.project.measured_maps
     out = str(tmp_path / "saved.h5")
     st.save(out)
     assert project_io.load(out).measured_maps["die7"].on_below_ohm == 5e3
