@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
         for p in (self.crossbar, self.die, self.training, self.queue_panel, self.results):
             self.tabs.addTab(p, p.title)
         self.die.array_clicked.connect(self._open_array)
+        self.die.tile_clicked.connect(self.crossbar.show_tile)  # after the array opened: zoom to the tile
         self.setCentralWidget(self.tabs)
         self.editor_dock = QDockWidget(self.editor.title, self)
         self.editor_dock.setObjectName("defect-editor")

@@ -40,9 +40,8 @@ def _tiled_project(example, tmp_path, unused="hrs"):
 
 
 def _wire_tile_zoom(w: MainWindow) -> None:
-    """The link die.tile_clicked -> crossbar.show_tile, made here only if the main window does not make it."""
-    if w.die.receivers(SIGNAL("tile_clicked(int,int)")) == 0:
-        w.die.tile_clicked.connect(w.crossbar.show_tile)
+    """The main window itself links die.tile_clicked -> crossbar.show_tile (a click on the die zooms to the tile)."""
+    assert w.die.receivers(SIGNAL("tile_clicked(int,int)")) >= 1
 
 
 @pytest.fixture
