@@ -225,7 +225,10 @@ class MainWindow(QMainWindow):
 
     def about(self) -> str:
         """Help > About: versions of the app, the file format and ngspice; returns the text shown."""
-        text = flow.about_text(*flow.solver_details())
+        import PySide6
+        from PySide6 import QtCore
+
+        text = flow.about_text(*flow.solver_details(), qt=f"Qt {QtCore.qVersion()}, PySide6 {PySide6.__version__}")
         if self.interactive:
             QMessageBox.about(self, "About ReRAM Fault Workbench", text)
         return text

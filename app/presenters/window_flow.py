@@ -277,38 +277,21 @@ def window_title(state: WorkbenchState) -> str:
     return f"ReRAM Fault Workbench — {name}{' *' if state.dirty else ''}"
 
 
-def about_text(solver: Optional[dict], solver_error: str = "") -> str:
+def about_text(solver: Optional[dict], solver_error: str = "", qt: str = "") -> str:
     """Help > About: the app version, the project format version and the ngspice found (or 'ngspice not found')."""
     from core.project_io import FORMAT_VERSION
-    from core.version import __version__
+    from core.version import __version__, library_versions
 
     if solver is not None:
         kind = "KLU" if solver.get("klu") else "sparse"
         spice = f"ngspice {solver.get('version', '?')}, {kind} solver ({solver.get('path', '')})"
     else:
         spice = "ngspice not found" + (f": {solver_error}" if solver_error else "")
-    import platform
-
-    import h5py
-    import numpy
-
-    qt = "not loaded"
-    try:  # the presenters import no Qt themselves; the window has loaded it already
-        import sys
-
-        if "PySide6" in sys.modules:
-            import PySide6
-            from PySide6 import QtCore
-
-            qt = f"Qt {QtCore.qVersion()}, PySide6 {PySide6.__version__}"
-    except ImportError:  # pragma: no cover - PySide6 is a dependency of the window
-        pass
     return (
         f"ReRAM Fault Workbench {__version__}\n"
         f"Project file format version {FORMAT_VERSION}\n"
         f"SPICE: {spice}\n"
-        f"Python {platform.python_version()}; {qt}; numpy {numpy.__version__}; h5py {h5py.__version__} "
-        f"(HDF5 {h5py.version.hdf5_version})\n\n"
+        f"{library_versions()}" + (f"; {qt}" if qt else "") + "\n\n"
         "Stuck-at defects in ReRAM crossbar arrays, their effect on an analog neural network and its recovery."
     )
 

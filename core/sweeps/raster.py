@@ -91,11 +91,11 @@ def placement_params(pattern: str, size: np.ndarray, u: np.ndarray, shape: tuple
 
 def params_valid(pattern: str, params: dict) -> np.ndarray:
     """(M,) bool: the parameters are within the ranges :class:`~core.model.defects.Defect` accepts."""
-    ok = None
+    n = len(next(iter(params.values()))) if params else 0
+    ok = np.ones(n, dtype=bool)
     for key, value in params.items():
         _, lo, hi, _ = PATTERNS[pattern][key]
-        good = np.isfinite(value) & (value >= lo) & (value <= hi)
-        ok = good if ok is None else ok & good
+        ok &= np.isfinite(value) & (value >= lo) & (value <= hi)
     if pattern == "ring":
         ok &= params["r_out"] > params["r_in"]
     return ok
@@ -204,7 +204,7 @@ def chunk_defects(
     # one representative Defect per (pattern, stuck) checks the stuck value and gives its conductance
     conductance: dict[tuple[str, str], Optional[float]] = {}
     for pattern, idx in groups.items():
-        fast = []
+        fast: list[int] = []
         for j in idx:
             key = (pattern, items[j][3])
             if key not in conductance:
