@@ -1,5 +1,5 @@
-"""``import-map`` (a measured resistance map into a defect scenario) and ``defect-stats`` (what a scenario's defects
-look like: line faults or clusters)."""
+"""``import-map`` (a measured resistance map of one array, one tile or the whole die into a defect scenario) and
+``defect-stats`` (what a scenario's or a stored map's defects look like: line faults or clusters)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 
 from core.cli.common import CommandResult, load_project, open_for_store
 from core.errors import DefectSpecError, ParameterError
-from core.model import measured, tiling
+from core.model import measured
 from core.model.defects import parse_resistance, stuck_maps
 from core.model.project import Scenario
 from core.session.project_file import FileBase, save_document
@@ -21,13 +21,20 @@ def register(sub, common) -> None:
     p = sub.add_parser(
         "import-map",
         parents=[common],
-        help="classify a measured resistance/conductance map of one array into a stuck-on/stuck-off scenario",
+        help="classify a measured resistance/conductance map of one array, tile or the whole die into a stuck-on/"
+        "stuck-off scenario",
     )
     p.add_argument("project")
     p.add_argument("map_file", nargs="?", default=None, metavar="MAP", help="the measured map (or --map)")
     p.add_argument("--map", default=None, help="the measured map: .npy (no pickles), .csv or .txt matrix")
     p.add_argument(
-        "--array", type=int, default=1, help="the 1-based crossbar array the map was measured on (default 1)"
+        "--array", type=int, default=None, help="the 1-based crossbar array the map was measured on (default 1)"
+    )
+    p.add_argument(
+        "--die",
+        action="store_true",
+        help="the map covers the whole die: every array's tiles side by side without gaps (see README); it is split "
+        "into one mask per array and tile",
     )
     p.add_argument(
         "--tile",
@@ -51,14 +58,25 @@ def register(sub, common) -> None:
         default=None,
         help="stuck off at or above this resistance, e.g. 2meg (default: twice the HRS)",
     )
+    p.add_argument(
+        "--stuck-at-value",
+        nargs=2,
+        default=None,
+        metavar=("LOW", "HIGH"),
+        help="cells between LOW and HIGH (e.g. 150k 250k: far from both programmed states) are stuck at their "
+        "measured resistance (to within 1 %%); within the two thresholds",
+    )
     p.add_argument("--name", default=None, help="scenario and map name (default: the file's base name)")
     p.add_argument("--force", action="store_true", help="replace a scenario or map of the same name")
     p.add_argument("--no-save", action="store_true", help="show the histogram and statistics only")
     p.set_defaults(func=cmd_import_map)
 
-    p = sub.add_parser("defect-stats", parents=[common], help="defect statistics of a scenario, per array")
+    p = sub.add_parser(
+        "defect-stats", parents=[common], help="defect statistics of a scenario (per array) or of a stored map"
+    )
     p.add_argument("project")
-    p.add_argument("--scenario", required=True, help="a scenario stored in the project")
+    p.add_argument("--scenario", default=None, help="a scenario stored in the project")
+    p.add_argument("--map", default=None, help="a measured map stored in the project: its statistics, per tile")
     p.set_defaults(func=cmd_defect_stats)
 
 
@@ -90,39 +108,41 @@ def cmd_import_map(args) -> CommandResult:
     opened = open_for_store(args.project, save=not args.no_save)
     proj = opened.project
     mapped = proj.require_mapped()
-    if not 1 <= args.array <= len(mapped.arrays):
-        raise ParameterError("array", f"must be from 1 to {len(mapped.arrays)} for this network; got {args.array}")
+    if args.die and (args.array is not None or args.tile is not None):
+        raise ParameterError("die", "a whole-die map covers every array and tile: give no --array or --tile with it")
+    array = measured.DIE if args.die else (1 if args.array is None else args.array)
     if (args.map is None) == (args.map_file is None):
         raise ParameterError("map", "give the measured map file once: as MAP after the project, or as --map")
     args.map = args.map or args.map_file
-    arr = mapped.arrays[args.array - 1]
-    if args.tile is not None:
-        tiling.tile_slices(arr, args.tile)  # ParameterError naming the array's tiles
+    measured.expected_shape(mapped, array, args.tile)  # the array or tile exists, before reading the file
     name = args.name or os.path.splitext(os.path.basename(args.map))[0]
     if not name.strip():
         raise ParameterError("name", "must not be empty")
+    band = None
+    if args.stuck_at_value is not None:
+        lo, hi = (_resistance(v, "stuck-at-value") for v in args.stuck_at_value)
+        band = (lo, hi)
     m = measured.measured_from_file(
         name,
-        args.array,
+        array,
         args.map,
         args.unit,
         _resistance(args.on_below, "on-below"),
         _resistance(args.off_above, "off-above"),
         (mapped.device.r_on_ohm, mapped.device.r_off_ohm),
         args.tile,
+        band,
+        mapped,
     )
-    want = tiling.tile_shape(arr) if args.tile is not None else arr.shape
-    if m.shape != tuple(want):
-        where = f"tile {args.tile} of array {args.array}" if args.tile is not None else f"array {args.array}"
-        raise ParameterError(
-            "map", f"has shape {m.shape}, {where} is {want[0]} rows x {want[1]} columns ({tiling.describe(arr)})"
-        )
+    measured.check_fits(mapped, m)
     on, off = m.masks()
-    stats = measured.defect_statistics(on | off)
+    stats = m.statistics()
     counts, edges = measured.log_histogram(m.resistance_ohm)
+    defects = m.defects()
     d = {
         "name": name,
-        "array": args.array,
+        "array": None if m.is_die else array,
+        "die": m.is_die,
         "tile": args.tile,
         "shape": list(m.shape),
         "unit": args.unit,
@@ -130,38 +150,58 @@ def cmd_import_map(args) -> CommandResult:
         "off_above_ohm": m.off_above_ohm,
         "stuck_on": int(on.sum()),
         "stuck_off": int(off.sum()),
+        "stuck_at_value": int(m.value_mask().sum()),
+        "band_ohm": None if m.band_ohm is None else list(m.band_ohm),
+        "n_defects": len(defects),
         "statistics": stats.to_dict(),
+        "tiles": [_piece_dict(p, s) for p, s in m.piece_statistics()],
         "histogram": {"counts": counts.tolist(), "edges_ohm": edges.tolist()},
         "saved": False,
     }
     if not args.no_save:
         if not args.force and (name in proj.scenarios or name in proj.measured_maps):
             raise ParameterError("name", f"{name!r} is already in the project (use --force to replace it, or --name)")
-        proj.scenarios[name] = Scenario(name, m.defects(), m.description())
+        proj.scenarios[name] = Scenario(name, defects, m.description())
         proj.measured_maps[name] = m
         save_document(proj, opened.path, FileBase.of(opened), mode="merge")
         d["saved"] = True
     text = (
         histogram_text(counts, edges, m.on_below_ohm, m.off_above_ohm)
-        + f"\n{m.description()}\n"
-        + stats_text(stats)
+        + f"\n{m.statistics_text()}"
         + (f"\nstored as scenario {name!r}" if d["saved"] else "\nnot stored (--no-save)")
     )
     return CommandResult(d, text)
 
 
-def stats_text(s: measured.DefectStatistics) -> str:
-    sizes = ", ".join(map(str, s.cluster_sizes[:8])) + (" ..." if len(s.cluster_sizes) > 8 else "")
-    return (
-        f"defective {s.n_defective} of {s.shape[0] * s.shape[1]} cells ({100 * s.fraction:.1f} %); "
-        f"{s.n_clusters} clusters (largest first: {sizes or 'none'}); full rows {s.full_rows}, full columns "
-        f"{s.full_columns}; on mostly defective rows {100 * s.on_mostly_defective_rows:.0f} %, columns "
-        f"{100 * s.on_mostly_defective_columns:.0f} %; looks like: {s.verdict}"
-    )
+stats_text = measured.statistics_text  # the one wording, shared with the workbench
+
+
+def _piece_dict(p, s: measured.DefectStatistics) -> dict:
+    return {
+        "array": p.array,
+        "tile": p.tile,
+        "fraction": s.fraction,
+        "n_defective": s.n_defective,
+        "verdict": s.verdict,
+    }
 
 
 def cmd_defect_stats(args) -> CommandResult:
     proj = load_project(args.project)
+    if (args.scenario is None) == (args.map is None):
+        raise ParameterError("scenario", "give one of --scenario NAME or --map NAME")
+    if args.map is not None:
+        if args.map not in proj.measured_maps:
+            known = ", ".join(sorted(proj.measured_maps)) or "none"
+            raise ParameterError("map", f"{args.map!r} is not a stored measured map (known: {known})")
+        m = proj.measured_maps[args.map]
+        d = {
+            "map": m.name,
+            "description": m.description(),
+            "statistics": m.statistics().to_dict(),
+            "tiles": [_piece_dict(p, s) for p, s in m.piece_statistics()],
+        }
+        return CommandResult(d, m.statistics_text())
     if args.scenario not in proj.scenarios:
         known = ", ".join(sorted(proj.scenarios)) or "none"
         raise ParameterError("scenario", f"{args.scenario!r} is not in the project (known: {known})")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -167,3 +168,63 @@ def hit_summary(mapped: MappedNetwork, defects: Sequence[Defect]) -> list[dict]:
             }
         )
     return out
+
+
+# ---- the whole die as one measured matrix (core.model.measured reads it) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class DiePiece:
+    """Where one tile (or one untiled array) sits in a whole-die map: ``rows x cols`` cells from ``(row, col)``.
+
+    ``tile`` is None for an untiled array (the piece is the whole array).
+    """
+
+    array: int  # 1-based
+    tile: Optional[int]
+    row: int
+    col: int
+    rows: int
+    cols: int
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        return slice(self.row, self.row + self.rows), slice(self.col, self.col + self.cols)
+
+    @property
+    def label(self) -> str:
+        return f"array {self.array}" + ("" if self.tile is None else f" tile {self.tile}")
+
+
+def die_map_layout(mapped: MappedNetwork) -> list[DiePiece]:
+    """The pieces of a whole-die map: every array's mosaic side by side in array order, tops at row 0.
+
+    Array ``a`` occupies columns from the sum of the mosaic widths before it, rows ``0 ..`` its mosaic height; in
+    it tile ``k`` is at its mosaic place (:func:`core.model.tiling.tile_slices`), so the tiles abut without the
+    gaps the die has between them (and between arrays). This is the automatic floorplan
+    (:func:`auto_floorplan`: left to right, tops aligned) with every gap removed, one row / column per device.
+    Cells of the matrix under a shorter array hold no device. Needs no pitch: without a floorplan it is the same.
+    """
+    out, col = [], 0
+    for a in mapped.arrays:
+        for k in range(a.n_tiles):
+            rs, cs = tiling.tile_slices(a, k)
+            out.append(
+                DiePiece(
+                    a.layer + 1, k if a.tile else None, rs.start, col + cs.start, rs.stop - rs.start, cs.stop - cs.start
+                )
+            )
+        col += a.shape[1]
+    return out
+
+
+def die_map_shape(mapped: MappedNetwork) -> tuple[int, int]:
+    """Rows x columns of a whole-die map (:func:`die_map_layout`): the tallest mosaic, all mosaic widths."""
+    return max(a.shape[0] for a in mapped.arrays), sum(a.shape[1] for a in mapped.arrays)
+
+
+def die_map_text(mapped: MappedNetwork) -> str:
+    """``"96 rows x 72 columns (arrays side by side: 96x16 + 32x16 + ...)"`` for messages."""
+    r, c = die_map_shape(mapped)
+    parts = " + ".join(f"{a.shape[0]}x{a.shape[1]}" for a in mapped.arrays)
+    return f"{r} rows x {c} columns (array mosaics side by side, tiles abutting, no gaps: {parts})"

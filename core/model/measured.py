@@ -1,9 +1,16 @@
-"""Measured defect maps: a resistance (or conductance) map of one array, classified into stuck cells by thresholds.
+"""Measured defect maps: a resistance (or conductance) map of one array, one tile or the whole die, classified into
+stuck cells by thresholds.
 
 A measured map is what a tester reads off a real crossbar: one value per cell. Cells at or below ``on_below_ohm``
 count as stuck on (shorted or stuck in LRS), cells at or above ``off_above_ohm`` as stuck off (unformed or stuck in
-HRS); the rest are healthy and are programmed as the mapping asks. The map and its thresholds are kept with the
-scenario made from it (:class:`MeasuredMap`), so anyone opening the project sees where its defects came from.
+HRS); with a value band ``band_ohm = (lo, hi)`` the cells in it (far from both programmed states) are stuck at their
+measured resistance (one ``stuck=<ohm>`` mask per :data:`VALUE_STEP` log bin, so within half a step of it); the rest
+are healthy and are programmed as the mapping asks. The map and its thresholds are kept with the scenario made from
+it (:class:`MeasuredMap`), so anyone opening the project sees where its defects came from.
+
+A whole-die map (``array == DIE``) is one matrix of every array's mosaic side by side
+(:func:`core.model.floorplan.die_map_layout`); its ``layout`` says where each tile sits, and it splits into one
+mask per array and tile. Cells of the matrix that hold no device are NaN.
 
 :func:`defect_statistics` says whether a defect mask looks like line faults or clusters: defective fraction,
 connected clusters (4-neighbour) and their sizes, and the share of defects on fully or mostly defective rows and
@@ -21,6 +28,7 @@ import numpy as np
 
 from core.errors import DefectSpecError, ParameterError
 from core.model.defects import Defect
+from core.model.floorplan import DiePiece, die_map_layout, die_map_shape, die_map_text
 
 # unit name -> (factor to the unit's base, base): ohm-like values are multiplied into ohm, siemens-like into S
 UNITS = {
@@ -34,14 +42,19 @@ UNITS = {
 R_RANGE_OHM = (1e-3, 1e15)  # from a hard short to an open (values outside are refused as misread units)
 MAX_CELLS = 4096 * 4096
 MOSTLY = 0.8  # a line whose cells are at least this share defective counts as a "mostly defective" line
+DENSE = 0.5  # a map with at least this share of its cells defective is "dense", whatever its shape
+DIE = 0  # MeasuredMap.array of a whole-die map
+VALUE_STEP = 0.02  # stuck-at-value cells: one defect per 2 % log bin of resistance (within 1 % of the measured value)
+STUCK_OHM_RANGE = (1.0, 1e12)  # what a stuck=<ohm> defect may hold (core.model.defects)
 
 
 @dataclass
 class MeasuredMap:
-    """A measured map of array ``array`` (1-based) in ohms, with the thresholds that classified it.
+    """A measured map of array ``array`` (1-based; :data:`DIE` for the whole die) in ohms, with its thresholds.
 
     ``source`` is the file's base name (provenance only: never opened again) and ``unit`` the unit the file was
-    read in.
+    read in. ``band_ohm`` (optional) is the value band: cells in it that are not stuck on or off are stuck at their
+    measured value. A die map carries its ``layout`` (one :class:`~core.model.floorplan.DiePiece` per tile).
     """
 
     name: str
@@ -53,41 +66,160 @@ class MeasuredMap:
     source: str = ""
     # measured on one tile of a tiled array (core.model.tiling), row-major; None: the whole array
     tile: Optional[int] = None
+    band_ohm: Optional[tuple[float, float]] = None
+    layout: tuple[DiePiece, ...] = ()
 
     def __post_init__(self) -> None:
-        self.resistance_ohm = check_map(self.resistance_ohm)
         if self.tile is not None and not (isinstance(self.tile, (int, np.integer)) and 0 <= int(self.tile) < 1 << 20):
             raise ParameterError("tile", f"must be a tile index from 0; got {self.tile!r}")
         if self.unit not in UNITS:
             raise ParameterError("unit", f"must be one of {', '.join(UNITS)}; got {self.unit!r}")
         check_thresholds(self.on_below_ohm, self.off_above_ohm)
+        if self.band_ohm is not None:
+            self.band_ohm = check_band(self.band_ohm, self.on_below_ohm, self.off_above_ohm)
+        self.layout = tuple(self.layout)
+        if self.array == DIE:
+            if self.tile is not None or not self.layout:
+                raise ParameterError("die map", "needs its layout (the tiles it covers) and no tile of its own")
+            self.resistance_ohm = _check_die_values(self.resistance_ohm, self.layout)
+        else:
+            if self.layout:
+                raise ParameterError("layout", "only a whole-die map has one")
+            self.resistance_ohm = check_map(self.resistance_ohm)
 
     @property
     def shape(self) -> tuple[int, int]:
         return tuple(self.resistance_ohm.shape)
 
+    @property
+    def is_die(self) -> bool:
+        return self.array == DIE
+
+    @property
+    def pieces(self) -> tuple[DiePiece, ...]:
+        """Where the map's cells go: a die map's layout, else one piece (this array or tile) covering the map."""
+        if self.layout:
+            return self.layout
+        return (DiePiece(self.array, self.tile, 0, 0, *self.shape),)
+
+    def device_cells(self) -> np.ndarray:
+        """Boolean mask of the matrix cells that are devices (all but a die map's empty corners)."""
+        return ~np.isnan(self.resistance_ohm)
+
     def masks(self) -> tuple[np.ndarray, np.ndarray]:
         """(stuck-on cells, stuck-off cells) as boolean masks."""
         return classify(self.resistance_ohm, self.on_below_ohm, self.off_above_ohm)
 
-    def defects(self) -> list[Defect]:
-        """The map as defects: one mask stuck on and one stuck off (either left out when it has no cell)."""
+    def value_mask(self) -> np.ndarray:
+        """Cells stuck at their measured value: in the value band, not stuck on or off (none without a band)."""
+        r = self.resistance_ohm
+        if self.band_ohm is None:
+            return np.zeros(r.shape, dtype=bool)
         on, off = self.masks()
+        lo, hi = self.band_ohm
+        return (r >= lo) & (r <= hi) & ~on & ~off
+
+    def defective(self) -> np.ndarray:
+        on, off = self.masks()
+        return on | off | self.value_mask()
+
+    def defects(self) -> list[Defect]:
+        """The map as defects: per piece (array or tile) one mask stuck on, one stuck off and, with a value band,
+        one ``stuck=<ohm>`` mask per :data:`VALUE_STEP` bin (each left out when it has no cell)."""
+        on, off = self.masks()
+        val = self.value_mask()
+        step = math.log1p(VALUE_STEP)
         out = []
-        for stuck, m in (("on", on), ("off", off)):
-            if m.any():
-                out.append(Defect("mask", self.array, stuck, 0.0, {}, mask=m, tile=self.tile))
+        for p in self.pieces:
+            sl = p.slices
+            for stuck, m in (("on", on[sl]), ("off", off[sl])):
+                if m.any():
+                    out.append(Defect("mask", p.array, stuck, 0.0, {}, mask=m, tile=p.tile))
+            v = val[sl]
+            if v.any():
+                bins = np.rint(np.log(np.where(v, self.resistance_ohm[sl], 1.0)) / step).astype(np.int64)
+                for b in np.unique(bins[v]):
+                    ohm = float(np.clip(math.exp(b * step), *STUCK_OHM_RANGE))
+                    out.append(Defect("mask", p.array, "ohm", ohm, {}, mask=v & (bins == b), tile=p.tile))
         return out
+
+    def where(self) -> str:
+        if self.is_die:
+            arrays = sorted({p.array for p in self.layout})
+            return f"the whole die ({len(arrays)} arrays, {len(self.layout)} tiles)"
+        return f"array {self.array}" + ("" if self.tile is None else f" tile {self.tile}")
 
     def description(self) -> str:
         on, off = self.masks()
+        band = ""
+        if self.band_ohm is not None:
+            band = (
+                f", stuck at the measured value in [{self.band_ohm[0]:g}, {self.band_ohm[1]:g}] ohm "
+                f"({int(self.value_mask().sum())} cells)"
+            )
         return (
-            f"measured map {self.name!r} of array {self.array}"
-            + ("" if self.tile is None else f" tile {self.tile}")
-            + f" from {self.source or 'memory'} ({self.unit}): "
+            f"measured map {self.name!r} of {self.where()}" + f" from {self.source or 'memory'} ({self.unit}): "
             f"stuck on at <= {self.on_below_ohm:g} ohm ({int(on.sum())} cells), stuck off at >= "
-            f"{self.off_above_ohm:g} ohm ({int(off.sum())} cells)"
+            f"{self.off_above_ohm:g} ohm ({int(off.sum())} cells)" + band
         )
+
+    def statistics(self) -> DefectStatistics:
+        """Defect statistics of the whole map (a die map: over its device cells only)."""
+        return defect_statistics(self.defective(), valid=self.device_cells() if self.is_die else None)
+
+    def piece_statistics(self) -> list[tuple[DiePiece, DefectStatistics]]:
+        """Per piece (tile or array) its defect statistics: the defective fraction per tile of a die map."""
+        bad = self.defective()
+        return [(p, defect_statistics(bad[p.slices])) for p in self.pieces]
+
+    def statistics_text(self) -> str:
+        """What ``defect-stats --map`` and the dialog's Map statistics print: the map's statistics, then per tile."""
+        lines = [self.description(), statistics_text(self.statistics())]
+        if len(self.pieces) > 1:
+            for p, s in self.piece_statistics():
+                lines.append(
+                    f"  {p.label}: {s.n_defective} of {s.shape[0] * s.shape[1]} defective ({100 * s.fraction:.1f} %), "
+                    f"looks like: {s.verdict}"
+                )
+        return "\n".join(lines)
+
+
+def _check_die_values(values, layout: tuple[DiePiece, ...]) -> np.ndarray:
+    """The die matrix with its device cells checked (:func:`check_map`) and every other cell NaN."""
+    a = np.asarray(values)
+    if a.ndim != 2 or a.size == 0 or a.dtype.kind not in "iuf":
+        raise ParameterError("map", f"must be a 2-D matrix of numbers, got shape {a.shape}, dtype {a.dtype}")
+    if a.size > MAX_CELLS:
+        raise ParameterError("map", f"has {a.size} cells, more than the {MAX_CELLS} allowed")
+    a = a.astype(np.float64)
+    device = np.zeros(a.shape, dtype=bool)
+    for p in layout:
+        if p.row < 0 or p.col < 0 or p.row + p.rows > a.shape[0] or p.col + p.cols > a.shape[1]:
+            raise ParameterError("die map", f"{p.label} ({p.rows}x{p.cols} at {p.row}, {p.col}) is outside {a.shape}")
+        device[p.slices] = True
+    out = np.full(a.shape, np.nan)
+    vals = a[device]
+    check_map(np.where(device, a, 1.0))  # names the first bad device cell; the others hold a harmless 1 ohm
+    out[device] = vals
+    return out
+
+
+def check_band(band, on_below_ohm: float, off_above_ohm: float) -> tuple[float, float]:
+    """A value band ``(lo, hi)`` with ``on_below <= lo < hi <= off_above``, in the range a stuck value may take."""
+    try:
+        lo, hi = (float(v) for v in band)
+    except (TypeError, ValueError):
+        raise ParameterError("stuck-at-value band", f"must be two resistances (low, high), got {band!r}") from None
+    a, b = STUCK_OHM_RANGE
+    if not (math.isfinite(lo) and math.isfinite(hi) and a <= lo < hi <= b):
+        raise ParameterError("stuck-at-value band", f"must be low < high within [{a:g}, {b:g}] ohm, got {band!r}")
+    if lo < on_below_ohm or hi > off_above_ohm:
+        raise ParameterError(
+            "stuck-at-value band",
+            f"[{lo:g}, {hi:g}] ohm must lie between the stuck-on threshold ({on_below_ohm:g} ohm) and the stuck-off "
+            f"threshold ({off_above_ohm:g} ohm)",
+        )
+    return lo, hi
 
 
 def check_map(values) -> np.ndarray:
@@ -139,8 +271,10 @@ def to_ohm(values, unit: str) -> np.ndarray:
     return a
 
 
-def load_map_file(path: str, unit: str = "ohm") -> np.ndarray:
+def load_map_file(path: str, unit: str = "ohm", checked: bool = True) -> np.ndarray:
     """Read a measured map (``.npy`` without pickles, or ``.csv``/``.txt`` of numbers) as ohms.
+
+    ``checked=False`` leaves the range check to the caller (a die map's empty corners may hold anything).
 
     Raises
     ------
@@ -165,6 +299,11 @@ def load_map_file(path: str, unit: str = "ohm") -> np.ndarray:
         raise
     except Exception as e:  # noqa: BLE001 - numpy raises many types for a malformed matrix file
         raise DefectSpecError(f"map: cannot read {path!r} as a numeric matrix ({e})") from None
+    if not checked:
+        if m.ndim != 2 or m.size == 0 or m.dtype.kind not in "iuf":
+            raise ParameterError("map", f"must be a 2-D matrix of numbers (rows x columns), got shape {m.shape}")
+        with np.errstate(invalid="ignore", over="ignore"):
+            return to_ohm(m, unit)
     return check_map(to_ohm(m, unit))
 
 
@@ -178,6 +317,7 @@ def classify(resistance_ohm: np.ndarray, on_below_ohm: float, off_above_ohm: flo
 def log_histogram(resistance_ohm: np.ndarray, bins: int = 40) -> tuple[np.ndarray, np.ndarray]:
     """(counts, edges in ohm) of the map on log-spaced bins: the view a user picks thresholds from."""
     r = np.asarray(resistance_ohm, dtype=np.float64).ravel()
+    r = r[~np.isnan(r)]  # a die map's cells without a device
     lo, hi = float(r.min()), float(r.max())
     if hi <= lo * (1 + 1e-12):
         lo, hi = lo / 1.1, hi * 1.1
@@ -209,6 +349,7 @@ class DefectStatistics:
     on_mostly_defective_columns: float
     largest_cluster_share: float  # share of defects in the largest cluster
     verdict: str
+    n_cells: int = 0  # device cells counted (all of ``shape`` but a die map's empty corners)
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -217,29 +358,38 @@ class DefectStatistics:
         return d
 
 
-def defect_statistics(mask: np.ndarray, mostly: float = MOSTLY) -> DefectStatistics:
+def defect_statistics(mask: np.ndarray, mostly: float = MOSTLY, valid: Optional[np.ndarray] = None) -> DefectStatistics:
     """Defective fraction, 4-connected clusters, alignment with rows and columns, and a one-line verdict.
 
-    The verdict is ``"column fault"`` / ``"row fault"`` when at least half the defects lie on mostly defective
-    columns / rows (the larger share wins), else ``"cluster"`` when the largest cluster holds at least half of them,
-    else ``"scattered"``; ``"none"`` without defects.
+    The verdict is ``"none"`` without defects; ``"dense"`` when at least :data:`DENSE` of the cells are defective
+    (most of the array is lost: its shape no longer tells a line from a cluster); else ``"column fault"`` /
+    ``"row fault"`` when at least half the defects lie on mostly defective columns / rows (the larger share wins),
+    else ``"cluster"`` when the largest cluster holds at least half of them, else ``"scattered"``.
+    ``valid`` (optional) marks the cells that are devices: fractions and line shares count only those.
     """
     from scipy import ndimage
 
     m = np.asarray(mask, dtype=bool)
     if m.ndim != 2 or m.size == 0:
         raise ParameterError("mask", f"must be a 2-D boolean matrix, got shape {m.shape}")
-    n = int(m.sum())
+    v = np.ones(m.shape, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
+    m = m & v
+    n, n_cells = int(m.sum()), int(v.sum())
     labels, n_clusters = ndimage.label(m)  # 4-connectivity: the default structuring element
     sizes = sorted(np.bincount(labels.ravel())[1:].tolist(), reverse=True)
-    row_share, col_share = m.mean(axis=1), m.mean(axis=0)
+    with np.errstate(invalid="ignore"):  # a line without devices: share 0
+        row_share = np.nan_to_num(m.sum(axis=1) / v.sum(axis=1))
+        col_share = np.nan_to_num(m.sum(axis=0) / v.sum(axis=0))
     on_rows = int(m[row_share >= mostly, :].sum())
     on_cols = int(m[:, col_share >= mostly].sum())
     f_rows = on_rows / n if n else 0.0
     f_cols = on_cols / n if n else 0.0
     largest = sizes[0] / n if n else 0.0
+    fraction = n / n_cells if n_cells else 0.0
     if n == 0:
         verdict = "none"
+    elif fraction >= DENSE:
+        verdict = "dense"
     elif max(f_rows, f_cols) >= 0.5:
         verdict = "column fault" if f_cols >= f_rows else "row fault"
     elif largest >= 0.5:
@@ -249,15 +399,27 @@ def defect_statistics(mask: np.ndarray, mostly: float = MOSTLY) -> DefectStatist
     return DefectStatistics(
         shape=tuple(m.shape),
         n_defective=n,
-        fraction=n / m.size,
+        fraction=fraction,
         n_clusters=int(n_clusters),
         cluster_sizes=[int(s) for s in sizes],
-        full_rows=int((row_share == 1.0).sum()),
-        full_columns=int((col_share == 1.0).sum()),
+        full_rows=int(((row_share == 1.0) & v.any(axis=1)).sum()),
+        full_columns=int(((col_share == 1.0) & v.any(axis=0)).sum()),
         on_mostly_defective_rows=f_rows,
         on_mostly_defective_columns=f_cols,
         largest_cluster_share=largest,
         verdict=verdict,
+        n_cells=n_cells,
+    )
+
+
+def statistics_text(s: DefectStatistics) -> str:
+    """One paragraph of a map's statistics (the CLI prints it; the dialog shows it)."""
+    sizes = ", ".join(map(str, s.cluster_sizes[:8])) + (" ..." if len(s.cluster_sizes) > 8 else "")
+    return (
+        f"defective {s.n_defective} of {s.n_cells} cells ({100 * s.fraction:.1f} %); "
+        f"{s.n_clusters} clusters (largest first: {sizes or 'none'}); full rows {s.full_rows}, full columns "
+        f"{s.full_columns}; on mostly defective rows {100 * s.on_mostly_defective_rows:.0f} %, columns "
+        f"{100 * s.on_mostly_defective_columns:.0f} %; looks like: {s.verdict}"
     )
 
 
@@ -270,9 +432,21 @@ def measured_from_file(
     off_above_ohm: Optional[float],
     window: tuple[float, float],
     tile: Optional[int] = None,
+    band_ohm: Optional[tuple[float, float]] = None,
+    mapped=None,
 ) -> MeasuredMap:
-    """A :class:`MeasuredMap` read from ``path``; missing thresholds come from :func:`suggest_thresholds`."""
-    r = load_map_file(path, unit)
+    """A :class:`MeasuredMap` read from ``path``; missing thresholds come from :func:`suggest_thresholds`.
+
+    ``array == DIE`` reads a whole-die map of ``mapped`` (a :class:`~core.model.crossbar.MappedNetwork`), checked
+    against its shape (:func:`check_fits`); otherwise the caller checks the shape.
+    """
+    r = load_map_file(path, unit, checked=array != DIE)
+    layout: tuple[DiePiece, ...] = ()
+    if array == DIE:
+        if mapped is None:
+            raise ParameterError("die map", "needs the project's mapped network")
+        _check_die_shape(r.shape, mapped)
+        layout = tuple(die_map_layout(mapped))
     on_d, off_d = suggest_thresholds(r, *window)
     return MeasuredMap(
         name,
@@ -283,4 +457,43 @@ def measured_from_file(
         unit,
         os.path.basename(path),
         tile,
+        band_ohm,
+        layout,
     )
+
+
+def _check_die_shape(shape, mapped) -> None:
+    want = die_map_shape(mapped)
+    if tuple(shape) != want:
+        raise ParameterError("map", f"has shape {tuple(shape)}, the whole die is {die_map_text(mapped)}")
+
+
+def expected_shape(mapped, array: int, tile: Optional[int] = None) -> tuple[tuple[int, int], str]:
+    """(rows, cols) a map of ``array`` (DIE: the whole die) or of its ``tile`` must have, and how to say it.
+
+    Raises ParameterError naming the array or tile when it does not exist.
+    """
+    from core.model import tiling
+
+    if array == DIE:
+        return die_map_shape(mapped), f"the whole die is {die_map_text(mapped)}"
+    if not 1 <= array <= len(mapped.arrays):
+        raise ParameterError("array", f"must be from 1 to {len(mapped.arrays)} for this network; got {array}")
+    a = mapped.arrays[array - 1]
+    if tile is None:
+        text = f"array {array} is {a.shape[0]} rows x {a.shape[1]} columns ({tiling.describe(a)})"
+        return (a.shape[0], a.shape[1]), text
+    tiling.tile_slices(a, tile)  # ParameterError naming the array's tiles
+    t = tiling.tile_shape(a)
+    return (t[0], t[1]), f"tile {tile} of array {array} is {t[0]} rows x {t[1]} columns ({tiling.describe(a)})"
+
+
+def check_fits(mapped, m: MeasuredMap) -> None:
+    """Refuse (ParameterError naming the expected shape) a map that is not the shape of what it was measured on."""
+    if not m.name.strip():
+        raise ParameterError("name", "must not be empty")
+    want, text = expected_shape(mapped, m.array, m.tile)
+    if m.shape != want:
+        raise ParameterError("map", f"has shape {m.shape}, {text}")
+    if m.is_die and tuple(m.layout) != tuple(die_map_layout(mapped)):
+        raise ParameterError("die map", "its layout is not this project's floorplan (the tiling changed?)")
