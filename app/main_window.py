@@ -330,8 +330,11 @@ class MainWindow(QMainWindow):
 
     def _measured_imported(self, dlg: MeasuredMapDialog) -> None:
         m = dlg.result_map
-        if m is not None:  # the imported scenario is the draft now: name it, and show its array
+        if m is not None:  # the imported scenario is the draft now: name it, and show its array (or the die)
             self.editor.name_edit.setText(m.name)
+            if m.is_die:
+                self.tabs.setCurrentWidget(self.die)
+                return
             self.crossbar.set_array(m.array)
             self.tabs.setCurrentWidget(self.crossbar)
 

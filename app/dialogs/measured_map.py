@@ -1,5 +1,6 @@
-"""File > Import measured map…: a measured resistance map of one array, classified by thresholds the user picks on
-its histogram, added to the project as a scenario (the map and thresholds are kept for provenance).
+"""File > Import measured map…: a measured resistance map of one array, one tile or the whole die, classified by
+thresholds the user picks on its histogram, added to the project as a scenario (the map and thresholds are kept for
+provenance). The stored maps' statistics can be shown again (Map statistics).
 
 All arithmetic is :mod:`core.model.measured`'s; this dialog only shows it. Text from the file (its name, values)
 is shown as plain text.
@@ -15,6 +16,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -23,16 +25,22 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
 )
 
-from app.presenters.document import WorkbenchState
-from app.widgets import OVERLAY_RGBA, MessageLabel
+from app.presenters.document import MeasuredCommand, WorkbenchState
+from app.widgets import OVERLAY_RGBA, MessageLabel, cut
 from core.errors import WorkbenchError
 from core.model import measured
 from core.model.defects import parse_resistance
+from core.model.floorplan import die_map_layout
+
+SCOPES = ("One array", "One tile of an array", "Whole die")
+ARRAY, TILE, DIE = range(3)
+VALUE_RGBA = (230, 170, 0, 255)  # stuck at its measured value (amber: neither the on nor the off colour)
 
 
 def _ohm_text(r: float) -> str:
@@ -49,8 +57,10 @@ class MeasuredMapDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Import measured map")
         self.state = state
-        self.resistance: Optional[np.ndarray] = None
+        self.resistance: Optional[np.ndarray] = None  # as read (a die map's empty corners unchecked)
         self.result_map: Optional[measured.MeasuredMap] = None
+        self.candidate: Optional[measured.MeasuredMap] = None  # the map as the fields classify it now
+        self.name_typed = False  # the user typed a name: keep it; else the name follows the file
 
         self.path_edit = QLineEdit()
         self.path_edit.setPlaceholderText(".npy, .csv or .txt matrix, one value per cell")
@@ -61,8 +71,20 @@ class MeasuredMapDialog(QDialog):
         path_row.addWidget(browse)
         self.unit = QComboBox()
         self.unit.addItems(list(measured.UNITS))
+        self.scope = QComboBox()
+        self.scope.addItems(list(SCOPES))
+        self.scope.setToolTip(
+            "Whole die: one matrix of every array's tiles side by side, without the gaps between them (README)"
+        )
         self.array = QSpinBox()
         self.array.setRange(1, max(1, state.n_arrays))
+        self.tile = QSpinBox()
+        self.tile.setPrefix("tile ")
+        self.tile.setEnabled(False)
+        where = QHBoxLayout()
+        where.addWidget(self.scope, 1)
+        where.addWidget(self.array)
+        where.addWidget(self.tile)
         self.name_edit = QLineEdit()
         self.on_edit = QLineEdit()
         self.off_edit = QLineEdit()
@@ -71,7 +93,7 @@ class MeasuredMapDialog(QDialog):
         form = QFormLayout()
         form.addRow("Map file", path_row)
         form.addRow("Unit", self.unit)
-        form.addRow("Array", self.array)
+        form.addRow("Measured on", where)
         form.addRow("Scenario name", self.name_edit)
         thr = QHBoxLayout()
         thr.addWidget(QLabel("stuck on <="))
@@ -80,6 +102,19 @@ class MeasuredMapDialog(QDialog):
         thr.addWidget(self.off_edit)
         thr.addWidget(QLabel("ohm"))
         form.addRow("Thresholds", thr)
+        self.band_check = QCheckBox("stuck at the measured value between")
+        self.band_lo_edit = QLineEdit()
+        self.band_hi_edit = QLineEdit()
+        band = QHBoxLayout()
+        band.addWidget(self.band_check)
+        band.addWidget(self.band_lo_edit)
+        band.addWidget(QLabel("and"))
+        band.addWidget(self.band_hi_edit)
+        band.addWidget(QLabel("ohm"))
+        self.band_check.setToolTip(
+            "cells in this band (far from both programmed states) keep their measured resistance, within 1 %"
+        )
+        form.addRow("Value band", band)
 
         self.hist = pg.PlotWidget()
         self.hist.setBackground("w")
@@ -109,6 +144,18 @@ class MeasuredMapDialog(QDialog):
         self.stats.setTextFormat(Qt.TextFormat.PlainText)
         self.stats.setWordWrap(True)
         self.message = MessageLabel()
+        self.stored_box = QComboBox()
+        self.stored_button = QPushButton("Map statistics")
+        self.stored_button.setToolTip("the defect statistics of the stored map, per tile for a whole-die map")
+        self.stored_button.clicked.connect(self.show_map_statistics)
+        self.stored_text = QPlainTextEdit()
+        self.stored_text.setReadOnly(True)
+        self.stored_text.setMaximumHeight(90)
+        self.stored_text.setVisible(False)
+        stored = QHBoxLayout()
+        stored.addWidget(QLabel("Stored maps"))
+        stored.addWidget(self.stored_box, 1)
+        stored.addWidget(self.stored_button)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.add_button = self.buttons.addButton("Add scenario", QDialogButtonBox.ButtonRole.AcceptRole)
         self.add_button.setEnabled(False)
@@ -123,14 +170,22 @@ class MeasuredMapDialog(QDialog):
         lay.addLayout(plots, 1)
         lay.addWidget(self.stats)
         lay.addWidget(self.message)
+        lay.addLayout(stored)
+        lay.addWidget(self.stored_text)
         lay.addWidget(self.buttons)
-        self.resize(760, 520)
+        self.resize(760, 560)
+        self._fill_stored()
+        self._update_tiles()
 
         self.path_edit.editingFinished.connect(self.read)
         self.unit.currentTextChanged.connect(lambda _t: self.read())
-        self.array.valueChanged.connect(lambda _v: self.update_preview())
-        self.on_edit.editingFinished.connect(self.update_preview)
-        self.off_edit.editingFinished.connect(self.update_preview)
+        self.scope.currentIndexChanged.connect(lambda _i: self._scope_changed())
+        self.array.valueChanged.connect(lambda _v: self._scope_changed())
+        self.tile.valueChanged.connect(lambda _v: self.update_preview())
+        self.name_edit.textEdited.connect(lambda t: setattr(self, "name_typed", bool(t.strip())))
+        for edit in (self.on_edit, self.off_edit, self.band_lo_edit, self.band_hi_edit):
+            edit.editingFinished.connect(self.update_preview)
+        self.band_check.toggled.connect(lambda _b: self.update_preview())
 
     def keyPressEvent(self, event) -> None:
         # Enter in a field reads the file or reclassifies (the field's editingFinished); it never adds the
@@ -155,7 +210,8 @@ class MeasuredMapDialog(QDialog):
         if not path:
             return False
         try:
-            self.resistance = measured.load_map_file(path, self.unit.currentText())
+            # checked against what it was measured on in update_preview (a die map's empty corners may hold anything)
+            self.resistance = measured.load_map_file(path, self.unit.currentText(), checked=False)
         except WorkbenchError as e:
             self.message.error(str(e))
             self.curve.setData([], [])
@@ -164,16 +220,14 @@ class MeasuredMapDialog(QDialog):
             self.off_line.setVisible(False)
             self.stats.setText("")
             return False
-        if not self.name_edit.text().strip():
+        if not self.name_typed:  # a name the user typed stays; otherwise it follows the file
             self.name_edit.setText(os.path.splitext(os.path.basename(path))[0][:80])
         m = self.state.project.mapped
         if m is not None and not (self.on_edit.text().strip() and self.off_edit.text().strip()):
             on, off = measured.suggest_thresholds(self.resistance, m.device.r_on_ohm, m.device.r_off_ohm)
             self.on_edit.setText(_ohm_text(on))
             self.off_edit.setText(_ohm_text(off))
-        counts, edges = measured.log_histogram(self.resistance)
-        self.curve.setData(edges, counts)
-        self.hist.autoRange()
+        self._new_file = True  # the histogram's range follows the next valid preview
         return self.update_preview()
 
     def thresholds(self) -> tuple[float, float]:
@@ -189,6 +243,66 @@ class MeasuredMapDialog(QDialog):
         measured.check_thresholds(vals[0], vals[1])
         return vals[0], vals[1]
 
+    def band(self) -> Optional[tuple[float, float]]:
+        """The value band from its two fields when ticked (None otherwise); raises WorkbenchError naming it."""
+        if not self.band_check.isChecked():
+            return None
+        vals = []
+        for edit in (self.band_lo_edit, self.band_hi_edit):
+            try:
+                vals.append(parse_resistance(edit.text()))
+            except WorkbenchError:
+                raise WorkbenchError(
+                    f"value band: must be two resistances such as 150k and 250k; got {edit.text()!r}"
+                ) from None
+        return vals[0], vals[1]
+
+    def _scope_changed(self) -> None:
+        self._update_tiles()
+        self.update_preview()
+
+    def _update_tiles(self) -> None:
+        scope = self.scope.currentIndex()
+        self.array.setEnabled(scope != DIE)
+        self.tile.setEnabled(scope == TILE)
+        m = self.state.project.mapped
+        n = 1
+        if m is not None and 1 <= self.array.value() <= len(m.arrays):
+            n = m.arrays[self.array.value() - 1].n_tiles
+        self.tile.setRange(0, max(0, n - 1))
+
+    def build_map(self) -> measured.MeasuredMap:
+        """The map as the fields say now (checked against the project: shape, tile, thresholds, band)."""
+        mapped = self.state.project.mapped
+        if mapped is None:
+            raise WorkbenchError("No mapped network: train or open a project before importing a map.")
+        if self.resistance is None:
+            raise WorkbenchError("map: read a map file first")
+        on_below, off_above = self.thresholds()
+        scope = self.scope.currentIndex()
+        array = measured.DIE if scope == DIE else self.array.value()
+        tile = self.tile.value() if scope == TILE else None
+        want, text = measured.expected_shape(mapped, array, tile)
+        if tuple(self.resistance.shape) != want:
+            raise WorkbenchError(
+                f"map: has shape {tuple(self.resistance.shape)}, {text}; pick the array, tile or whole die it "
+                "was measured on"
+            )
+        m = measured.MeasuredMap(
+            self.name_edit.text().strip(),
+            array,
+            self.resistance,
+            on_below,
+            off_above,
+            self.unit.currentText(),
+            os.path.basename(self.path_edit.text().strip()),
+            tile,
+            self.band(),
+            tuple(die_map_layout(mapped)) if scope == DIE else (),
+        )
+        measured.check_fits(mapped, m)
+        return m
+
     def _line_moved(self) -> None:
         # under the histogram's log x axis the lines sit at log10(ohm)
         self.on_edit.setText(_ohm_text(10 ** self.on_line.value()))
@@ -199,6 +313,7 @@ class MeasuredMapDialog(QDialog):
     def update_preview(self) -> bool:
         """Classify with the thresholds and show the map and its statistics; False (message shown) if invalid."""
         self.add_button.setEnabled(False)
+        self.candidate = None
         if self.resistance is None:
             return False
         try:
@@ -209,54 +324,83 @@ class MeasuredMapDialog(QDialog):
         for line, value in ((self.on_line, on_below), (self.off_line, off_above)):
             line.setValue(math.log10(value))
             line.setVisible(True)
-        on, off = measured.classify(self.resistance, on_below, off_above)
-        codes = np.zeros(self.resistance.shape, dtype=np.uint8)
-        codes[on], codes[off] = 1, 2
-        rgba = np.array([(200, 200, 200, 255), OVERLAY_RGBA[1][:3] + (255,), OVERLAY_RGBA[2][:3] + (255,)], np.uint8)
+        try:
+            m = self.build_map()
+        except WorkbenchError as e:
+            self.message.error(str(e))
+            self.curve.setData([], [])
+            self.map_image.clear()
+            self.stats.setText("")
+            return False
+        counts, edges = measured.log_histogram(m.resistance_ohm)
+        self.curve.setData(edges, counts)
+        if getattr(self, "_new_file", False):
+            self.hist.autoRange()
+            self._new_file = False
+        on, off = m.masks()
+        at_value = m.value_mask()
+        codes = np.zeros(m.shape, dtype=np.uint8)
+        codes[on], codes[off], codes[at_value] = 1, 2, 3
+        codes[~m.device_cells()] = 4  # a die map's corners without a device
+        rgba = np.array(
+            [
+                (200, 200, 200, 255),
+                OVERLAY_RGBA[1][:3] + (255,),
+                OVERLAY_RGBA[2][:3] + (255,),
+                VALUE_RGBA,
+                (255, 255, 255, 255),
+            ],
+            np.uint8,
+        )
         self.map_image.setImage(rgba[codes], autoLevels=False)
         self.map_view.autoRange()
-        s = measured.defect_statistics(on | off)
+        s = m.statistics()
+        band = f", {int(at_value.sum())} stuck at their value" if m.band_ohm is not None else ""
+        where = f" on {m.where()}" if m.is_die else ""
         self.stats.setText(
-            f"{self.resistance.shape[0]} x {self.resistance.shape[1]} cells: {int(on.sum())} stuck on, "
-            f"{int(off.sum())} stuck off ({100 * s.fraction:.1f} %); {s.n_clusters} clusters, largest "
+            f"{m.shape[0]} x {m.shape[1]} cells{where}: {int(on.sum())} stuck on, "
+            f"{int(off.sum())} stuck off{band} ({100 * s.fraction:.1f} %); {s.n_clusters} clusters, largest "
             f"{s.cluster_sizes[0] if s.cluster_sizes else 0}; on mostly defective rows "
             f"{100 * s.on_mostly_defective_rows:.0f} %, columns {100 * s.on_mostly_defective_columns:.0f} %; "
             f"looks like: {s.verdict}"
         )
-        want = self.state.shape(self.array.value())
-        if want is None:
-            self.message.error("No mapped network: train or open a project before importing a map.")
-            return False
-        if tuple(want) != self.resistance.shape:
-            self.message.error(
-                f"map: has shape {self.resistance.shape}, array {self.array.value()} is {want[0]} rows x {want[1]} "
-                "columns; pick the array it was measured on"
-            )
-            return False
+        self.candidate = m
         self.message.clear_message()
         self.add_button.setEnabled(True)
         return True
 
     def add(self) -> Optional[measured.MeasuredMap]:
         """Add the classified map as a scenario (undoable) and close; None (message shown) if invalid."""
-        if not self.update_preview():
+        if not self.update_preview() or self.candidate is None:
             return None
-        name = self.name_edit.text().strip()
+        m = self.candidate
         try:
-            on_below, off_above = self.thresholds()
-            m = measured.MeasuredMap(
-                name,
-                self.array.value(),
-                self.resistance,
-                on_below,
-                off_above,
-                self.unit.currentText(),
-                os.path.basename(self.path_edit.text().strip()),
-            )
-            self.state.import_measured(m)
+            if m.is_die or m.tile is not None:
+                # the same one undo step as import_measured, whose shape check is for whole arrays only;
+                # build_map checked this map against the project (core.model.measured.check_fits)
+                self.state.stack.push(MeasuredCommand(self.state, m))
+            else:
+                self.state.import_measured(m)
         except WorkbenchError as e:
             self.message.error(str(e))
             return None
         self.result_map = m
         self.accept()
         return m
+
+    # ---- stored maps -----------------------------------------------------------------------------------
+    def _fill_stored(self) -> None:
+        self.stored_box.clear()
+        for name in sorted(self.state.project.measured_maps):
+            self.stored_box.addItem(cut(name), name)  # names from the file: cut for display, kept whole
+        self.stored_box.setEnabled(self.stored_box.count() > 0)
+        self.stored_button.setEnabled(self.stored_box.count() > 0)
+
+    def show_map_statistics(self) -> str:
+        """Show the defect statistics of the stored map picked in Stored maps (per tile for a die map)."""
+        name = self.stored_box.currentData()
+        m = self.state.project.measured_maps.get(name) if name is not None else None
+        text = "" if m is None else m.statistics_text()
+        self.stored_text.setPlainText(text)
+        self.stored_text.setVisible(bool(text))
+        return text

@@ -42,7 +42,8 @@ def test_import_measured_map_classifies_adds_and_undoes(window, qtbot, tmp_path)
     assert not dlg.add_button.isEnabled() and "must be above the stuck-on threshold" in dlg.message.text()
     dlg.off_edit.setText("2meg")
     dlg.array.setValue(2)  # 9 x 16: the map does not fit
-    assert "pick the array it was measured on" in dlg.message.text() and not dlg.add_button.isEnabled()
+    assert "array 2 is 9 rows x 16 columns" in dlg.message.text() and not dlg.add_button.isEnabled()
+    assert "pick the array, tile or whole die it was measured on" in dlg.message.text()
     dlg.array.setValue(1)
     st = window.state
     assert dlg.add() is not None
@@ -80,3 +81,72 @@ def test_enter_in_the_path_field_reads_the_map_but_adds_nothing(window, qtbot, t
     qtbot.keyClick(dlg.path_edit, Qt.Key.Key_Return)
     assert dlg.add_button.isEnabled() and dlg.isVisible()  # read and classified, waiting for the user
     assert "die7" not in window.state.project.scenarios
+
+
+def test_the_name_follows_the_file_until_the_user_types_one(window, qtbot, tmp_path):
+    path, r = _map(tmp_path)
+    other = str(tmp_path / "wafer2.csv")
+    np.savetxt(other, r, delimiter=",")
+    dlg = window.import_measured_map()
+    qtbot.addWidget(dlg)
+    dlg.path_edit.setText(path)
+    dlg.read()
+    assert dlg.name_edit.text() == "die7"
+    dlg.path_edit.setText(other)  # another file: the name is not left stale
+    dlg.read()
+    assert dlg.name_edit.text() == "wafer2"
+    dlg.name_edit.clear()
+    qtbot.keyClicks(dlg.name_edit, "my map")  # typed by the user: kept from now on
+    dlg.path_edit.setText(path)
+    dlg.read()
+    assert dlg.name_edit.text() == "my map"
+
+
+def test_a_whole_die_map_on_a_tiled_project_adds_per_tile_masks_and_shows_its_statistics(window, qtbot, tmp_path):
+    from core.model import measured, tiling
+    from core.model.floorplan import die_map_layout
+
+    st = window.state
+    st.project.mapped = tiling.tile_network(st.project.mapped, (32, 8))  # mosaics 96x16, 32x16, 32x16, 32x24
+    r = np.zeros((96, 72))  # cells without a device hold 0: ignored
+    for piece in die_map_layout(st.project.mapped):
+        r[piece.slices] = 1e5
+    r[30:34, 6:10] = 50.0  # where array 1's tiles 0, 1, 2 and 3 meet
+    r[5, 20] = 2e5  # array 2, tile 0 (columns 16-23), far from both states
+    path = str(tmp_path / "wafer.csv")
+    np.savetxt(path, r, delimiter=",")
+    dlg = window.import_measured_map()
+    qtbot.addWidget(dlg)
+    dlg.path_edit.setText(path)
+    assert not dlg.read()  # read as array 1: the wrong shape, and the message says which one array 1 is
+    assert "array 1 is 96 rows x 16 columns" in dlg.message.text()
+    dlg.scope.setCurrentIndex(1)  # one tile: still the wrong shape
+    assert "tile 0 of array 1 is 32 rows x 8 columns" in dlg.message.text() and not dlg.add_button.isEnabled()
+    dlg.scope.setCurrentIndex(2)
+    assert dlg.add_button.isEnabled() and not dlg.array.isEnabled()
+    assert dlg.stats.text().startswith("96 x 72 cells on the whole die (4 arrays, 13 tiles): 16 stuck on, 0 stuck off")
+    dlg.band_check.setChecked(True)
+    dlg.band_lo_edit.setText("150k")
+    dlg.band_hi_edit.setText("250k")
+    dlg.band_lo_edit.editingFinished.emit()
+    assert ", 1 stuck at their value" in dlg.stats.text()
+    m = dlg.add()
+    assert m is not None and m.is_die and window.tabs.currentWidget() is window.die
+    got = sorted((d.array, d.tile, d.stuck, int(d.mask.sum())) for d in st.draft)
+    assert got == [(1, 0, "on", 4), (1, 1, "on", 4), (1, 2, "on", 4), (1, 3, "on", 4), (2, 0, "ohm", 1)]
+    ohm = [d for d in st.draft if d.stuck == "ohm"][0]
+    assert abs(ohm.stuck_ohm / 2e5 - 1) < 0.0101 and ohm.mask[5, 4]
+    out = str(tmp_path / "saved.h5")
+    st.save(out)
+    back = project_io.load(out).measured_maps["wafer"]
+    assert back.is_die and back.band_ohm == (1.5e5, 2.5e5) and len(back.layout) == 13
+    # the stored map's statistics again, from a fresh dialog
+    dlg2 = window.import_measured_map()
+    qtbot.addWidget(dlg2)
+    assert dlg2.stored_box.currentData() == "wafer"
+    text = dlg2.show_map_statistics()
+    assert dlg2.stored_text.toPlainText() == text and dlg2.stored_text.isVisible()
+    assert "defective 17 of 3328 cells" in text and "array 1 tile 3: 4 of 256 defective" in text
+    assert measured.DIE == back.array
+    st.stack.undo()
+    assert "wafer" not in st.project.measured_maps
