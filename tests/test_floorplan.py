@@ -104,3 +104,19 @@ def test_cli_new_places_the_arrays_and_evaluate_takes_a_die_defect(tmp_path):
     assert run.returncode == 0, run.stderr
     frac = json.loads(run.stdout)["defect_fraction"]
     assert frac[0] > 0 and frac[1] > 0 and frac[2] == frac[3] == 0
+
+
+def test_the_die_map_layout_puts_the_arrays_side_by_side_without_gaps(trained_project):
+    from core.model.floorplan import DiePiece, die_map_layout, die_map_shape, die_map_text
+
+    p = _placed(trained_project)  # arrays 65x16, 9x16, 9x16, 9x20, 20 um apart on the die: gaps not in the map
+    assert die_map_layout(p.mapped) == [
+        DiePiece(1, None, 0, 0, 65, 16),
+        DiePiece(2, None, 0, 16, 9, 16),
+        DiePiece(3, None, 0, 32, 9, 16),
+        DiePiece(4, None, 0, 48, 9, 20),
+    ]
+    assert die_map_shape(p.mapped) == (65, 68)
+    assert die_map_text(p.mapped).startswith("65 rows x 68 columns (") and "65x16 + 9x16 + 9x16 + 9x20" in die_map_text(
+        p.mapped
+    )

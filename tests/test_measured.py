@@ -286,3 +286,15 @@ def test_cli_imports_a_die_map_and_shows_a_stored_maps_statistics(trained_projec
     np.save(tmp_path / "die2.npy", r[:95])
     assert main(["import-map", path, str(tmp_path / "die2.npy"), "--die", "--no-save"]) == 2
     assert "the whole die is 96 rows x 72 columns" in capsys.readouterr().err
+
+
+def test_programming_deviation_is_the_spread_around_the_nearest_state(trained_project):
+    dev_params = trained_project.mapped.device
+    assert (dev_params.r_on_ohm, dev_params.r_off_ohm) == (1e4, 1e6)
+    z = np.random.default_rng(2).standard_normal((65, 16))
+    r = np.where(np.arange(16) % 2 == 0, 1e4, 1e6) * np.exp(0.1 * z)  # G = G_state exp(-0.1 z): sigma 0.1
+    r[0, 0] = 50.0  # stuck on: left out
+    d = measured.programming_deviation(MeasuredMap("d", 1, r, 5e3, 2e6), dev_params)
+    expect = -0.1 * z.ravel()[1:]
+    assert d["n_cells"] == 65 * 16 - 1 and d["sigma_ln"] == pytest.approx(expect.std(), rel=1e-9)
+    assert d["median_ln"] == pytest.approx(np.median(expect), rel=1e-9)

@@ -130,6 +130,12 @@ class MeasuredMapDialog(QDialog):
             self.hist.addItem(line)
             line.setVisible(False)  # until a map is read
             line.sigPositionChangeFinished.connect(self._line_moved)
+        # the value band: shown, not dragged (its two fields set it)
+        band_pen = pg.mkPen(VALUE_RGBA[:3], width=2, style=Qt.PenStyle.DashLine)
+        self.band_lines = [pg.InfiniteLine(angle=90, movable=False, pen=band_pen) for _ in range(2)]
+        for line in self.band_lines:
+            self.hist.addItem(line)
+            line.setVisible(False)
 
         self.map_view = pg.PlotWidget()
         self.map_view.setBackground("w")
@@ -334,6 +340,10 @@ class MeasuredMapDialog(QDialog):
             return False
         counts, edges = measured.log_histogram(m.resistance_ohm)
         self.curve.setData(edges, counts)
+        for line, ohm in zip(self.band_lines, m.band_ohm or ()):
+            line.setValue(math.log10(ohm))
+        for line in self.band_lines:
+            line.setVisible(m.band_ohm is not None)
         if getattr(self, "_new_file", False):
             self.hist.autoRange()
             self._new_file = False

@@ -139,6 +139,7 @@ def cmd_import_map(args) -> CommandResult:
     stats = m.statistics()
     counts, edges = measured.log_histogram(m.resistance_ohm)
     defects = m.defects()
+    dev = measured.programming_deviation(m, mapped.device)
     d = {
         "name": name,
         "array": None if m.is_die else array,
@@ -156,6 +157,7 @@ def cmd_import_map(args) -> CommandResult:
         "statistics": stats.to_dict(),
         "tiles": [_piece_dict(p, s) for p, s in m.piece_statistics()],
         "histogram": {"counts": counts.tolist(), "edges_ohm": edges.tolist()},
+        "programming_deviation": dev,
         "saved": False,
     }
     if not args.no_save:
@@ -168,6 +170,8 @@ def cmd_import_map(args) -> CommandResult:
     text = (
         histogram_text(counts, edges, m.on_below_ohm, m.off_above_ohm)
         + f"\n{m.statistics_text()}"
+        + f"\nhealthy cells read ln(G / nearest of {dev['states']} programmed states) with median "
+        f"{dev['median_ln']:.3g} and sigma {dev['sigma_ln']:.3g} (compare --program-sigma)"
         + (f"\nstored as scenario {name!r}" if d["saved"] else "\nnot stored (--no-save)")
     )
     return CommandResult(d, text)

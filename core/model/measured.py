@@ -184,6 +184,30 @@ class MeasuredMap:
         return "\n".join(lines)
 
 
+def programming_deviation(m: MeasuredMap, device) -> dict:
+    """How far the healthy cells of ``m`` read from the nearest programmed state: ``ln(G / G_state)`` statistics.
+
+    The states are the device's ``levels`` (evenly spaced in conductance between HRS and LRS), or only HRS and LRS
+    when it is continuous (any value in between could have been programmed: the spread is then an upper bound).
+    ``sigma_ln`` is comparable with ``--program-sigma`` (lognormal programming error); the map itself does not
+    record which state each cell was programmed to, so this is a statistic, not a per-cell error.
+    """
+    bad = m.defective() | ~m.device_cells()
+    g = 1.0 / m.resistance_ohm[~bad]
+    n_levels = device.levels if device.levels >= 2 else 2
+    states = np.linspace(device.g_off_siemens, device.g_on_siemens, n_levels)
+    if g.size == 0:
+        return {"n_cells": 0, "median_ln": 0.0, "sigma_ln": 0.0, "states": int(n_levels)}
+    nearest = states[np.abs(np.log(g)[:, None] - np.log(states)[None, :]).argmin(axis=1)]
+    dev = np.log(g / nearest)
+    return {
+        "n_cells": int(g.size),
+        "median_ln": float(np.median(dev)),
+        "sigma_ln": float(dev.std()),
+        "states": int(n_levels),
+    }
+
+
 def _check_die_values(values, layout: tuple[DiePiece, ...]) -> np.ndarray:
     """The die matrix with its device cells checked (:func:`check_map`) and every other cell NaN."""
     a = np.asarray(values)
