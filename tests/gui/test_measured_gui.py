@@ -130,6 +130,7 @@ def test_a_whole_die_map_on_a_tiled_project_adds_per_tile_masks_and_shows_its_st
     dlg.band_hi_edit.setText("250k")
     dlg.band_lo_edit.editingFinished.emit()
     assert ", 1 stuck at their value" in dlg.stats.text()
+    assert dlg.band_lines[0].isVisible() and abs(dlg.band_lines[1].value() - math.log10(2.5e5)) < 1e-12
     m = dlg.add()
     assert m is not None and m.is_die and window.tabs.currentWidget() is window.die
     got = sorted((d.array, d.tile, d.stuck, int(d.mask.sum())) for d in st.draft)
