@@ -16,7 +16,8 @@ from typing import Any, Optional
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar
 
-from core.errors import WorkbenchError
+from app.presenters.file_guard import open_error_text, task_file
+from core.errors import ProjectFormatError, WorkbenchError
 
 BUSY_AFTER_MS = 200  # show the busy indicator only for reads and writes that take this long
 
@@ -26,9 +27,9 @@ class _Worker(QObject):
 
     done = Signal()
 
-    def __init__(self, work: Callable[[], Any]):
+    def __init__(self, work: Callable[[], Any], path: str = ""):
         super().__init__()
-        self.work, self.ok, self.value = work, False, None
+        self.work, self.path, self.ok, self.value = work, path, False, None
         self.error: Optional[BaseException] = None
 
     def start(self) -> None:
@@ -37,6 +38,8 @@ class _Worker(QObject):
     def _run(self) -> None:
         try:
             self.value, self.ok = self.work(), True
+        except ProjectFormatError as e:  # its message starts with an HDF5 path ("/: ..."): name the file instead
+            self.value, self.error = open_error_text(e, self.path), e
         except WorkbenchError as e:
             self.value, self.error = str(e), e
         except Exception as e:  # noqa: BLE001 - anything else is reported in the window, never as a traceback
@@ -67,9 +70,14 @@ class FileTasks(QObject):
         self._serial = 0
         self.last_error: Optional[BaseException] = None  # the exception of the last failed task (None if it worked)
 
-    def run(self, work: Callable[[], Any], text: str) -> tuple[bool, Any]:
-        """Run ``work`` on a thread until done; (True, its result) or (False, the error message)."""
-        worker, loop = _Worker(work), QEventLoop()
+    def run(self, work: Callable[[], Any], text: str, path: str = "") -> tuple[bool, Any]:
+        """Run ``work`` on a thread until done; (True, its result) or (False, the error message).
+
+        A file that cannot be read fails with "Cannot open <path>: <reason>" (see
+        :func:`app.presenters.file_guard.open_error_text`); ``path`` names the file when the reason does not
+        (without it, the file name in ``text``).
+        """
+        worker, loop = _Worker(work, path or task_file(text)), QEventLoop()
         worker.done.connect(loop.quit, Qt.ConnectionType.QueuedConnection)
         self._serial += 1
         serial, t0 = self._serial, time.monotonic()

@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QApplication, QFrame, QLabel, QScrollArea, QSizePolicy, QWidget
+from PySide6.QtWidgets import QApplication, QFrame, QLabel, QLineEdit, QScrollArea, QSizePolicy, QStyle, QWidget
 
 # light plots read better in screenshots and papers; set once before any plot widget exists
 pg.setConfigOptions(background="w", foreground="k", antialias=True)
@@ -127,6 +127,20 @@ class MessageLabel(QLabel):
         return "b00020" in self.styleSheet() and bool(self.text())
 
 
+def text_width(edit: QLineEdit, text: str) -> int:
+    """The width ``edit`` needs to show ``text`` whole: the text by the font's metrics plus frame and margins."""
+    m = edit.textMargins()
+    frame = 2 * edit.style().pixelMetric(QStyle.PixelMetric.PM_DefaultFrameWidth, None, edit)
+    return edit.fontMetrics().horizontalAdvance(text) + m.left() + m.right() + frame + 2 * 2 + 4  # margins, cursor
+
+
+def fit_text(edit: QLineEdit, *texts: str, max_px: int = 0) -> QLineEdit:
+    """At least as wide as its longest of ``texts`` (default: its text and placeholder), at most ``max_px``."""
+    need = max(text_width(edit, t) for t in (texts or (edit.text(), edit.placeholderText())))
+    edit.setMinimumWidth(min(need, max_px) if max_px else need)
+    return edit
+
+
 def plot_widget(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
     w = pg.PlotWidget(title=title)
     w.setLabel("bottom", x_label)
@@ -157,15 +171,22 @@ class FitScrollArea(QScrollArea):
     ``QScrollArea.setWidgetResizable`` sizes a widget with word-wrapped labels by its height for the width,
     often taller than the viewport, so it scrolls even when everything would fit; this one gives the widget
     the viewport's size whenever that is at least the widget's minimum size hint.
+
+    With ``horizontal`` it also scrolls sideways below the widget's minimum width (a dialog on a small screen);
+    without, it is at least as wide as the widget's minimum (a side panel).
     """
 
-    def __init__(self, widget: QWidget, parent=None):
+    def __init__(self, widget: QWidget, parent=None, horizontal: bool = False):
         super().__init__(parent)
+        self.horizontal = horizontal
         self.setWidget(widget)
         self.setWidgetResizable(False)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setMinimumWidth(widget.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width())
+        if horizontal:
+            self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        else:
+            self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            self.setMinimumWidth(widget.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width())
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -173,5 +194,6 @@ class FitScrollArea(QScrollArea):
 
     def _fit(self) -> None:
         w = self.widget()
-        vp = self.viewport().size()
-        w.resize(vp.width(), max(vp.height(), w.minimumSizeHint().height()))
+        vp = self.maximumViewportSize() if self.horizontal else self.viewport().size()
+        width = max(vp.width(), w.minimumSizeHint().width()) if self.horizontal else vp.width()
+        w.resize(width, max(vp.height(), w.minimumSizeHint().height()))

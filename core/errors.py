@@ -35,6 +35,7 @@ class ProjectFormatError(WorkbenchError):
 
     def __init__(self, path: str, message: str):
         self.hdf5_path = path
+        self.reason = message  # the message without the HDF5 path (a front end may name the file instead)
         super().__init__(f"{path}: {message}")
 
 

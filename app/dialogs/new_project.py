@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -27,7 +28,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
-    QScrollArea,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -37,13 +38,16 @@ from app.jobs_qt import QtJobQueue
 from app.presenters import new_project as form
 from app.presenters.document import WorkbenchState
 from app.presenters.new_project import DataSource, DataState, FieldError, NewProjectRequest
-from app.widgets import MessageLabel, color, plot_widget
+from app.widgets import FitScrollArea, MessageLabel, color, plot_widget, text_width
 from core.model import tiling
 from core.model.devices import DEVICE_MODELS, SCHEMES
 from core.model.network import PRESETS
 from core.session.job_queue import DONE, JobInfo
 
 ERROR_STYLE = "border: 1px solid #b00020;"
+NUMBER_SAMPLE = "1.25e-10"  # a field shows at least this much of a number (more if its default is longer)
+PATH_CHARS = 24  # characters of a path a path field shows (the whole path is in its tooltip)
+STATUS_LINES = 4  # the data set's summary: name and sizes (wrapped), split, class sizes
 
 
 class NewProjectDialog(QDialog):
@@ -74,9 +78,9 @@ class NewProjectDialog(QDialog):
             columns.setColumnStretch(c, stretch)
         content = QWidget()
         content.setLayout(columns)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(content)
+        # fills the window when it fits (a plain resizable scroll area would scroll to show preferred heights)
+        self.scroll = FitScrollArea(content, horizontal=True)
+        self.scroll.setFrameShape(QFrame.Shape.StyledPanel)
 
         self.message = MessageLabel()
         self.copy_button = QPushButton("Use the open project's settings")
@@ -114,6 +118,7 @@ class NewProjectDialog(QDialog):
         if f is not None:
             w.setPlaceholderText(f.spec.describe())
             w.editingFinished.connect(lambda k=key: self.check(k))
+            w.setMinimumWidth(text_width(w, max(f.default_text, NUMBER_SAMPLE, key=len)))
         self.widgets[key] = w
         return w
 
@@ -133,27 +138,28 @@ class NewProjectDialog(QDialog):
         v = QVBoxLayout(box)
         self.source_buttons = QButtonGroup(self)
         self.source_radios: dict[str, QRadioButton] = {}
+        self.browse_buttons: dict[str, QToolButton] = {}
+        # each source's file fields sit under its radio button: no label column, so the section stays narrow
+        files = {"npz": ["dataset.npz"], "idx": ["dataset.idx_images", "dataset.idx_labels"]}
         for i, (kind, text) in enumerate(form.SOURCES.items()):
             rb = QRadioButton(text)
+            rb.setToolTip(text)
             self.source_buttons.addButton(rb, i)
             self.source_radios[kind] = rb
             v.addWidget(rb)
+            if kind in files:
+                grid = QGridLayout()
+                grid.setContentsMargins(rb.iconSize().width() + 8, 0, 0, 0)  # indented to the radio's text
+                for r, key in enumerate(files[kind]):
+                    self._path_row(grid, r, key, short=len(files[kind]) > 1)
+                v.addLayout(grid)
         fl = QFormLayout()
-        self.browse_buttons: dict[str, QPushButton] = {}
-        for key, label in form.PATH_FIELDS.items():
-            row = QHBoxLayout()
-            row.addWidget(self._line(key, f"{label}: type a path and press Enter, or Browse"), 1)
-            b = QPushButton("Browse…")
-            b.setAutoDefault(False)
-            b.clicked.connect(lambda _c=False, k=key: self.browse(k))
-            self.browse_buttons[key] = b
-            row.addWidget(b)
-            fl.addRow(label.replace(" file", ""), row)
-            self.widgets[key].editingFinished.connect(self._data_changed)
         fl.addRow(form.NUMBER_FIELDS["dataset.downsample"].label, self._line("dataset.downsample"))
         self.widgets["dataset.downsample"].editingFinished.connect(self._data_changed)
         v.addLayout(fl)
         self.data_status = MessageLabel()
+        # its height for its width does not reach the dialog through the grid's row span: keep room for the summary
+        self.data_status.setMinimumHeight(STATUS_LINES * self.data_status.fontMetrics().lineSpacing())
         v.addWidget(self.data_status)
         self.samples_view = pg.GraphicsLayoutWidget()
         self.samples_view.setMinimumWidth(240)
@@ -170,6 +176,26 @@ class NewProjectDialog(QDialog):
         v.addStretch(0)  # spare height goes below the plots, not between the rows
         self.source_buttons.idToggled.connect(lambda _i, on: self._data_changed() if on else None)
         return box
+
+    def _path_row(self, grid: QGridLayout, row: int, key: str, short: bool) -> None:
+        """A path field with its Browse button (and, for a pair of files, a short label: Images, Labels)."""
+        label = form.PATH_FIELDS[key]
+        edit = self._line(key, f"{label}: type a path and press Enter, or Browse")
+        edit.setPlaceholderText(label)
+        edit.setMinimumWidth(text_width(edit, "x" * PATH_CHARS))
+        edit.textChanged.connect(lambda _t, k=key: self._path_tip(k))
+        edit.editingFinished.connect(self._data_changed)
+        b = QToolButton()
+        b.setText("…")
+        b.setToolTip(f"Browse for the {label[0].lower() + label[1:]}")
+        b.setAutoRaise(False)
+        b.clicked.connect(lambda _c=False, k=key: self.browse(k))
+        self.browse_buttons[key] = b
+        if short:
+            grid.addWidget(QLabel(label.split()[1].capitalize()), row, 0)  # "IDX images file" -> "Images"
+        grid.addWidget(edit, row, 1)
+        grid.addWidget(b, row, 2)
+        grid.setColumnStretch(1, 1)
 
     def _network_box(self) -> QGroupBox:
         box = QGroupBox(form.SECTIONS["network"])
@@ -223,6 +249,13 @@ class NewProjectDialog(QDialog):
         fl = QFormLayout(box)
         self._number_rows(fl, "circuit")
         return box
+
+    def _path_tip(self, key: str) -> None:
+        """A path field's tooltip starts with the whole path (the field may show only its end)."""
+        text = self.widgets[key].text().strip()
+        self._tips[key] = f"{text}\n\n{form.PATH_FIELDS[key]}: type a path and press Enter, or Browse".strip()
+        if key not in self.bad:
+            self.widgets[key].setToolTip(self._tips[key])
 
     def _fit_screen(self) -> None:
         """As large as the form wants, but never larger than the screen (the scroll area takes the rest)."""

@@ -32,11 +32,16 @@ from core.errors import WorkbenchError
 from core.session.job_queue import RUNNING, JobInfo
 
 COLUMNS = queue_text.COLUMNS
-PROGRESS_WIDTH = 64
-LEFT_WIDTH = 92  # "~12 min 30 s", "estimating…"
+CELL_PAD_PX = 16  # a cell's text margins and grid line
 JOB_MIN_WIDTH = 100
+NARROW_JOB_WIDTH = 64  # when even that leaves Message too little, Job and Message share the room
 MESSAGE_MIN_WIDTH = 140
 TICK_MS = 1000  # time-left cells count down between progress reports
+
+
+def _header_width(hh: QHeaderView, section: int) -> int:
+    """The width the header needs to show the title of ``section`` whole (no sort indicator: not sortable)."""
+    return hh.fontMetrics().horizontalAdvance(COLUMNS[section]) + CELL_PAD_PX
 
 
 class QueuePanel(QWidget):
@@ -70,8 +75,12 @@ class QueuePanel(QWidget):
         hh.setSectionResizeMode(2, QHeaderView.ResizeMode.Fixed)
         hh.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         hh.setSectionResizeMode(4, QHeaderView.ResizeMode.Fixed)
-        self.table.setColumnWidth(2, PROGRESS_WIDTH)
-        self.table.setColumnWidth(4, LEFT_WIDTH)
+        # Progress and Time left as wide as their widest text or title, by the font's metrics
+        fm = self.table.fontMetrics()
+        progress = fm.horizontalAdvance(queue_text.PROGRESS_SAMPLE) + 2 * CELL_PAD_PX  # the bar's frame
+        left = max(fm.horizontalAdvance(t) for t in queue_text.TIME_LEFT_SAMPLES) + CELL_PAD_PX
+        self.table.setColumnWidth(2, max(progress, _header_width(hh, 2)))
+        self.table.setColumnWidth(4, max(left, _header_width(hh, 4)))
         self._job_width_by_user = False
         self._fitting = False
         hh.sectionResized.connect(self._section_resized)
@@ -106,9 +115,15 @@ class QueuePanel(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(self.controls.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
         scroll.setMaximumWidth(420)
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        rv.addWidget(scroll, 1)
+        rv.addWidget(self.controls.message)  # outside the scroll area: an error is seen without scrolling
+        right.setMaximumWidth(420)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
-        split.addWidget(scroll)
+        split.addWidget(right)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
@@ -232,12 +247,15 @@ class QueuePanel(QWidget):
         hh = self.table.horizontalHeader()
         fm = self.table.fontMetrics()
         names = [self.table.item(r, 0).text() for r in range(self.table.rowCount()) if self.table.item(r, 0)]
-        wanted = max([fm.horizontalAdvance(n) for n in names] + [fm.horizontalAdvance("Job")]) + 16
+        wanted = max([fm.horizontalAdvance(n) for n in names] + [fm.horizontalAdvance("Job")]) + CELL_PAD_PX
         room = self.table.viewport().width() - hh.sectionSize(1) - hh.sectionSize(2) - hh.sectionSize(4)
-        limit = max(JOB_MIN_WIDTH, min(room - MESSAGE_MIN_WIDTH, int(0.55 * room)))
+        if room >= JOB_MIN_WIDTH + MESSAGE_MIN_WIDTH:
+            width = max(JOB_MIN_WIDTH, min(wanted, room - MESSAGE_MIN_WIDTH, int(0.55 * room)))
+        else:  # a narrow window: both are elided (full texts in the tooltips and the details pane)
+            width = max(NARROW_JOB_WIDTH, min(wanted, int(0.45 * room)))
         self._fitting = True
         try:
-            self.table.setColumnWidth(0, max(JOB_MIN_WIDTH, min(wanted, limit)))
+            self.table.setColumnWidth(0, width)
         finally:
             self._fitting = False
 

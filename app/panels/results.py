@@ -18,11 +18,11 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QMenu,
+    QPushButton,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -168,11 +168,11 @@ class ResultsPanel(QWidget):
         v.addWidget(split, 1)
         return tab
 
-    def _export_button(self, kind: str) -> QToolButton:
-        b = QToolButton()
-        b.setText("Export")
+    def _export_button(self, kind: str) -> QPushButton:
+        # a push button keeps room for its menu arrow beside the text (a tool button draws it over the text)
+        b = QPushButton("Export")
         b.setToolTip(f"save the {kind} table as CSV or the figure as PNG, SVG or PDF")
-        b.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        b.setAutoDefault(False)
         menu = QMenu(b)
         menu.addAction("Table as CSV…", lambda: self._export_dialog(kind, "csv"))
         for fmt in figure_export.FORMATS:

@@ -12,17 +12,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Optional
 
-from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.jobs_qt import QtJobQueue
 from app.presenters import forms, run_flow
 from app.presenters.document import WorkbenchState
-from app.widgets import MessageLabel
+from app.widgets import MessageLabel, fit_text
 from core.errors import WorkbenchError
 from core.evaluate import FIDELITIES
 from core.model.devices import DEVICE_MODELS
 from core.recovery.common import METHODS, RECOVERY_FIDELITIES
 from core.sweeps.spec import MAX_SEEDS, SWEEP_FIDELITIES, SWEEP_PATTERNS, SweepSpec
+
+FIELD_MAX_PX = 200  # a field grows to show its default text, up to this (longer texts scroll; tooltip: the rules)
 
 
 class RunControls(QWidget):
@@ -42,11 +53,12 @@ class RunControls(QWidget):
         self.device_model.addItems(list(DEVICE_MODELS))
         self.device_model.setToolTip("linear: ohmic cells; gap: nonlinear (sinh) I-V of a filament gap")
         self.offset = QLineEdit()
-        self.offset.setPlaceholderText("0: ideal; e.g. 2 or 0,1,2 for a sweep")
+        # placeholders are short enough to read in the narrow column; the tooltips say the rest
+        self.offset.setPlaceholderText("0: ideal")
         self.offset.setToolTip(
             f"input offset of every op-amp: normal with this sigma in mV (0 to {run_flow.OFFSET_MAX_MV:g}), drawn "
-            "per op-amp; evaluate and recover take one value, a sweep a comma-separated list (an offset axis, "
-            "seed k draws offset set k)"
+            "per op-amp; e.g. 2, or 0,1,2 for a sweep: evaluate and recover take one value, a sweep a "
+            "comma-separated list (an offset axis, seed k draws offset set k)"
         )
         cg = QGroupBox("Circuit (for all runs)")
         form = QFormLayout(cg)
@@ -57,11 +69,14 @@ class RunControls(QWidget):
         self.eval_fidelity = QComboBox()
         self.eval_fidelity.addItems(list(FIDELITIES))
         self.eval_fidelity.setCurrentText("behavioral")
-        self.eval_button = QPushButton("Evaluate scenario")
+        self.eval_button = QPushButton("Evaluate")
+        self.eval_button.setToolTip("evaluate the draft scenario at this fidelity, as a job in the queue")
         ev = QGroupBox("Evaluate the scenario")
         form = QFormLayout(ev)
-        form.addRow("Fidelity", self.eval_fidelity)
-        form.addRow(self.eval_button)
+        row = QHBoxLayout()  # one row: the column fits a 768-pixel-high screen without scrolling
+        row.addWidget(self.eval_fidelity, 1)
+        row.addWidget(self.eval_button)
+        form.addRow("Fidelity", row)
 
         spec = SweepSpec()  # the core's defaults; the arrays field starts at array 1, a sweep of seconds
         self.sweep_fields = {
@@ -88,10 +103,15 @@ class RunControls(QWidget):
             form.addRow(k.capitalize(), w)
         form.addRow("Fidelity", self.sweep_fidelity)
         self.scheduler = QLineEdit()
-        self.scheduler.setPlaceholderText("empty: this computer; or tcp://host:8786")
-        self.scheduler.setToolTip("Dask scheduler address: sweep chunks run on that cluster (see docs/dask.md)")
-        form.addRow("Dask scheduler", self.scheduler)
+        self.scheduler.setPlaceholderText("empty: local")
+        self.scheduler.setToolTip(
+            "Dask scheduler: an address such as tcp://host:8786: sweep chunks run on that cluster (see docs/dask.md); "
+            "empty: on this computer"
+        )
+        form.addRow("Scheduler", self.scheduler)  # short: the label column sets the width of the whole column
         form.addRow(self.sweep_button)
+        for w in (*self.sweep_fields.values(), self.scheduler, self.offset, self.r_wire):
+            fit_text(w, w.text() or "x" * 6, w.placeholderText(), max_px=FIELD_MAX_PX)  # the defaults show whole
 
         self.rec_method = QComboBox()
         self.rec_method.addItems(list(METHODS))
@@ -104,6 +124,7 @@ class RunControls(QWidget):
         form.addRow("Fidelity", self.rec_fidelity)
         form.addRow(self.rec_button)
 
+        # errors and what was queued; the queue panel shows it below its scroll area, always in sight
         self.message = MessageLabel()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -111,7 +132,6 @@ class RunControls(QWidget):
         layout.addWidget(ev)
         layout.addWidget(sw)
         layout.addWidget(rc)
-        layout.addWidget(self.message)
         layout.addStretch(1)
 
         self.eval_button.clicked.connect(lambda: self.evaluate())

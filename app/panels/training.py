@@ -39,6 +39,8 @@ FIELD_HELP = {
     "epochs": spec_of(TrainConfig, "epochs").describe(),
     "seed": spec_of(TrainConfig, "seed").describe() + "; also seeds the data split",
 }
+BOX_SAMPLE = "Trained network 64-8-8-8-10, 150 epochs,"  # a line of the summary the box shows unwrapped
+BOX_MIN_WIDTH, BOX_MAX_WIDTH = 250, 360
 
 
 class TrainingPanel(QWidget):
@@ -107,8 +109,8 @@ class TrainingPanel(QWidget):
         inner.addWidget(self.open_trained_button)
         inner.addWidget(self.summary)
         inner.addStretch(1)
-        box.setMinimumWidth(250)
-        box.setMaximumWidth(340)
+        # one width whatever the summary and messages say (wrapped labels would otherwise resize it as they change)
+        box.setFixedWidth(min(BOX_MAX_WIDTH, max(BOX_MIN_WIDTH, box.fontMetrics().horizontalAdvance(BOX_SAMPLE) + 40)))
 
         self.loss_plot = plot_widget("Training loss", "epoch", "cross-entropy")
         self.acc_plot = plot_widget("Accuracy", "epoch", "accuracy")

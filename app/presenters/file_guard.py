@@ -8,14 +8,28 @@ open document. Unattended, nothing is ever written over the file (the answer is 
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 from typing import Optional
 
 from app.presenters.window_flow import ACCEPT, CANCEL, DESTRUCTIVE, REJECT, Choice, Question
+from core.errors import ProjectFormatError, describe_error
 from core.session.project_file import ProjectChangedError, ProjectWarningsError
 
 MERGE, RELOAD, OVERWRITE = "merge", "reload", "overwrite"
 MAX_SHOWN_WARNINGS = 5
+MAX_REASON_CHARS = 600
+
+# how the reader names the file it could not open: "cannot open '/p/x.h5': no such file",
+# "cannot open '/p/x.h5' as an HDF5 file (...)", "'/p/x.h5' kept changing on disk ..."
+_QUOTED = r"(?P<q>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
+_NAMED = [
+    (re.compile(rf"^cannot open {_QUOTED}: (?P<rest>.*)$", re.S), "{rest}"),
+    (re.compile(rf"^cannot open {_QUOTED} as an HDF5 file \((?P<rest>.*)\)$", re.S), "{rest}"),
+    (re.compile(rf"^cannot open {_QUOTED} as an HDF5 file(?P<rest>.*)$", re.S), "not an HDF5 file{rest}"),
+    (re.compile(rf"^{_QUOTED} (?P<rest>.*)$", re.S), "it {rest}"),
+]
 
 
 def conflict_question(error: BaseException) -> Optional[Question]:
@@ -57,3 +71,39 @@ def warnings_text(path: str, warnings: list[str]) -> str:
         f"{os.path.basename(path)} opened, but some stored values are not what was saved (damaged, or edited "
         f"outside the workbench):\n{shown}{more}\n\nIt will not be saved over without asking; Save As keeps it."
     )
+
+
+def open_error_text(error: BaseException, path: str = "") -> str:
+    """'Cannot open /p/x.h5: <reason>' for a failed open of project ``path``.
+
+    The reader's :class:`~core.errors.ProjectFormatError` starts with the HDF5 path of the problem (``/:`` for the
+    file as a whole), which means nothing to someone opening a file; here the file comes first, the HDF5 path
+    (if inside the file) last. The reader's own full path of the file wins over ``path``; without either,
+    "the project file".
+    """
+    if not isinstance(error, ProjectFormatError):
+        reason = describe_error(error, MAX_REASON_CHARS)
+        return f"Cannot open {path or 'the project file'}: {reason}"
+    reason, named = _unname(" ".join(str(error.reason).split()))
+    where = error.hdf5_path if error.hdf5_path not in ("", "/") else ""
+    reason = reason[:MAX_REASON_CHARS] + (f" (at {where} in the file)" if where else "")
+    return f"Cannot open {named or path or 'the project file'}: {reason}"
+
+
+def _unname(reason: str) -> tuple[str, str]:
+    """``reason`` without the file name it starts with, and that name ('' if it names none)."""
+    for pattern, text in _NAMED:
+        m = pattern.match(reason)
+        if m:
+            try:
+                named = str(ast.literal_eval(m.group("q")))
+            except (ValueError, SyntaxError):
+                continue
+            return text.format(rest=m.group("rest")), named
+    return reason, ""
+
+
+def task_file(text: str) -> str:
+    """The file name in a file task's status text ('opening p.h5 …' -> 'p.h5'; '' if none)."""
+    parts = str(text).rstrip(" …").split(" ", 1)
+    return parts[1] if len(parts) == 2 and parts[1].endswith((".h5", ".hdf5")) else ""

@@ -17,6 +17,9 @@ from core.session.job_queue import CANCELLED, DONE, FAILED, QUEUED, RUNNING, Job
 
 COLUMNS = ("Job", "State", "Progress", "Message", "Time left")
 ESTIMATING = "estimating…"
+# the widest texts of the Progress and Time left columns (the table sizes those columns by them)
+PROGRESS_SAMPLE = "100 %"
+TIME_LEFT_SAMPLES = (ESTIMATING, "almost done", "~59 min 59 s")
 MIN_SPAN_S = 1.0  # progress seen over at least this long before a rate is trusted
 MIN_FRACTION = 0.05  # or this much done, for the whole-run fallback estimate
 MIN_ELAPSED_S = 2.0
