@@ -143,6 +143,8 @@ class MeasuredMapDialog(QDialog):
         self.map_view.setMinimumHeight(160)
         self.map_view.setLabel("bottom", "column")
         self.map_view.setLabel("left", "row")
+        # fixed text (no file content): red stuck on, blue stuck off, amber stuck at its value, white no device
+        self.map_view.setTitle("red: stuck on, blue: stuck off, amber: at its value", size="8pt", color="k")
         self.map_image = pg.ImageItem(axisOrder="row-major")
         self.map_view.addItem(self.map_image)
 
