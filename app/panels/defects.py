@@ -371,9 +371,8 @@ class DefectEditorPanel(QWidget):
         self.draft_list.clear()
         for d in self.state.draft:
             if d.pattern == "mask":
-                self.draft_list.addItem(
-                    f"mask: array={d.array}, stuck={d.stuck_label}, {int(d.mask.sum())} painted cells"
-                )
+                where = f"array={d.array}" + ("" if d.tile is None else f", tile={d.tile}")
+                self.draft_list.addItem(f"mask: {where}, stuck={d.stuck_label}, {int(d.mask.sum())} cells")
             else:
                 self.draft_list.addItem(d.to_spec())
         if not self.name_edit.text():

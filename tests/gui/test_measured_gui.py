@@ -135,6 +135,8 @@ def test_a_whole_die_map_on_a_tiled_project_adds_per_tile_masks_and_shows_its_st
     assert m is not None and m.is_die and window.tabs.currentWidget() is window.die
     got = sorted((d.array, d.tile, d.stuck, int(d.mask.sum())) for d in st.draft)
     assert got == [(1, 0, "on", 4), (1, 1, "on", 4), (1, 2, "on", 4), (1, 3, "on", 4), (2, 0, "ohm", 1)]
+    listed = [window.editor.draft_list.item(i).text() for i in range(window.editor.draft_list.count())]
+    assert "mask: array=1, tile=2, stuck=on, 4 cells" in listed and not any("painted" in t for t in listed)
     ohm = [d for d in st.draft if d.stuck == "ohm"][0]
     assert abs(ohm.stuck_ohm / 2e5 - 1) < 0.0101 and ohm.mask[5, 4]
     out = str(tmp_path / "saved.h5")
