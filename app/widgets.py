@@ -141,8 +141,17 @@ def fit_text(edit: QLineEdit, *texts: str, max_px: int = 0) -> QLineEdit:
     return edit
 
 
-def plot_widget(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
-    w = pg.PlotWidget(title=title)
+class IntegerAxis(pg.AxisItem):
+    """An axis of counts (epochs): ticks only at whole numbers, never 1.5 or 2.5 over a short range."""
+
+    def tickSpacing(self, minVal, maxVal, size):
+        levels = [(s, o) for s, o in super().tickSpacing(minVal, maxVal, size) if s >= 1]
+        return levels or [(1.0, 0.0)]
+
+
+def plot_widget(title: str, x_label: str, y_label: str, integer_x: bool = False) -> pg.PlotWidget:
+    """A light plot with a grid and labelled axes; ``integer_x``: the x axis counts (ticks at whole numbers)."""
+    w = pg.PlotWidget(title=title, axisItems={"bottom": IntegerAxis("bottom")} if integer_x else None)
     w.setLabel("bottom", x_label)
     w.setLabel("left", y_label)
     w.showGrid(x=True, y=True, alpha=0.25)

@@ -112,8 +112,8 @@ class TrainingPanel(QWidget):
         # one width whatever the summary and messages say (wrapped labels would otherwise resize it as they change)
         box.setFixedWidth(min(BOX_MAX_WIDTH, max(BOX_MIN_WIDTH, box.fontMetrics().horizontalAdvance(BOX_SAMPLE) + 40)))
 
-        self.loss_plot = plot_widget("Training loss", "epoch", "cross-entropy")
-        self.acc_plot = plot_widget("Accuracy", "epoch", "accuracy")
+        self.loss_plot = plot_widget("Training loss", "epoch", "cross-entropy", integer_x=True)
+        self.acc_plot = plot_widget("Accuracy", "epoch", "accuracy", integer_x=True)
         self.acc_plot.addLegend(offset=(-10, -10))
         self.loss_curve = self.loss_plot.plot([], [], pen={"color": color(0), "width": 2})
         self.train_acc_curve = self.acc_plot.plot([], [], pen={"color": color(0), "width": 2}, name="train")

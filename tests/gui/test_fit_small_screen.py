@@ -64,3 +64,20 @@ def test_queue_panel_fields_and_buttons_read_whole_at_1024x768(window, qtbot):
     assert sum(t.columnWidth(c) for c in range(t.columnCount())) <= t.viewport().width() + 2
     # an elided name or message is whole in the details pane
     assert info.name in qp.details.toPlainText() and qp.message_text(info) in qp.details.toPlainText()
+
+
+def test_a_short_training_has_epoch_ticks_at_whole_numbers_and_the_box_keeps_its_width(window, qtbot):
+    tr = window.training
+    window.resize(1024, 740)
+    window.tabs.setCurrentWidget(tr)
+    qtbot.waitExposed(window)
+    width = tr.summary.parent().width()
+    tr.show_history(
+        {"loss": [2.0, 1.5, 1.1, 0.9, 0.8], "train_accuracy": [0.3, 0.5, 0.6, 0.7, 0.7], "test_accuracy": [0.2] * 5}
+    )
+    tr.message.info("training … epoch 5/5: loss 0.8000, test accuracy 0.2000 " * 3)
+    qtbot.wait(50)
+    for plot in (tr.loss_plot, tr.acc_plot):
+        ticks = [v for _spacing, values in plot.getAxis("bottom").tickValues(1, 5, 400) for v in values]
+        assert ticks and all(float(v).is_integer() for v in ticks), ticks
+    assert tr.summary.parent().width() == width  # a long message wraps; the box does not grow
