@@ -7,7 +7,8 @@ Each is recovered by retraining, remapping and the correction network in one or 
 (``--configs``), seed 0 throughout; the table reports test accuracy and whether the correction network lies
 within 0.05 of the best method.
 
-Run: ``.venv/bin/python -m bench.recovery_strength [--configs before,after] [--json]``
+Run: ``.venv/bin/python -m bench.recovery_strength [--configs before,after] [--scenarios a,b] [--json]``;
+``--merge A.json B.json`` reports subsets run side by side (e.g. one process per core) as one table.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ CONFIGS: dict[str, dict] = {
     "ensemble5": {"ensemble": 5},
     "cal-only-2x64": {"train_split": False},
     "raw-volts": {"standardize": False},
+    # issue 13, second round: several circuit reads per image (core.recovery.correction.PROBES)
+    "amplitude-probes": {"probes": "amplitude"},
+    "shift-probes": {"probes": "shift"},
 }
 DEFAULT_CONFIGS = ("before", "after")
 
@@ -79,6 +83,20 @@ def run(configs, scenarios=SCENARIOS, fidelity="behavioral", project_path=PROJEC
             f"{name:<16} before {row['before']:.3f} retrain {row['retrain']:.3f} remap {row['remap']:.3f} "
             + " ".join(f"{c} {row[f'correction[{c}]']:.3f}" for c in configs)
         )
+    return {
+        "project": project_path,
+        "fidelity": fidelity,
+        "seed": 0,
+        "configs": {c: CONFIGS[c] for c in configs},
+        "rows": rows,
+        "summary": summarize(rows, configs),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+
+
+def summarize(rows, configs) -> dict:
+    """Per configuration: scenarios within 0.05 of the best method, mean accuracy, >= 0.85, seconds."""
     summary = {}
     for c in configs:
         key = f"correction[{c}]"
@@ -90,16 +108,22 @@ def run(configs, scenarios=SCENARIOS, fidelity="behavioral", project_path=PROJEC
             "at_least_0.85": sum(r[key] >= 0.85 for r in rows),
             "seconds_mean": sum(r[f"{key}_s"] for r in rows) / len(rows),
         }
-    return {
-        "project": project_path,
-        "fidelity": fidelity,
-        "seed": 0,
-        "configs": {c: CONFIGS[c] for c in configs},
-        "rows": rows,
-        "summary": summary,
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-    }
+    return summary
+
+
+def merge(paths) -> dict:
+    """One ``--json`` output from several (e.g. scenario subsets run side by side); same configurations."""
+    parts = []
+    for path in paths:
+        with open(path) as f:
+            parts.append(json.load(f))
+    configs = list(parts[0]["configs"])
+    if any(list(p["configs"]) != configs for p in parts):
+        raise SystemExit("--merge: the runs have different --configs")
+    out = dict(parts[0], rows=[r for p in parts for r in p["rows"]])
+    out["summary"] = summarize(out["rows"], configs)
+    out["seconds"] = max(p.get("seconds", 0.0) for p in parts)
+    return out
 
 
 def markdown(out: dict) -> str:
@@ -125,17 +149,37 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configs", default=",".join(DEFAULT_CONFIGS), help=f"comma-separated of {', '.join(CONFIGS)}")
     ap.add_argument("--fidelity", default="behavioral")
+    ap.add_argument(
+        "--scenarios", default="", help=f"comma-separated subset of {', '.join(SCENARIOS)} (default: all 14)"
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--merge", nargs="+", metavar="JSON", help="report the rows of earlier --json outputs together")
     args = ap.parse_args(argv)
+    if args.merge:
+        _print(merge(args.merge), args.json)
+        return 0
     configs = [c for c in args.configs.split(",") if c]
     unknown = set(configs) - set(CONFIGS)
     if unknown:
         ap.error(f"unknown configs {sorted(unknown)}")
+    names = [n for n in args.scenarios.split(",") if n] or list(SCENARIOS)
+    if set(names) - set(SCENARIOS):
+        ap.error(f"unknown scenarios {sorted(set(names) - set(SCENARIOS))}")
     t0 = time.perf_counter()
     # with --json the per-scenario lines go to stderr, so stdout stays one JSON object
-    out = run(configs, fidelity=args.fidelity, on_line=(lambda s: print(s, file=sys.stderr)) if args.json else print)
+    out = run(
+        configs,
+        scenarios={n: SCENARIOS[n] for n in names},
+        fidelity=args.fidelity,
+        on_line=(lambda s: print(s, file=sys.stderr)) if args.json else print,
+    )
     out["seconds"] = time.perf_counter() - t0
-    if args.json:
+    _print(out, args.json)
+    return 0
+
+
+def _print(out: dict, as_json: bool) -> None:
+    if as_json:
         print(json.dumps(out))
     else:
         print(markdown(out))
@@ -144,7 +188,6 @@ def main(argv=None) -> int:
                 f"{c}: within {TOLERANCE} of the best method on {s['within_0.05_of_best']}/{s['of']}, "
                 f">= 0.85 on {s['at_least_0.85']}, mean {s['mean']:.3f}, {s['seconds_mean']:.1f} s per scenario"
             )
-    return 0
 
 
 if __name__ == "__main__":

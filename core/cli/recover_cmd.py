@@ -15,7 +15,7 @@ from core.errors import ParameterError
 from core.evaluate import project_view
 from core.model.defects import parse_spec
 from core.recovery.common import METHODS, RECOVERY_FIDELITIES
-from core.recovery.correction import CorrectionConfig, generalization_job
+from core.recovery.correction import PROBES, CorrectionConfig, generalization_job
 from core.recovery.recover import recover_job
 from core.session.project_file import store_results
 
@@ -73,6 +73,13 @@ def register(sub, common) -> None:
     p.add_argument(
         "--raw-volts", action="store_true", help="correction net: no per-output standardization of its inputs"
     )
+    p.add_argument(
+        "--probes",
+        default=None,
+        help=f"correction net: circuit reads per image, {', '.join(PROBES)} (default none: one read, the study's "
+        "method; amplitude: 3 reads at 1, 1/2, 1/4 of the input amplitude; shift: the image and its four "
+        "one-pixel shifts, 5 reads)",
+    )
     p.add_argument("--r-wire", type=float, default=None, help="wire segment resistance in ohm (nodal, spice)")
     p.add_argument("--device", default=None, help="device model: linear or gap")
     timeout_arg(p, "all the methods together")
@@ -94,6 +101,8 @@ def _check_options(args) -> None:
         raise ParameterError("--epochs", "does not apply to --method remap (it trains nothing)")
     if args.train_on and args.method not in ("correction", "all"):
         raise ParameterError("--train-on", "only applies to --method correction")
+    if args.probes is not None and args.probes not in PROBES:
+        raise ParameterError("--probes", f"must be one of {', '.join(PROBES)}; got {args.probes!r}")
     if args.method in ("remap", "retrain"):
         for flag, value in _CORRECTION_FLAGS.items():
             if getattr(args, value) not in (None, False):
@@ -108,6 +117,7 @@ _CORRECTION_FLAGS = {
     "--train-images": "train_images",
     "--calibration-only": "calibration_only",
     "--raw-volts": "raw_volts",
+    "--probes": "probes",
 }
 
 
@@ -125,6 +135,8 @@ def _options(method: str, args) -> dict:
             opts["train_split"] = False
         if args.raw_volts:
             opts["standardize"] = False
+        if args.probes is not None:
+            opts["probes"] = args.probes
     return opts
 
 

@@ -6,6 +6,9 @@ too, both pushed through the defective circuit; the test split is only ever push
 (circuit -> correction net) to report accuracy. Inputs are standardized per output with the statistics of the
 calibration images used (a saturated output keeps scale 1). Capacity is ``hidden`` units in each of ``depth``
 hidden layers; ``ensemble`` nets with seeds ``seed, seed + 1, ...`` average their class probabilities.
+With ``probes`` other than ``none`` every image is read several times through the same defective circuit
+(:data:`PROBES`: at lower input amplitudes, or shifted by a pixel) and the net reads all the output voltages
+side by side: more circuit reads per classification, not the study's single read (issue 13, docs/recovery.md).
 Training on several defect scenarios at once (their voltages concatenated) gives a correction net that can be
 tested on scenarios it never saw (:func:`generalization_job`). Size and training-data sweeps are in
 :mod:`core.recovery.correction_sweeps`, the information diagnostic in :mod:`core.recovery.diagnostics`.
@@ -31,6 +34,48 @@ from core.model.project import Project
 from core.recovery.common import recovery_result, voltages_job
 from core.recovery.diagnostics import information_diagnostic
 
+# how each image is read through the defective circuit: input transforms, the first always the image itself
+PROBES = ("none", "amplitude", "shift")
+# input amplitudes of the "amplitude" probes: a lower read voltage takes railed TIAs out of the rails
+PROBE_AMPLITUDES = (1.0, 0.5, 0.25)
+# (rows, columns) pixel shifts of the "shift" probes (zero fill), square images only
+PROBE_SHIFTS = ((0, 0), (0, 1), (0, -1), (1, 0), (-1, 0))
+
+
+def probe_inputs(X: np.ndarray, probes: str) -> list[np.ndarray]:
+    """The inputs (each (N, n_features) in [0, 1]) that read images ``X`` through the circuit for ``probes``.
+
+    ``none``: ``X`` alone (the study's method). ``amplitude``: ``X`` times each of :data:`PROBE_AMPLITUDES`.
+    ``shift``: ``X`` and its one-pixel shifts :data:`PROBE_SHIFTS` (zero fill; square images only).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if probes == "none":
+        return [X]
+    if probes == "amplitude":
+        return [a * X for a in PROBE_AMPLITUDES]
+    if probes != "shift":
+        raise ParameterError("probes", f"must be one of {', '.join(PROBES)}; got {probes!r}")
+    side = int(round(np.sqrt(X.shape[1])))
+    if side * side != X.shape[1]:
+        raise ParameterError("probes", f"shift needs square images; {X.shape[1]} features are not a square")
+    img = X.reshape(len(X), side, side)
+    out = []
+    for dr, dc in PROBE_SHIFTS:
+        moved = np.zeros_like(img)
+        rows = slice(max(dr, 0), side + min(dr, 0)), slice(max(-dr, 0), side + min(-dr, 0))
+        cols = slice(max(dc, 0), side + min(dc, 0)), slice(max(-dc, 0), side + min(-dc, 0))
+        moved[:, rows[0], cols[0]] = img[:, rows[1], cols[1]]
+        out.append(moved.reshape(len(X), -1))
+    return out
+
+
+def probe_voltages_job(mapped, X: np.ndarray, g_list, fidelity: str, probes: str):
+    """Job: output voltages (N, n_out * n_probes) of the circuit for every probe of images ``X``, side by side."""
+    parts = []
+    for Xp in probe_inputs(X, probes):
+        parts.append((yield from voltages_job(mapped, Xp, g_list, fidelity)))
+    return np.concatenate(parts, axis=1)
+
 
 @dataclass
 class CorrectionConfig:
@@ -52,9 +97,13 @@ class CorrectionConfig:
     max_images: int = ranged(0, 0, 10_000_000, integer=True, label="Training images (0: all)")
     train_split: bool = True
     standardize: bool = True
+    # circuit reads per image: "none" (one, the study's method), "amplitude" or "shift" (see PROBES)
+    probes: str = "none"
 
     def __post_init__(self) -> None:
         validate(self)
+        if self.probes not in PROBES:
+            raise ParameterError("probes", f"must be one of {', '.join(PROBES)}; got {self.probes!r}")
         for name in ("train_split", "standardize"):
             value = getattr(self, name)
             if value not in (True, False):  # 0 and 1 too: they compare equal
@@ -181,30 +230,44 @@ def apply_correction(arrays: dict, V: np.ndarray) -> np.ndarray:
 
 @dataclass
 class ScenarioVoltages:
-    """Output voltages of one defective circuit on the splits a correction net may use, and the test split."""
+    """Output voltages of one defective circuit on the splits a correction net may use, and the test split.
+
+    With probes each row holds every probe's ``n_out`` voltages side by side, the image itself first.
+    """
 
     cal: np.ndarray
     train: np.ndarray | None
     test: np.ndarray
     fractions: list
     diagnostic: dict
+    n_out: int
+
+    @property
+    def before(self) -> np.ndarray:
+        """Test-split voltages of the plain read (the first probe): what the uncorrected circuit outputs."""
+        return self.test[:, : self.n_out]
 
 
-def scenario_voltages_job(project: Project, defects: Sequence[Defect], fidelity: str, with_train: bool):
-    """Job: :class:`ScenarioVoltages` of the project's circuit with ``defects`` (train split with ``with_train``)."""
+def scenario_voltages_job(
+    project: Project, defects: Sequence[Defect], fidelity: str, with_train: bool, probes: str = "none"
+):
+    """Job: :class:`ScenarioVoltages` of the project's circuit with ``defects`` (train split with ``with_train``).
+
+    With ``probes`` (see :func:`probe_inputs`) each split's voltages are those of every probe, side by side.
+    """
     ds = project.load_dataset()
     mapped = project.require_mapped()
     g_list, fractions = defective_conductances(mapped, defects)
     yield Progress(0, 3, f"circuit voltages on the calibration split ({fidelity})")
-    v_cal = yield from voltages_job(mapped, ds.X_cal, g_list, fidelity)
+    v_cal = yield from probe_voltages_job(mapped, ds.X_cal, g_list, fidelity, probes)
     v_train = None
     if with_train and len(ds.y_train):
         yield Progress(1, 3, f"circuit voltages on the training split ({fidelity})")
-        v_train = yield from voltages_job(mapped, ds.X_train, g_list, fidelity)
+        v_train = yield from probe_voltages_job(mapped, ds.X_train, g_list, fidelity, probes)
     yield Progress(2, 3, f"circuit voltages on the test split ({fidelity})")
-    v_test = yield from voltages_job(mapped, ds.X_test, g_list, fidelity)
+    v_test = yield from probe_voltages_job(mapped, ds.X_test, g_list, fidelity, probes)
     diag = information_diagnostic(mapped, g_list, ds.X_cal).as_dict()
-    return ScenarioVoltages(v_cal, v_train, v_test, fractions, diag)
+    return ScenarioVoltages(v_cal, v_train, v_test, fractions, diag, int(mapped.n_outputs))
 
 
 def training_set(sv: ScenarioVoltages, ds, config: CorrectionConfig):
@@ -262,10 +325,12 @@ def correction_job(
         raise ParameterError("dataset.cal_size", "must be > 0: the correction network trains on the calibration split")
     mapped = project.require_mapped()
     t0 = time.perf_counter()
-    sv = yield from scenario_voltages_job(project, defects, fidelity, _needs_train(config, len(ds.y_cal)))
+    sv = yield from scenario_voltages_job(
+        project, defects, fidelity, _needs_train(config, len(ds.y_cal)), config.probes
+    )
     V, y, v_norm = training_set(sv, ds, config)
     arrays = yield from fit_correction_job(V, y, _n_classes(project, ds), config, v_norm=v_norm)
-    before = accuracy(sv.test, ds.y_test)
+    before = accuracy(sv.before, ds.y_test)
     after = accuracy(apply_correction(arrays, sv.test), ds.y_test)
     res = recovery_result(
         "correction",
@@ -285,6 +350,7 @@ def correction_job(
             "n_train_images": int(max(0, len(y) - len(sv.cal))),
             "n_test": int(len(ds.y_test)),
             "n_parameters": config.n_parameters(sv.cal.shape[1], _n_classes(project, ds)),
+            "n_reads": len(probe_inputs(ds.X_cal[:1], config.probes)),
             "calibration_accuracy": accuracy(apply_correction(arrays, sv.cal), ds.y_cal),
             "training_accuracy": accuracy(apply_correction(arrays, V), y),
             **{f"diagnostic_{k}": v for k, v in sv.diagnostic.items()},
@@ -334,20 +400,20 @@ def generalization_job(
     for i, (name, defs) in enumerate(train_items):
         yield Progress(i, n_steps, f"voltages of training scenario {name}")
         g_list, _ = defective_conductances(mapped, defs)
-        v_parts.append((yield from voltages_job(mapped, ds.X_cal, g_list, fidelity)))
-        v_train_test[name] = yield from voltages_job(mapped, ds.X_test, g_list, fidelity)
+        v_parts.append((yield from probe_voltages_job(mapped, ds.X_cal, g_list, fidelity, config.probes)))
+        v_train_test[name] = yield from probe_voltages_job(mapped, ds.X_test, g_list, fidelity, config.probes)
     y_rep = np.tile(ds.y_cal, len(v_parts))
     arrays = yield from fit_correction_job(np.concatenate(v_parts), y_rep, _n_classes(project, ds), config)
     held_out: list[dict] = []
     for name, defs in test_scenarios.items():
         yield Progress(len(train_items) + len(held_out), n_steps, f"testing on held-out scenario {name}")
         g_list, _ = defective_conductances(mapped, defs)
-        v = yield from voltages_job(mapped, ds.X_test, g_list, fidelity)
+        v = yield from probe_voltages_job(mapped, ds.X_test, g_list, fidelity, config.probes)
         held_out.append(
             {
                 "name": name,
                 "specs": [d.to_spec() for d in defs],
-                "before": accuracy(v, ds.y_test),
+                "before": accuracy(v[:, : mapped.n_outputs], ds.y_test),
                 "after": accuracy(apply_correction(arrays, v), ds.y_test),
             }
         )
@@ -355,7 +421,7 @@ def generalization_job(
         {
             "name": n,
             "specs": [d.to_spec() for d in defs],
-            "before": accuracy(v_train_test[n], ds.y_test),
+            "before": accuracy(v_train_test[n][:, : mapped.n_outputs], ds.y_test),
             "after": accuracy(apply_correction(arrays, v_train_test[n]), ds.y_test),
         }
         for n, defs in train_items

@@ -69,10 +69,10 @@ def _sweep_job(project, defects, fidelity, kind, configs: Sequence[CorrectionCon
     if len(ds.y_cal) == 0:
         raise ParameterError("dataset.cal_size", "must be > 0: the correction network trains on the calibration split")
     with_train = any(c.train_split and (c.max_images == 0 or c.max_images > len(ds.y_cal)) for c in configs)
-    sv = yield from scenario_voltages_job(project, defects, fidelity, with_train)
+    sv = yield from scenario_voltages_job(project, defects, fidelity, with_train, base.probes)
     n_classes = _n_classes(project, ds)
     out = CorrectionSweep(
-        kind, [d.to_spec() for d in defects], fidelity, base.as_dict(), accuracy(sv.test, ds.y_test),
+        kind, [d.to_spec() for d in defects], fidelity, base.as_dict(), accuracy(sv.before, ds.y_test),
         diagnostic=sv.diagnostic,
     )  # fmt: skip
     for i, cfg in enumerate(configs):
