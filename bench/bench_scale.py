@@ -4,8 +4,9 @@
    network (784-128-64-32-10, scikit-learn's digits upsampled to 28 x 28; nothing downloaded), untiled against
    split over 128 x 128 tiles (:mod:`core.model.tiling`), same grid, same seeds.
 2. ``memory``: peak memory of behavioural sweeps of 10,000, 100,000 and 1,000,000 maps on the ``paper`` network
-   (each in a fresh subprocess): what a sweep keeps grows with the number of maps (one accuracy and one defect
-   fraction per map in the result table), everything else (chunks of 256 maps) is bounded.
+   (each in a fresh subprocess), and of saving each into a project file: the plan makes chunks lazily, the
+   table keeps per-point aggregates and a sweep above 100,000 maps streams its per-map accuracies to a
+   temporary file that the save copies into the project, so the peak should not grow with the maps.
 3. ``spice``: a SPICE-fidelity sweep on the ``paper`` network, one map per chunk, in one process with one ngspice
    at a time against a 2-worker ``dask.distributed.LocalCluster`` (worker processes on 127.0.0.1, one thread
    each, each running its own ngspice children); the two tables must be equal.
@@ -103,10 +104,11 @@ def tiled(seeds: int) -> dict:
 
 
 def _memory_one(n_maps: int) -> dict:
-    from core import jobs
+    from core import jobs, project_io
     from core.ml.new_project import create_project_job
     from core.model.data import DatasetSpec
     from core.model.network import NetworkConfig, TrainConfig
+    from core.session.store import store_result
     from core.sweeps.job import sweep_job
     from core.sweeps.spec import SweepSpec
 
@@ -125,14 +127,26 @@ def _memory_one(n_maps: int) -> dict:
     res = jobs.run(sweep_job(p, spec, workers=2, allow_large=True))
     dt = time.perf_counter() - t0
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    n = sum(len(r["accuracies"]) for r in res.rows)
+    n = sum(r["n"] + r["failures"] for r in res.rows)
+    streamed = getattr(res, "maps", None) is not None
+    store_result(p, res)
+    with tempfile.TemporaryDirectory() as tmp:
+        t1 = time.perf_counter()
+        project_io.save(p, os.path.join(tmp, "p.h5"))
+        t_save = time.perf_counter() - t1
+        file_mb = os.path.getsize(os.path.join(tmp, "p.h5")) / 2**20
+    rss2 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "maps": n,
+        "streamed": streamed,
         "seconds": dt,
         "maps_per_s": n / dt,
         "peak_rss_mb": rss1 / 1024,
         "growth_mb": (rss1 - rss0) / 1024,
         "bytes_per_map": (rss1 - rss0) * 1024 / n,
+        "save_s": t_save,
+        "file_mb": file_mb,
+        "peak_rss_after_save_mb": rss2 / 1024,
     }
 
 
@@ -228,7 +242,9 @@ def main(argv=None) -> int:
     for r in out.get("memory", {}).get("runs", []):
         print(
             f"behavioural sweep of {r['maps']:,} maps: {r['seconds']:.1f} s ({r['maps_per_s']:.0f} maps/s), peak RSS "
-            f"{r['peak_rss_mb']:.0f} MB, growth {r['growth_mb']:.0f} MB ({r['bytes_per_map']:.0f} bytes per map)"
+            f"{r['peak_rss_mb']:.0f} MB, growth {r['growth_mb']:.0f} MB ({r['bytes_per_map']:.0f} bytes per map; "
+            f"{'streamed' if r['streamed'] else 'in the rows'}); saved in {r['save_s']:.1f} s, {r['file_mb']:.1f} MB "
+            f"file, peak RSS after the save {r['peak_rss_after_save_mb']:.0f} MB"
         )
     if "spice" in out:
         s = out["spice"]

@@ -225,3 +225,27 @@ def test_cli_sweep_json_rows_and_stored_in_project(trained_project, tmp_path, ca
     assert "sizes" in err and len(err.strip().splitlines()) == 1
     assert main(["sweep", path, "--arrays", "9", "--json"]) == 2
     assert "arrays" in capsys.readouterr().err
+
+
+def test_plan_is_lazy_and_covers_every_map_once_in_table_order():
+    import itertools
+    import time
+
+    from core.sweeps.chunks import plan_chunks
+
+    spec = SweepSpec(patterns=("circle", "none"), sizes=(0.1, 0.3), stuck=("on", "off"), n_seeds=11).with_arrays(4)
+    plan = plan_chunks(spec, chunk_maps=4)
+    tasks = list(plan)
+    assert len(plan) == len(tasks)
+    maps = [(it[0], it[4]) for t in tasks for it in t.items]
+    assert sorted(maps) == [(i, k) for i in range(len(spec.grid())) for k in range(11)]  # each map once
+    assert all(len({spec.grid()[it[0]][3] for it in t.items}) == 1 for t in tasks)  # one array per chunk
+    assert [t.items[0][0] for t in tasks] == sorted(t.items[0][0] for t in tasks)  # arrays interleaved
+    # four million maps: planning holds the grid, not the maps (the first chunks come at once)
+    huge = SweepSpec(patterns=("circle", "rows"), sizes=(0.1, 0.2, 0.3), stuck=("on", "off"), n_seeds=90_000)
+    huge = huge.with_arrays(4)
+    t0 = time.perf_counter()
+    plan = plan_chunks(huge)
+    first = list(itertools.islice(plan, 3))
+    assert time.perf_counter() - t0 < 1.0 and len(plan) == 4 * -(-12 * 90_000 // 256)
+    assert [len(t.items) for t in first] == [256] * 3

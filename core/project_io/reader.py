@@ -29,8 +29,10 @@ from core.model.results import RecoveryResult, SimulationResult, SweepResult
 from core.project_io import measured_io
 from core.project_io.checks import Reader
 from core.project_io.schema import MAX_ELEMENTS, parse_json
+from core.project_io.sweep_maps import StreamedSweepResult, SweepMaps
 
 _MAX_ROWS = 1_000_000
+MAX_SWEEP_MAPS = 10_000_000  # SweepSpec's limit (project_io sits below core.sweeps)
 DIGITS_SAMPLES = 1797  # scikit-learn's bundled digits
 # upper bounds of the mapped arrays' scalars (the example project's values are 0.01-3, 1e5 ohm, gains 0.05-1.3)
 _ARRAY_FLOAT_MAX = {
@@ -338,15 +340,15 @@ def _read_results(f: h5py.File, r: Reader, network: NetworkConfig):
     sw = r.group(f, "sweeps", "sweeps")
     for name in r.children(sw):
         g = r.group(sw, name, "sweep")
-        sweeps.append(
-            SweepResult(
-                spec=r.json(g, "spec", dict),
-                rows=_read_table(r, r.group(g, "rows", "table")),
-                partial=r.attr(g, "partial", "bool"),
-                seconds=r.attr(g, "seconds", "float", lo=0),
-                **_common(r, g),
-            )
+        fields = dict(
+            spec=r.json(g, "spec", dict),
+            rows=_read_table(r, r.group(g, "rows", "table")),
+            partial=r.attr(g, "partial", "bool"),
+            seconds=r.attr(g, "seconds", "float", lo=0),
+            **_common(r, g),
         )
+        maps = _read_sweep_maps(r, g, fields["rows"])
+        sweeps.append(SweepResult(**fields) if maps is None else StreamedSweepResult(**fields, maps=maps))
     recoveries = []
     rec = r.group(f, "recoveries", "recoveries")
     for name in r.children(rec):
@@ -371,6 +373,22 @@ def _read_results(f: h5py.File, r: Reader, network: NetworkConfig):
             )
         )
     return results, sweeps, recoveries
+
+
+def _read_sweep_maps(r: Reader, g: h5py.Group, rows: list[dict]) -> Optional[SweepMaps]:
+    """The per-map accuracies of a large sweep (``maps/accuracy``), or None (small sweeps, older files)."""
+    mg = r.group(g, "maps", "sweep_maps", required=False)
+    if mg is None:
+        return None
+    acc = r.array(mg, "accuracy", "f", ndim=2, max_elements=MAX_SWEEP_MAPS, finite=False)
+    seen = acc[~np.isnan(acc)]  # NaN: a failed map (a sweep whose maps all failed is all NaN)
+    if seen.size and not (np.isfinite(seen).all() and seen.min() >= 0 and seen.max() <= 1):
+        raise ProjectFormatError(f"{mg.name}/accuracy", "accuracies must be NaN or within [0, 1]")
+    for row in rows:
+        i = row.get("maps_row")
+        if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < acc.shape[0]:
+            raise ProjectFormatError(f"{g.name}/rows", f"maps_row {i!r} is not a row of maps/accuracy {acc.shape}")
+    return SweepMaps(acc)
 
 
 def _read_table(r: Reader, g: h5py.Group) -> list[dict]:

@@ -13,7 +13,9 @@ attributes and only HDF5-safe group names are used)::
     /scenarios/<name>/defect_01             spec string, exact fields, ``mask`` for measured maps
     /draft                  optional: the scenario being edited (name, array on screen, defects as a scenario)
     /results/run-0001       one evaluation: fidelity, solver, accuracy, output_voltages, ...
-    /sweeps/sweep-0001      spec (JSON) and /rows, a table with one dataset per column
+    /sweeps/sweep-0001      spec (JSON) and /rows, a table with one dataset per column; a sweep too large to
+                            keep per-map accuracies in its rows also has /maps/accuracy (points x seeds,
+                            :mod:`core.project_io.sweep_maps`)
     /recoveries/rec-0001    method, accuracies, params (JSON) and /arrays
 
 Saving builds the file in memory, writes it to a temporary file beside the target, fsyncs it and
@@ -39,7 +41,7 @@ from core.errors import ProjectFormatError, ProjectSaveError
 from core.model.project import Draft, Project, Scenario
 from core.model.results import now_iso
 from core.model.serialize import dumps
-from core.project_io import integrity, measured_io, schema
+from core.project_io import integrity, measured_io, schema, sweep_maps
 from core.project_io.loader import read
 from core.project_io.lock import project_lock
 from core.version import __version__
@@ -143,6 +145,16 @@ def _write_table(parent, rows: list[dict]) -> None:
         else:
             dtype = {"int": np.int64, "float": np.float64, "bool": np.int8}[enc]
             _array(g, name, np.asarray(vals, dtype=dtype).reshape(len(vals)), name=str(key), encoding=enc)
+
+
+def _write_sweep_maps(parent, maps: sweep_maps.SweepMaps) -> None:
+    """Per-map accuracies of a large sweep, copied block by block (never all of them in memory at once)."""
+    g = _group(parent, "maps", "sweep_maps")
+    rows, cols = maps.shape
+    opts = _storage(np.zeros(min(rows * cols, COMPRESS_MIN_ELEMENTS)))
+    ds = g.create_dataset("accuracy", shape=(rows, cols), dtype=np.float64, **opts)
+    for start, block in maps.blocks():
+        ds[start : start + block.shape[0]] = block
 
 
 def _column_encoding(vals: list) -> str:
@@ -303,6 +315,9 @@ def _write_results(f: h5py.File, p: Project) -> None:
         )
         _json(g, "spec", s.spec)
         _write_table(g, s.rows)
+        maps = getattr(s, "maps", None)
+        if maps is not None:
+            _write_sweep_maps(g, maps)
     rec = _group(f, "recoveries", "recoveries")
     taken = set()
     for i, recovery in enumerate(p.recoveries, 1):

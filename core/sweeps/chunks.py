@@ -16,9 +16,10 @@ and the rest go on.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Optional
 
@@ -70,22 +71,48 @@ class ChunkResult:
         return cls(np.full(m, np.nan), np.full(m, np.nan), [reason] * m)
 
 
-def plan_chunks(spec: SweepSpec, chunk_maps: Optional[int] = None) -> list[ChunkTask]:
-    """Cut a sweep (arrays resolved) into chunks of maps that share one array, in table order."""
+class ChunkPlan:
+    """The chunks of a sweep, made one at a time (a plan of a million maps holds no million items).
+
+    Iterating gives exactly the chunks a list of all items would have been cut into: per array, the maps of its
+    grid points in table order (seeds innermost) in runs of ``size``; the arrays interleaved by the first grid
+    row of each chunk, so early points of every array finish first (a cancelled sweep keeps a useful table).
+    Item ``j`` of an array is seed ``j % n_seeds`` of its ``j // n_seeds``-th grid point: index arithmetic, so
+    the plan keeps only the grid (one entry per point) whatever the number of seeds.
+    """
+
+    def __init__(self, spec: SweepSpec, size: int):
+        self.spec, self.size = spec, size
+        self.grid = spec.grid()
+        self.by_array: dict[int, list[int]] = {a: [] for a in spec.arrays}
+        for i, point in enumerate(self.grid):
+            self.by_array.setdefault(point[3], []).append(i)
+
+    def __len__(self) -> int:
+        n = self.spec.n_seeds
+        return sum(-(-len(idx) * n // self.size) for idx in self.by_array.values() if idx)
+
+    def __iter__(self) -> Iterator[ChunkTask]:
+        runs = [self._chunks(a, idx) for a, idx in self.by_array.items() if idx]
+        # each run is in table order already, and no grid row belongs to two arrays: a merge is the stable sort
+        return heapq.merge(*runs, key=lambda t: t.items[0][0])
+
+    def _chunks(self, array: int, idx: list[int]) -> Iterator[ChunkTask]:
+        n, spec = self.spec.n_seeds, self.spec
+        for start in range(0, len(idx) * n, self.size):
+            items = []
+            for j in range(start, min(start + self.size, len(idx) * n)):
+                i = idx[j // n]
+                pattern, s, stuck, _, sigma = self.grid[i]
+                items.append((i, pattern, s, stuck, j % n, sigma))
+            yield ChunkTask(spec.fidelity, spec.base_seed, array, tuple(items), spec.timeout_s)
+
+
+def plan_chunks(spec: SweepSpec, chunk_maps: Optional[int] = None) -> ChunkPlan:
+    """Cut a sweep (arrays resolved) into chunks of maps that share one array, in table order, made lazily
+    (:class:`ChunkPlan`: iterate it; ``len`` is the number of chunks)."""
     size = DEFAULT_CHUNK_MAPS[spec.fidelity] if chunk_maps is None else chunk_maps
-    size = check_range("chunk", size, 1, 100_000, integer=True)
-    by_array: dict[int, list[ChunkItem]] = {a: [] for a in spec.arrays}
-    for i, (pattern, s, stuck, array, sigma) in enumerate(spec.grid()):
-        by_array.setdefault(array, []).extend((i, pattern, s, stuck, k, sigma) for k in range(spec.n_seeds))
-    tasks = []
-    for array, items in by_array.items():
-        for start in range(0, len(items), size):
-            tasks.append(
-                ChunkTask(spec.fidelity, spec.base_seed, array, tuple(items[start : start + size]), spec.timeout_s)
-            )
-    # interleave arrays so early points of every array finish first (a cancelled sweep keeps a useful table)
-    tasks.sort(key=lambda t: t.items[0][0])
-    return tasks
+    return ChunkPlan(spec, check_range("chunk", size, 1, 100_000, integer=True))
 
 
 class _DeadlineToken(CancelToken):

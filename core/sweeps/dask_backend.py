@@ -3,17 +3,19 @@
 The mapped network and the evaluation data are sent to the cluster once; each
 :class:`~core.sweeps.chunks.ChunkTask` (plain data: pattern names, sizes, seeds) becomes one task calling the same
 module-level :func:`core.sweeps.chunks.evaluate_chunk` the local thread pool calls, so results equal the local run's
-for the same spec. Tasks carry ``retries=``: a task that raised is resubmitted; the scheduler itself
-recomputes the tasks (and the input data) held by a worker that disappears, and a task the scheduler
-cancels is resubmitted up to ``retries`` times. Workers need this package installed (and ngspice for
-SPICE sweeps); see ``docs/dask.md``.
+for the same spec. The chunks are drawn from the (lazy) plan as others finish, so the client holds a bounded
+number of futures (:data:`IN_FLIGHT_PER_THREAD` per worker thread, at least :data:`MIN_IN_FLIGHT`: enough that a
+worker never waits for the client's next poll) whatever the number of maps. Tasks carry ``retries=``: a task
+that raised is resubmitted; the scheduler itself recomputes the tasks (and the input data) held by a worker
+that disappears, and a task the scheduler cancels is resubmitted up to ``retries`` times. Workers need this
+package installed (and ngspice for SPICE sweeps); see ``docs/dask.md``.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sized
 from dataclasses import dataclass
 from typing import Optional
 
@@ -28,6 +30,9 @@ DEFAULT_RETRIES = 2
 LOST_SCHEDULER_S = 15.0
 NO_WORKERS_S = 60.0
 RESULT_WAIT_S = 2.0
+MIN_IN_FLIGHT = 64  # futures cost the client ~1 kB each plus their chunk; a small cluster still gets a deep queue
+IN_FLIGHT_PER_THREAD = 8  # a behavioural chunk takes ~10 ms, the client polls every 50 ms when nothing is done
+THREADS_REFRESH_S = 5.0
 SCHEMES = ("tcp", "tls")  # tls needs certificate files (TlsFiles); ucx/ws need extra packages
 
 
@@ -175,12 +180,12 @@ def _close(client) -> None:
         pass
 
 
-def _n_workers(client, timeout_s: float = 2.0) -> Optional[int]:
-    """Workers the scheduler knows of (None if it cannot be asked within ``timeout_s``: a scheduler that just
-    died would otherwise hold the call for the whole comm timeout)."""
+def _cluster_size(client, timeout_s: float = 2.0) -> Optional[tuple[int, int]]:
+    """(workers, threads) the scheduler knows of (None if it cannot be asked within ``timeout_s``: a scheduler
+    that just died would otherwise hold the call for the whole comm timeout)."""
     try:
         info = client.sync(client.scheduler.identity, n_workers=0, callback_timeout=timeout_s)
-        return int(info["n_workers"])
+        return int(info["n_workers"]), int(info.get("total_threads", info["n_workers"]))
     except Exception:  # noqa: BLE001
         return None
 
@@ -199,7 +204,7 @@ def dask_backend(
     mapped: MappedNetwork,
     X: np.ndarray,
     y: np.ndarray,
-    tasks: Sequence[ChunkTask],
+    tasks: Iterable[ChunkTask],
     map_evaluator: Optional[Callable] = None,
     retries: int = DEFAULT_RETRIES,
     poll_s: float = 0.05,
@@ -214,7 +219,7 @@ def dask_backend(
     mapped, X, y
         Sent to the cluster once (one task holds them; workers fetch them from each other).
     tasks
-        The chunks (see :func:`core.sweeps.chunks.plan_chunks`).
+        The chunks (see :func:`core.sweeps.chunks.plan_chunks`), drawn as earlier ones finish.
     map_evaluator
         Passed to :func:`~core.sweeps.chunks.evaluate_chunk`; must be a module-level function.
     retries
@@ -244,23 +249,64 @@ def dask_backend(
         # whose worker dies is gone for good ("lost dependencies"), a task result is simply recomputed.
         inputs = client.submit(_inputs, mapped, np.asarray(X), np.asarray(y), pure=False)
         attempts: dict[int, int] = {}
+        task_of: dict[int, ChunkTask] = {}  # the chunks submitted or stranded and not yet yielded
+        todo = enumerate(tasks)
+        n_tasks = len(tasks) if isinstance(tasks, Sized) else None
+        n_yielded = 0
+        exhausted = False
+        watch = _Watch(client, limits)
 
         def submit(i: int) -> None:
-            f = client.submit(_evaluate, inputs, tasks[i], map_evaluator, retries=retries, pure=False)
+            f = client.submit(_evaluate, inputs, task_of[i], map_evaluator, retries=retries, pure=False)
             pending[f] = i
 
+        def fill() -> None:
+            nonlocal exhausted
+            # more chunks as earlier ones finish: a bounded number of futures, enough to keep every worker busy
+            if client.status != "running":
+                return
+            limit = max(MIN_IN_FLIGHT, IN_FLIGHT_PER_THREAD * watch.threads_now())
+            while len(pending) < limit:
+                nxt = next(todo, None)
+                if nxt is None:
+                    exhausted = True
+                    return
+                task_of[nxt[0]] = nxt[1]
+                submit(nxt[0])
+
+        def done_with(i: int) -> ChunkTask:
+            nonlocal n_yielded
+            n_yielded += 1
+            attempts.pop(i, None)
+            return task_of.pop(i)
+
         try:
-            for i in range(len(tasks)):
-                submit(i)
+            fill()
         except Exception as e:  # noqa: BLE001 - ClosedClientError, CommClosedError, OSError: the scheduler went away
             lost = True
             raise SweepAborted(f"dask: lost the scheduler while submitting ({describe_error(e, 160)})") from None
-        watch = _Watch(client, limits)
-        while pending:
+        # Chunks whose futures the client cancelled while it had lost the scheduler (it cancels them all):
+        # resubmitted once it is connected again; the watch ends the sweep if it never is. They are not the
+        # maps' failure, so they are never recorded as failed maps (finished points stay whole).
+        stranded: list[int] = []
+        while pending or stranded or not exhausted:
+            if stranded and client.status == "running":
+                try:
+                    for i in stranded:
+                        submit(i)
+                except Exception as e:  # noqa: BLE001
+                    lost = True
+                    raise SweepAborted(f"dask: lost the scheduler ({describe_error(e, 160)})") from None
+                stranded.clear()
+            try:
+                fill()
+            except Exception as e:  # noqa: BLE001
+                lost = True
+                raise SweepAborted(f"dask: lost the scheduler ({describe_error(e, 160)})") from None
             # "lost" (a worker died holding the result) goes back to pending: the scheduler recomputes it
             done = [f for f in pending if f.status in ("finished", "error", "cancelled")]
             if not done:
-                reason = watch.failure(len(pending))
+                reason = watch.failure(len(pending) + len(stranded) if n_tasks is None else n_tasks - n_yielded)
                 if reason is not None:
                     lost = reason.startswith("dask: lost")
                     raise SweepAborted(reason)
@@ -268,10 +314,9 @@ def dask_backend(
                 time.sleep(poll_s)
                 yield None
                 continue
-            watch.progress()
             for f in done:
                 i = pending.pop(f)
-                t = tasks[i]
+                t = task_of[i]
                 if f.status == "finished":
                     try:
                         # a result whose worker just died is recomputed before it arrives: do not wait for it
@@ -280,9 +325,20 @@ def dask_backend(
                     except TimeoutError:
                         pending[f] = i
                         continue
-                    except Exception as e:  # noqa: BLE001 - the result could not be fetched
-                        res = ChunkResult.all_failed(t, "dask: " + describe_error(e))
-                elif f.status == "error":
+                    except Exception:  # noqa: BLE001 - cancelled under us, or its data went away: not the maps'
+                        res = None
+                    if res is not None:
+                        watch.progress()
+                        f.release()
+                        done_with(i)
+                        yield t, res
+                        continue
+                if client.status != "running":
+                    f.release()
+                    stranded.append(i)
+                    continue
+                watch.progress()
+                if f.status == "error":
                     res = ChunkResult.all_failed(t, "dask: " + describe_error(f.exception()))
                 else:
                     # cancelled by the scheduler, not by us (we only cancel in finally): resubmit
@@ -299,6 +355,7 @@ def dask_backend(
                         t, "dask: task cancelled by the scheduler (its worker or input data was lost)"
                     )
                 f.release()
+                done_with(i)
                 yield t, res
     finally:
         if not lost and client.status == "running":
@@ -326,6 +383,18 @@ class _Watch:
         self.disconnected_since: Optional[float] = None
         self.no_workers_since: Optional[float] = None
         self.next_check = 0.0
+        self.threads = 0
+        self.next_threads = 0.0
+
+    def threads_now(self) -> int:
+        """Worker threads of the cluster, asked at most every :data:`THREADS_REFRESH_S` (0 until known)."""
+        now = time.monotonic()
+        if now >= self.next_threads and self.client.status == "running":
+            self.next_threads = now + THREADS_REFRESH_S
+            size = _cluster_size(self.client)
+            if size is not None:
+                self.threads = size[1]
+        return self.threads
 
     def progress(self) -> None:
         self.disconnected_since = self.no_workers_since = None
@@ -335,9 +404,9 @@ class _Watch:
         if now < self.next_check:
             return None
         self.next_check = now + 1.0
-        n = _n_workers(self.client) if self.client.status == "running" else None
+        size = _cluster_size(self.client) if self.client.status == "running" else None
         now = time.monotonic()
-        if n is None:
+        if size is None:
             self.disconnected_since = self.disconnected_since or now
             if now - self.disconnected_since > self.limits.lost_scheduler_s:
                 return (
@@ -346,6 +415,7 @@ class _Watch:
                 )
             return None
         self.disconnected_since = None
+        n, self.threads = size
         if n == 0:
             self.no_workers_since = self.no_workers_since or now
             if now - self.no_workers_since > self.limits.no_workers_s:

@@ -2,8 +2,11 @@
 
 The grid of a :class:`~core.sweeps.spec.SweepSpec` is cut into chunks (:mod:`core.sweeps.chunks`) that run on
 local threads (:mod:`core.sweeps.local`) or a Dask cluster (:mod:`core.sweeps.dask_backend`); finished
-chunks fill the table (:mod:`core.sweeps.table`). A cancelled sweep's last partial result holds the rows of
-the points whose maps had all finished, marked ``partial``.
+chunks fill the table (:mod:`core.sweeps.table`). Nothing grows with the number of maps: the plan makes chunks as
+they are needed, a bounded number run at a time, and the table keeps per-point aggregates while the per-map
+accuracies of a large sweep stream to a temporary file (its result is then a
+:class:`~core.project_io.sweep_maps.StreamedSweepResult`; saving copies them into the project). A cancelled
+sweep's last partial result holds the rows of the points whose maps had all finished, marked ``partial``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from core.model.opamp import OpAmpParams
 from core.model.project import Project
 from core.model.results import SweepResult
 from core.model.variability import DeviceVariability
+from core.project_io.sweep_maps import StreamedSweepResult
 from core.sweeps.chunks import plan_chunks
 from core.sweeps.dask_backend import DaskLimits, SweepAborted, dask_backend
 from core.sweeps.local import local_backend
@@ -77,6 +81,7 @@ def sweep_job(
     variability: Optional[DeviceVariability] = None,
     dask_limits: Optional[DaskLimits] = None,
     allow_large: bool = False,
+    spill_dir: Optional[str] = None,
 ):
     """Job: run a defect sweep and return a :class:`~core.model.results.SweepResult`.
 
@@ -106,6 +111,11 @@ def sweep_job(
         Recorded in the result's ``spec``.
     allow_large
         Run even a sweep above the size limits of :func:`check_sweep_size` (refused before anything runs).
+    spill_dir
+        Folder for the temporary file a sweep of more than
+        :data:`~core.project_io.sweep_maps.KEEP_MAPS_IN_ROWS` maps streams its per-map accuracies into until
+        the result is saved (default: the system's temporary folder; a front end that knows the project's path
+        may pass its folder).
     dask_limits
         With ``scheduler``: how long to wait to connect, for a lost scheduler and with no workers
         (:class:`~core.sweeps.dask_backend.DaskLimits`).
@@ -127,7 +137,7 @@ def sweep_job(
     if mapped.device.uses_gap_iv:
         mapped.device.check_gap_window()  # the behavioural chunks skip output_voltages_job
     n_local = None if scheduler is not None else (workers if workers is not None else (os.cpu_count() or 1))
-    check_sweep_size(spec, n_local, allow_large)  # before planning: 10 M maps' plan alone takes gigabytes
+    check_sweep_size(spec, n_local, allow_large)  # before anything runs: a typo in --seeds is likelier than intent
     X, y = project.load_dataset().split(spec.split)
     tasks = plan_chunks(spec, chunk_maps)
     if scheduler is not None:
@@ -139,8 +149,14 @@ def sweep_job(
             find_ngspice()  # fail the whole sweep up front, not every point, when ngspice is missing
         backend = local_backend(mapped, X, y, tasks, n, map_evaluator)
         where = f"{n} local thread{'s' if n > 1 else ''}"
-    table = SweepTable(spec, mapped.opamp.offset_sigma_volt)
-    result = SweepResult(id="", spec={**spec.to_dict(), **circuit_params(mapped)}, rows=[], partial=True)
+    cells = {a + 1: int(r) * int(c) for a, (r, c) in enumerate(mapped.shapes)}
+    table = SweepTable(spec, mapped.opamp.offset_sigma_volt, n_images=len(y), cells=cells, spill_dir=spill_dir)
+    params = {**spec.to_dict(), **circuit_params(mapped)}
+    result: SweepResult
+    if table.maps is None:
+        result = SweepResult(id="", spec=params, rows=[], partial=True)
+    else:
+        result = StreamedSweepResult(id="", spec=params, rows=[], partial=True, maps=table.maps)
     t0 = time.perf_counter()
     try:
         yield Progress(0, table.total_maps, f"sweep: {table.total_maps} maps on {where}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Optional
 
@@ -12,7 +12,7 @@ from core.sweeps.chunks import ChunkResult, ChunkTask, evaluate_chunk
 
 
 def local_backend(
-    mapped, X, y, tasks: Sequence[ChunkTask], workers: int, map_evaluator: Optional[Callable] = None
+    mapped, X, y, tasks: Iterable[ChunkTask], workers: int, map_evaluator: Optional[Callable] = None
 ) -> Generator[Optional[tuple[ChunkTask, ChunkResult]], None, None]:
     """Run chunks on a thread pool; yields ``(task, result)`` as they finish, ``None`` while waiting.
 
