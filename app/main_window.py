@@ -383,7 +383,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"did not open {path}: {self.files.busy}", 8000)
             return False
         # probed in a child process first: a file that crashes libhdf5 is an error message, not a dead window
-        ok, value = self.files.run(lambda: project_io.open_project(path), flow.file_task_text("opening", path))
+        ok, value = self.files.run(
+            lambda: project_io.open_project(path), flow.file_task_text("opening", path), path=path
+        )
         if not ok:
             self.show_error("Cannot open project", value)
             return False
@@ -447,7 +449,9 @@ class MainWindow(QMainWindow):
 
     def reload(self, path: str) -> bool:
         """Read ``path`` again, dropping this window's unsaved changes (the user chose to)."""
-        ok, value = self.files.run(lambda: project_io.open_project(path), flow.file_task_text("opening", path))
+        ok, value = self.files.run(
+            lambda: project_io.open_project(path), flow.file_task_text("opening", path), path=path
+        )
         if not ok:
             self.show_error("Cannot reload project", value)
             return False
