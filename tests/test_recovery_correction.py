@@ -172,7 +172,7 @@ def test_probe_inputs_amplitude_and_shift():
     assert np.array_equal(only, X)
     amp = probe_inputs(X, "amplitude")
     assert len(amp) == len(PROBE_AMPLITUDES) and np.array_equal(amp[0], X)
-    np.testing.assert_allclose(amp[1], 0.5 * X)
+    np.testing.assert_allclose(amp[1], 0.4 * X)
     shifts = probe_inputs(X, "shift")
     assert len(shifts) == 5 and np.array_equal(shifts[0], X)
     img, moved = X[0].reshape(3, 3), shifts[1][0].reshape(3, 3)  # (0, +1): one column to the right, zero fill
@@ -186,7 +186,7 @@ def test_probe_inputs_amplitude_and_shift():
 
 
 def test_amplitude_probes_read_railed_information(trained_project):
-    """Reading each image again at 1/2 and 1/4 amplitude takes array 1's railed TIAs out of the rails."""
+    """Reading each image again at 0.4 and 0.15 of its amplitude takes array 1's railed TIAs out of the rails."""
     from core.circuit import behavioral
     from core.circuit.fidelity import defective_conductances
 
@@ -198,8 +198,8 @@ def test_amplitude_probes_read_railed_information(trained_project):
     ds = trained_project.load_dataset()
     g, _ = defective_conductances(trained_project.mapped, [parse_spec(HARD_SPEC)])
     v = np.concatenate(
-        [behavioral.forward_voltages(trained_project.mapped, a * ds.X_test, g) for a in (1, 0.5, 0.25)], 1
+        [behavioral.forward_voltages(trained_project.mapped, a * ds.X_test, g) for a in (1, 0.4, 0.15)], 1
     )
     assert amp.after == pytest.approx(float(np.mean(np.argmax(apply_correction(amp.arrays, v), 1) == ds.y_test)))
-    # measured (seed 0, 200 epochs): 0.47 -> 0.69; the margin leaves room for platform rounding
+    # measured (seed 0, 200 epochs): 0.456 -> 0.728 (+0.27); asserted +0.15 leaves 0.12 for platform rounding
     assert amp.after >= one.after + 0.15

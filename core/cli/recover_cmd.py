@@ -77,7 +77,7 @@ def register(sub, common) -> None:
         "--probes",
         default=None,
         help=f"correction net: circuit reads per image, {', '.join(PROBES)} (default none: one read, the study's "
-        "method; amplitude: 3 reads at 1, 1/2, 1/4 of the input amplitude; shift: the image and its four "
+        "method; amplitude: 3 reads at 1, 0.4, 0.15 of the input amplitude; shift: the image and its four "
         "one-pixel shifts, 5 reads)",
     )
     p.add_argument("--r-wire", type=float, default=None, help="wire segment resistance in ohm (nodal, spice)")

@@ -37,7 +37,7 @@ from core.recovery.diagnostics import information_diagnostic
 # how each image is read through the defective circuit: input transforms, the first always the image itself
 PROBES = ("none", "amplitude", "shift")
 # input amplitudes of the "amplitude" probes: a lower read voltage takes railed TIAs out of the rails
-PROBE_AMPLITUDES = (1.0, 0.5, 0.25)
+PROBE_AMPLITUDES = (1.0, 0.4, 0.15)
 # (rows, columns) pixel shifts of the "shift" probes (zero fill), square images only
 PROBE_SHIFTS = ((0, 0), (0, 1), (0, -1), (1, 0), (-1, 0))
 
