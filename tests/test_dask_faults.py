@@ -174,14 +174,15 @@ def test_cli_sweep_with_a_killed_scheduler_stores_the_partial_table(tmp_path, cl
     cmd += ["--seeds", "30", "--chunk", "1", "--quiet"]
     cli = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        with distributed.Client(cluster.address, set_as_default=False) as c:  # wait until tasks are flowing
+        # wait until some 80 chunks (30 maps each point, one map a chunk) have finished, so some points have;
+        # the sweep has thousands of chunks left, so it cannot end before the kill
+        def finished(dask_scheduler) -> int:
+            return sum(1 for t in dask_scheduler.transition_log if t[2] == "memory")
+
+        with distributed.Client(cluster.address, set_as_default=False) as c:
             deadline = time.monotonic() + 60
-            while (
-                time.monotonic() < deadline
-                and c.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) < 50
-            ):
+            while time.monotonic() < deadline and c.run_on_scheduler(finished) < 80:
                 time.sleep(0.2)
-            time.sleep(3)  # some points finish
         cluster.scheduler.kill()
         t0 = time.monotonic()
         _, err = cli.communicate(timeout=120)
