@@ -203,3 +203,21 @@ def test_amplitude_probes_read_railed_information(trained_project):
     assert amp.after == pytest.approx(float(np.mean(np.argmax(apply_correction(amp.arrays, v), 1) == ds.y_test)))
     # measured (seed 0, 200 epochs): 0.456 -> 0.728 (+0.27); asserted +0.15 leaves 0.12 for platform rounding
     assert amp.after >= one.after + 0.15
+
+
+def test_probes_in_generalization_and_sweeps(trained_project):
+    """Every job that reads voltages honours ``probes``; "before" is always the plain read's accuracy."""
+    from core.recovery.correction import generalization_job
+    from core.recovery.correction_sweeps import data_sweep_job
+
+    cfg = CorrectionConfig.paper(epochs=20, probes="amplitude")
+    train = {"columns": [parse_spec(COLUMNS_SPEC)]}
+    held = {"hard": [parse_spec(HARD_SPEC)]}
+    one = jobs.run(generalization_job(trained_project, train, held, config=CorrectionConfig.paper(epochs=20)))
+    amp = jobs.run(generalization_job(trained_project, train, held, config=cfg))
+    assert amp.arrays["w1"].shape == (30, 32) and one.arrays["w1"].shape == (10, 32)
+    assert amp.before == one.before and amp.params["held_out"][0]["before"] == one.params["held_out"][0]["before"]
+    assert [t["before"] for t in amp.params["trained_on"]] == [t["before"] for t in one.params["trained_on"]]
+    sweep = jobs.run(data_sweep_job(trained_project, [parse_spec(HARD_SPEC)], n_images=(100,), config=cfg))
+    plain = _correction(trained_project, HARD_SPEC, epochs=20)
+    assert sweep.before == plain.before and sweep.config["probes"] == "amplitude"
