@@ -32,7 +32,7 @@ from app.panels.readout_box import ReadoutBox
 from app.presenters import forms
 from app.presenters import readout as ro
 from app.presenters.document import WorkbenchState, copy_defects
-from app.widgets import MessageLabel, cut
+from app.widgets import MessageLabel, cut, plain_tip
 from core.errors import WorkbenchError
 from core.model.defects import PATTERNS, parse_spec
 from core.model.floorplan import die_defects, parse_die_spec
@@ -114,6 +114,11 @@ class DefectEditorPanel(QWidget):
         self.name_edit = QLineEdit()
         self.save_button = QPushButton("Save scenario")
         self.scenario_box = QComboBox()
+        # the box is as narrow as the dock; its list opens as wide as the longest name, the tooltip is the name
+        self.scenario_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.scenario_box.currentIndexChanged.connect(
+            lambda _i: self.scenario_box.setToolTip(plain_tip(self.scenario_box.currentData() or ""))
+        )
         self.load_button = QPushButton("Load")
         draft_box = QGroupBox("Current scenario")
         db = QVBoxLayout(draft_box)
@@ -375,12 +380,18 @@ class DefectEditorPanel(QWidget):
                 self.draft_list.addItem(f"mask: {where}, stuck={d.stuck_label}, {int(d.mask.sum())} cells")
             else:
                 self.draft_list.addItem(d.to_spec())
+        for i in range(self.draft_list.count()):  # two lines tall at 1024x768: a cut line reads whole on hover
+            item = self.draft_list.item(i)
+            item.setToolTip(plain_tip(item.text()))
         if not self.name_edit.text():
             self.name_edit.setText(self.state.draft_name)
         current = self.scenario_box.currentData()
         self.scenario_box.clear()
         for name in sorted(self.state.project.scenarios):
             self.scenario_box.addItem(cut(name), name)  # names from the file: cut for display, kept whole
+        fm = self.scenario_box.fontMetrics()
+        shown = [self.scenario_box.itemText(i) for i in range(self.scenario_box.count())]
+        self.scenario_box.view().setMinimumWidth(max((fm.horizontalAdvance(t) for t in shown), default=0) + 40)
         if current:
             self.scenario_box.setCurrentIndex(max(0, self.scenario_box.findData(current)))
         self.load_button.setEnabled(self.scenario_box.count() > 0)

@@ -74,6 +74,7 @@ class DiePanel(QWidget):
         lay.addWidget(self.info)
         lay.addWidget(self.glw, 1)
         lay.addWidget(self.message)
+        lay.addStretch(0)  # takes the room of the hidden plot when there is no floorplan: the message stays on top
         self.setMinimumSize(320, 300)
         # one entry per drawn rectangle: per array, or per tile of a tiled array (``tiles`` says which tile)
         self.items: list[tuple[int, pg.ImageItem, pg.ImageItem, QRectF]] = []
@@ -96,6 +97,7 @@ class DiePanel(QWidget):
             self.plot.removeItem(t)
         self.items, self._labels, self.tiles = [], [], []
         arrays = self.placed()
+        self.glw.setVisible(bool(arrays))  # no empty 0..1 axes above the explanation
         if not arrays:
             self.info.setText("")
             self.message.info(NO_FLOORPLAN)

@@ -53,7 +53,11 @@ def test_markup_and_megabyte_names_from_a_file_show_literally_and_cut(qtbot, exa
     shown = {box.itemData(i): box.itemText(i) for i in range(box.count())}
     assert shown[MARKUP] == MARKUP
     assert shown[HUGE].startswith("<b>big</b>yyy") and len(shown[HUGE]) < MAX_SHOWN_CHARS + 40
+    box.setCurrentIndex(box.findData(MARKUP))
+    assert "&lt;img" in box.toolTip() and "<img" not in box.toolTip()  # the full name, escaped: never rendered
+    assert box.view().minimumWidth() > box.fontMetrics().horizontalAdvance(shown[MARKUP])  # the list shows it whole
     box.setCurrentIndex(box.findData(HUGE))
+    assert len(box.toolTip()) < 8 * MAX_SHOWN_CHARS  # a megabyte name is cut in the tooltip too
     w.editor._load_selected()  # the cut text still finds the full-named scenario
     assert w.editor.draft_list.count() == len(some.defects)
     assert w.editor.name_edit.text().startswith("<b>big</b>yyy")  # a QLineEdit: plain text by nature

@@ -75,11 +75,12 @@ def test_the_die_shows_every_array_to_scale_and_a_die_cluster_on_two_arrays(wind
 
     st, die = window.state, window.die
     assert "no place on a die" in die.message.text() and not die.items
+    assert die.glw.isHidden()  # no empty axes above the explanation
     for a in st.project.mapped.arrays:
         a.pitch_um = (0.5, 0.5)
     place(st.project.mapped, auto_floorplan(st.project.mapped))
     st.notify("project")
-    assert [k for k, *_ in die.items] == [1, 2, 3, 4]
+    assert [k for k, *_ in die.items] == [1, 2, 3, 4] and not die.glw.isHidden()
     rect = die.items[1][3]  # array 2: 16 columns x 9 rows at 0.5 um, 28 um from the die's left edge
     assert (rect.left(), rect.top(), rect.width(), rect.height()) == (28.0, 0.0, 8.0, 4.5)
     assert "4 arrays on a 94 x 32.5 um die" in die.info.text()
