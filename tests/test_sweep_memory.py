@@ -139,3 +139,25 @@ def test_peak_memory_does_not_grow_with_the_number_of_maps():
         tracemalloc.stop()
     assert sum(r["n"] for r in big.rows) == 200_000 and isinstance(big, StreamedSweepResult)
     assert peak_big - peak_small < 6_000_000, (peak_small, peak_big)
+
+
+def test_dask_keeps_a_bounded_number_of_futures_and_equals_the_local_run():
+    distributed = pytest.importorskip("distributed")
+    from core.sweeps import dask_backend
+
+    p = project_io.load(EXAMPLE)
+    spec = SweepSpec(patterns=("circle", "rows"), sizes=(0.1, 0.3), stuck=("on",), arrays=(1, 2), n_seeds=40)
+    local = jobs.run(sweep_job(p, spec, workers=1, chunk_maps=1))  # 320 chunks of one map
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None, silence_logs=40
+    ) as cluster:
+        with distributed.Client(cluster.scheduler_address, set_as_default=False) as client:
+            held = []
+
+            def count(_progress) -> None:
+                held.append(client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)))
+
+            remote = jobs.run(sweep_job(p, spec, scheduler=client, chunk_maps=1), on_progress=count)
+    assert json.dumps(remote.rows) == json.dumps(local.rows)
+    bound = dask_backend.MIN_IN_FLIGHT + 1  # one worker thread: the minimum, plus the task holding the inputs
+    assert held and 8 < max(held) <= bound < 320, (max(held), bound)

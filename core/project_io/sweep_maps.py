@@ -40,6 +40,7 @@ class SweepMaps:
     def __init__(self, array: np.ndarray):
         self._array: Optional[np.ndarray] = np.asarray(array, dtype=np.float64)
         self._file: Any = None  # h5py.File of a spill
+        self._ds: Any = None  # its dataset (looked up once: the lookup cost more than the write)
         self.path: Optional[str] = None
 
     @classmethod
@@ -50,14 +51,16 @@ class SweepMaps:
         fd, path = tempfile.mkstemp(prefix=".reram-sweep-maps-", suffix=".h5", dir=directory)
         os.close(fd)
         self = cls.__new__(cls)
-        self._array, self.path = None, path
+        self._array, self.path, self._ds = None, path, None
         try:
             self._file = h5py.File(path, "w")
             rows, cols = int(shape[0]), int(shape[1])
             # ~64 kB chunks along the seeds of a point (chunks arrive as runs of seeds of one point)
             width = max(1, min(cols, 1 << 13))
             chunk = (max(1, min(rows, (1 << 13) // width)), width) if rows and cols else None
-            self._file.create_dataset("accuracy", shape=(rows, cols), dtype="f8", fillvalue=np.nan, chunks=chunk)
+            self._ds = self._file.create_dataset(
+                "accuracy", shape=(rows, cols), dtype="f8", fillvalue=np.nan, chunks=chunk
+            )
         except Exception:
             _remove(None, path)
             raise
@@ -66,7 +69,7 @@ class SweepMaps:
 
     @property
     def shape(self) -> tuple[int, int]:
-        src = self._array if self._array is not None else self._file["accuracy"]
+        src = self._array if self._array is not None else self._ds
         return int(src.shape[0]), int(src.shape[1])
 
     @property
@@ -80,13 +83,13 @@ class SweepMaps:
         if self._array is not None:
             self._array[point, first_seed : first_seed + values.size] = values
         else:
-            self._file["accuracy"][point, first_seed : first_seed + values.size] = values
+            self._ds[point, first_seed : first_seed + values.size] = values
 
     def point(self, i: int) -> np.ndarray:
         """The per-seed accuracies of table row ``i``."""
         if self._array is not None:
             return self._array[i].copy()
-        return np.asarray(self._file["accuracy"][i])
+        return np.asarray(self._ds[i])
 
     def blocks(self, max_elements: int = BLOCK_ELEMENTS) -> Iterator[tuple[int, np.ndarray]]:
         """``(first row, rows)`` blocks of at most ``max_elements`` values (at least one row), in order."""
@@ -96,7 +99,7 @@ class SweepMaps:
             if self._array is not None:
                 yield start, self._array[start : start + step]
             else:
-                yield start, np.asarray(self._file["accuracy"][start : start + step])
+                yield start, np.asarray(self._ds[start : start + step])
 
     def flush(self) -> None:
         if self._file is not None:
