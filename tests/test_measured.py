@@ -15,8 +15,9 @@ from core import jobs, project_io
 from core.errors import DefectSpecError, ParameterError, ProjectFormatError
 from core.evaluate import evaluate_job
 from core.model import measured
+from core.model.defect_stats import defect_statistics
 from core.model.defects import Defect
-from core.model.measured import MeasuredMap, defect_statistics
+from core.model.measured import MeasuredMap
 
 CLI = [sys.executable, "-m", "core.cli.main"]
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from core.cli.common import CommandResult, load_project, open_for_store
 from core.errors import DefectSpecError, ParameterError
-from core.model import measured
+from core.model import defect_stats, measured
 from core.model.defects import parse_resistance, stuck_maps
 from core.model.project import Scenario
 from core.session.project_file import FileBase, save_document
@@ -177,10 +177,10 @@ def cmd_import_map(args) -> CommandResult:
     return CommandResult(d, text)
 
 
-stats_text = measured.statistics_text  # the one wording, shared with the workbench
+stats_text = defect_stats.statistics_text  # the one wording, shared with the workbench
 
 
-def _piece_dict(p, s: measured.DefectStatistics) -> dict:
+def _piece_dict(p, s: defect_stats.DefectStatistics) -> dict:
     return {
         "array": p.array,
         "tile": p.tile,
@@ -217,7 +217,7 @@ def cmd_defect_stats(args) -> CommandResult:
         pitches_um=mapped.pitches_um,
         tiles=mapped.tiles,
     )
-    per = [measured.defect_statistics(~np.isnan(s)) for s in maps]
+    per = [defect_stats.defect_statistics(~np.isnan(s)) for s in maps]
     d = {"scenario": args.scenario, "arrays": [s.to_dict() for s in per]}
     text = "\n".join(f"array {a}: {stats_text(s)}" for a, s in enumerate(per, 1))
     return CommandResult(d, text)
