@@ -119,6 +119,9 @@ def test_recovery_numbers_come_from_the_recovery_api(tiny_study):
     assert row["scenario"] == "array4-ring-on"
     direct = jobs.run(recover_job(project, [_spec(row["spec"])], "correction", "behavioral"))
     assert row["correction"] == direct.after and row["before"] == direct.before
+    probed = jobs.run(recover_job(project, [_spec(row["spec"])], "correction", "behavioral", probes="amplitude"))
+    assert row["correction_3_reads"] == probed.after and probed.params["n_reads"] == 3
+    assert rec["table"]["correction_3_reads_within_005_of_best_on_hard"] <= rec["table"]["n_hard"]
     h = rec["headline"]
     assert h["after"]["n"] == 2 and all(abs(m["before"] - 0.48) <= 0.08 for m in h["maps"])
     assert h["after"]["mean"] > h["before"]["mean"] + 0.1  # the correction net does recover these maps
@@ -160,6 +163,7 @@ def test_report_is_self_contained_and_escaped(tiny_study):
     for f in study["findings"]:
         assert f["verdict"] in text
     assert "Partial result" not in text
+    assert "<th>correction, 3 reads</th>" in text and "three inferences per classification" in text
 
 
 def test_cancel_keeps_finished_sections_and_writes_a_partial_report(trained_project, tmp_path):

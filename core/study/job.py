@@ -73,7 +73,7 @@ def estimate_seconds(project: Project, spec: StudySpec, plan: StudyPlan) -> dict
     return {
         "clean": 3 * EVAL_S["behavioral"] * speed + EVAL_S["spice"] + 1.0,
         "defects": len(SCHEMES) * (sweep_maps * mp + 0.3),
-        "recovery_table": n_table * (CORRECTION_S * speed + RETRAIN_S * speed + 6 * ev + 0.1),
+        "recovery_table": n_table * (2 * CORRECTION_S * speed + RETRAIN_S * speed + 6 * ev + 0.1),
         "headline": 0.5 + plan.headline_scenarios * (CORRECTION_S * speed + 3 * ev),
         "size_and_data": plan.sweep_scenarios
         * speed
