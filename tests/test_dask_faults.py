@@ -174,15 +174,17 @@ def test_cli_sweep_with_a_killed_scheduler_stores_the_partial_table(tmp_path, cl
     cmd += ["--seeds", "30", "--chunk", "1", "--quiet"]
     cli = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        # wait until some 80 chunks (30 maps each point, one map a chunk) have finished, so some points have;
-        # the sweep has thousands of chunks left, so it cannot end before the kill
-        def finished(dask_scheduler) -> int:
-            return sum(1 for t in dask_scheduler.transition_log if t[2] == "memory")
+        # wait until some 300 chunks (30 maps each point, one map a chunk) have finished on the worker and give
+        # the client a second to take them in, so some points have finished; thousands of chunks are left, so the
+        # sweep cannot end before the kill
+        def executed(c) -> int:
+            return sum(c.run(lambda dask_worker: dask_worker.state.executed_count).values())
 
         with distributed.Client(cluster.address, set_as_default=False) as c:
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and c.run_on_scheduler(finished) < 80:
+            while time.monotonic() < deadline and executed(c) < 300:
                 time.sleep(0.2)
+        time.sleep(1.0)
         cluster.scheduler.kill()
         t0 = time.monotonic()
         _, err = cli.communicate(timeout=120)
