@@ -212,3 +212,25 @@ def test_cli_quick_study_on_the_example(tmp_path, capsys):
     assert len(data["findings"]) == 6
     # the budget is 2 minutes on 2 cores; CPU time does not depend on what else the machine runs
     assert cpu < 120, f"quick study used {cpu:.0f} s of CPU ({wall:.0f} s wall)"
+
+
+def test_the_report_says_why_the_correction_net_falls_behind(tiny_study):
+    """Array-1 stuck-on circle: the correction net stays far below retraining (docs/recovery_strength.md); the
+    report's reason follows the scenario's own information diagnostic."""
+    from core.recovery.compare import compare_job, table_rows
+    from core.study import report
+
+    project, _, _ = tiny_study
+    res = jobs.run(compare_job(project, [1], ("correction", "retrain"), patterns=("circle",), stuck=("on",)))
+    (row,) = table_rows(res)
+    row["remap"], row["best"] = row["before"], "retrain"
+    assert row["retrain"] > row["correction"] + 0.05  # measured: 0.78 against 0.47
+    d = row["diagnostic"]
+    html = "".join(report._where_correction_fails({"rows": [row]}))
+    assert "array1-circle-on: correction" in html and "Where the correction network cannot work" in html
+    if d["newly_dead_fraction"] > 0:  # the expected branch, worked out from the diagnostic itself
+        assert f"{sum(d['dead_per_layer']) - sum(d['healthy_dead_per_layer'])} hidden neuron(s)" in html
+    else:
+        assert "clipped" in html
+    row["correction"] = row["retrain"]  # a net level with the best method is not listed
+    assert report._where_correction_fails({"rows": [row]}) == []

@@ -111,7 +111,8 @@ def compare_job(
 
 
 def table_rows(results: Sequence[RecoveryResult]) -> list[dict]:
-    """One row per scenario: ``scenario``, ``spec``, ``fraction`` (defective cells), ``before``, one per method."""
+    """One row per scenario: ``scenario``, ``spec``, ``fraction`` (defective cells), ``before``, one per method,
+    and the correction result's ``diagnostic`` (dead and clipped hidden neurons) where it has one."""
     rows: dict[str, dict] = {}
     for r in results:
         row = rows.setdefault(
@@ -124,6 +125,9 @@ def table_rows(results: Sequence[RecoveryResult]) -> list[dict]:
             },
         )
         row[r.method] = r.after
+        diagnostic = {k[len("diagnostic_") :]: v for k, v in r.params.items() if k.startswith("diagnostic_")}
+        if r.method == "correction" and diagnostic:
+            row["diagnostic"] = diagnostic  # where the correction net cannot work (core.recovery.diagnostics)
     return list(rows.values())
 
 

@@ -41,16 +41,18 @@ def recovery_table_job(project: Project, plan: StudyPlan, fidelity: str, seed: i
     """Job: every method on every standard scenario of the plan's arrays and patterns (a JSON-able dict), and the
     correction net with amplitude probes (``PROBED``: 3 reads per image) beside them."""
     arrays = [a for a in plan.recovery_arrays if a <= len(project.require_mapped().arrays)]
-    scenarios = {"patterns": plan.recovery_patterns, "stuck": plan.recovery_stuck, "seed": seed}
     n_methods = len(METHODS) + 1
-    results = yield from stage(
-        compare_job(project, arrays, METHODS, fidelity, **scenarios), 0.0, len(METHODS), n_methods
-    )
+
+    def table(methods: Sequence[str], options=None):
+        return compare_job(
+            project, arrays, methods, fidelity, patterns=plan.recovery_patterns, stuck=plan.recovery_stuck,
+            seed=seed, options=options,
+        )  # fmt: skip
+
+    results = yield from stage(table(METHODS), 0.0, len(METHODS), n_methods)
     probed = yield from stage(
-        compare_job(project, arrays, ("correction",), fidelity, options={"correction": {"probes": "amplitude"}},
-                    **scenarios),
-        len(METHODS), 1.0, n_methods, "3 reads",
-    )  # fmt: skip
+        table(("correction",), {"correction": {"probes": "amplitude"}}), len(METHODS), 1.0, n_methods, "3 reads"
+    )
     rows = table_rows(results)
     for r, p in zip(rows, table_rows(probed)):
         assert r["scenario"] == p["scenario"]

@@ -232,6 +232,57 @@ def _defects(d, svgs, own) -> list[str]:
     return out
 
 
+def _lost_information(x: dict) -> str:
+    """Why the correction net of row ``x`` stays below the best method, from its information diagnostic."""
+    d = x.get("diagnostic")
+    if not d:
+        return "no diagnostic recorded"
+    newly = sum(d["dead_per_layer"]) - sum(d["healthy_dead_per_layer"])
+    if d["newly_dead_fraction"] > 0:
+        return (
+            f"{newly} hidden neuron(s) that vary in the defect-free circuit are constant "
+            f"({100 * d['newly_dead_fraction']:.0f} % of the live ones): what they carried never reaches the outputs, "
+            "so no function of the output voltages gets it back"
+        )
+    if d["clipped_fraction"] > d["healthy_clipped_fraction"] + 0.05:
+        return (
+            f"hidden neurons sit at 0 V or a rail on {100 * d['clipped_fraction']:.0f} % of the images "
+            f"(defect-free {100 * d['healthy_clipped_fraction']:.0f} %): part of the information is clipped off "
+            "before the outputs"
+        )
+    return (
+        "no hidden neuron is lost or clipped more than in the defect-free circuit: the outputs still carry the "
+        "information, but the correction net does not learn the damaged function from the images it has, "
+        "while retraining or remapping restore the circuit itself"
+    )
+
+
+def _where_correction_fails(t: dict) -> list[str]:
+    """A list of the scenarios where the one-read correction net is more than 0.05 below the best method, and
+    why (core.recovery.diagnostics on the calibration split)."""
+    behind = [x for x in t["rows"] if x["correction"] < max(x[m] for m in ("correction", "retrain", "remap")) - 0.05]
+    if not behind:
+        return []
+    items = "".join(
+        "<li>"
+        + e(
+            f"{x['scenario']}: correction {x['correction']:.3f} against {x['best']} "
+            f"{x[x['best']]:.3f}; {_lost_information(x)}."
+        )
+        + "</li>"
+        for x in behind
+    )
+    return [
+        "<h3>Where the correction network cannot work</h3><p>"
+        + e(
+            "It reads only the output voltages. A hidden neuron that the defects hold constant (ReLU off for every "
+            "image, or a TIA at a rail) passes nothing on; the diagnostic counts such neurons on the calibration "
+            "split against the defect-free circuit."
+        )
+        + f"</p><ul>{items}</ul>"
+    ]
+
+
 def _recovery(r, svgs) -> list[str]:
     if r is None:
         return []
@@ -288,6 +339,7 @@ def _recovery(r, svgs) -> list[str]:
                 )
                 + "</p>"
             )
+        out.extend(_where_correction_fails(t))
         out.append(_figure(svgs, "recovery", "Before against after per scenario and method"))
     h = r.get("headline")
     if h:
