@@ -91,6 +91,15 @@ def _fill(table: QTableWidget, rows: list[tuple], ids: list[str]) -> None:
     table.setSortingEnabled(True)
 
 
+# what an empty tab says (a new project has no results): where the results come from
+EMPTY_HINTS = {
+    "simulations": "No evaluations in this project yet: run Evaluate from the simulation queue (or "
+    "reram-workbench evaluate); each one adds a row here.",
+    "recovery": "No recovery runs in this project yet: run Recover from the simulation queue (or "
+    "reram-workbench recover); each method adds a row here.",
+}
+
+
 class ResultsPanel(QWidget):
     """Three tabs: sweep curves, simulation results (grouped bars + table), recovery before/after (bars + table).
 
@@ -109,6 +118,7 @@ class ResultsPanel(QWidget):
         self.state = state
         self.sim_chart = rv.simulation_chart([])
         self._sim_items: list = []
+        self.hints: dict[str, QLabel] = {}
         self.message = MessageLabel()
 
         self.sweep_view = SweepView(state, self.message, self._export_button("sweep"))
@@ -156,7 +166,9 @@ class ResultsPanel(QWidget):
 
     def _tab(self, kind: str, plot, table) -> QWidget:
         top = QHBoxLayout()
-        top.addWidget(QLabel("Click a row to see its defect map in the crossbar view; click a header to sort."), 1)
+        hint = self.hints[kind] = QLabel()  # the click hint, or what to do while the tab is empty (_show_hint)
+        hint.setWordWrap(True)
+        top.addWidget(hint, 1)
         top.addWidget(self._export_button(kind))
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(plot)
@@ -167,6 +179,13 @@ class ResultsPanel(QWidget):
         v.addLayout(top)
         v.addWidget(split, 1)
         return tab
+
+    def _show_hint(self, kind: str, empty: bool) -> None:
+        self.hints[kind].setText(
+            EMPTY_HINTS[kind]
+            if empty
+            else "Click a row to see its defect map in the crossbar view; click a header to sort."
+        )
 
     def _export_button(self, kind: str) -> QPushButton:
         # a push button keeps room for its menu arrow beside the text (a tool button draws it over the text)
@@ -248,9 +267,11 @@ class ResultsPanel(QWidget):
             self.sim_plot.setYRange(-0.5, len(chart.groups) - 0.5, padding=0)
         rows = rt.simulation_table(p)
         _fill(self.sim_table, rt.simulation_cells(rows), [r["id"] for r in rows])
+        self._show_hint("simulations", not rows)
 
     def draw_recoveries(self) -> None:
         rec = self.state.project.recoveries
+        self._show_hint("recovery", not rec)
         x = np.arange(len(rec), dtype=float)
         before = np.array([r.before for r in rec], dtype=float)
         after = np.array([r.after for r in rec], dtype=float)

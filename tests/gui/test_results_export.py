@@ -79,6 +79,23 @@ def test_a_sweep_arriving_in_an_empty_results_view_also_shows_one_array(qtbot, e
     assert {key[2] for key in panel.sweep_curves} == {1}
 
 
+def test_empty_tabs_say_where_their_results_come_from(qtbot, example):
+    from app.panels.results import EMPTY_HINTS, ResultsPanel
+
+    results, recoveries = list(example.results), list(example.recoveries)
+    assert results and recoveries  # the example has both: they fill the tabs below
+    example.results, example.recoveries = [], []
+    state = WorkbenchState(example)
+    panel = ResultsPanel(state, QtJobQueue())
+    qtbot.addWidget(panel)
+    assert panel.hints["simulations"].text() == EMPTY_HINTS["simulations"] and "Evaluate" in EMPTY_HINTS["simulations"]
+    assert panel.hints["recovery"].text() == EMPTY_HINTS["recovery"] and "Recover" in EMPTY_HINTS["recovery"]
+    example.results.extend(results)
+    example.recoveries.extend(recoveries)
+    state.results_added()
+    assert all(h.text().startswith("Click a row") for h in panel.hints.values())
+
+
 def test_csv_export_holds_true_sizes_and_named_columns(results, tmp_path):
     results.sweep_view.dodge.setChecked(True)  # spread for reading: the file must still hold the true sizes
     x, _ = results.sweep_curves[("circle", "on", 1)].getData()
