@@ -134,6 +134,9 @@ class RunControls(QWidget):
         layout.addWidget(rc)
         layout.addStretch(1)
 
+        # the job whose "queued: ..." line the message shows; when it ends the line says so (not "queued" forever)
+        self._queued: Optional[tuple[int, str]] = None
+        jobs.job_finished.connect(self._job_finished)
         self.eval_button.clicked.connect(lambda: self.evaluate())
         self.sweep_button.clicked.connect(lambda: self.sweep())
         self.rec_button.clicked.connect(lambda: self.recover())
@@ -161,7 +164,18 @@ class RunControls(QWidget):
             self.message.error(str(e))
             return None
         self.message.info(plan.message)
-        return self.jobs.submit(plan.factory, name=plan.name, project=plan.project)
+        job_id = self.jobs.submit(plan.factory, name=plan.name, project=plan.project)
+        self._queued = (job_id, plan.message)
+        return job_id
+
+    def _job_finished(self, info) -> None:
+        if self._queued is None or info.id != self._queued[0]:
+            return
+        shown, self._queued = self._queued[1], None
+        if self.message.text() == shown:  # nothing newer (an error, another job) took its place
+            what = shown.removeprefix("queued: ").split(";")[0]
+            tail = "; the queue says why" if info.state == "failed" else ""
+            self.message.info(f"{info.state}: {what}{tail}")
 
     # ---- actions (return the job id, or None with the error shown) ---------------------------------
     def evaluate(self, fidelity: Optional[str] = None) -> Optional[int]:

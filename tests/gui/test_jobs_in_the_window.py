@@ -31,6 +31,8 @@ def test_evaluation_through_queue_matches_core(window, qtbot, example):
     n = len(st.project.results)
     info = wait_job(qtbot, window.jobs, lambda: window.queue_panel.controls.evaluate("behavioral"))
     assert info.state == "done"
+    said = window.queue_panel.controls.message.text()  # the "queued: ..." line says the job ended
+    assert said.startswith("done: evaluate ") and "queued" not in said, said
     direct = jobs.run(evaluate_job(copy.deepcopy(example), defects, "behavioral"))
     assert len(st.project.results) == n + 1 and st.project.results[-1] is info.result
     assert info.result.accuracy == direct.accuracy
