@@ -50,6 +50,14 @@ def _ohm_text(r: float) -> str:
     return f"{r:.4g}"
 
 
+def _resistance(edit, why: str) -> float:
+    """The resistance in a text field (ohm), or a WorkbenchError saying ``why`` and what the field holds."""
+    try:
+        return parse_resistance(edit.text())
+    except WorkbenchError:
+        raise WorkbenchError(f"{why}; got {edit.text()!r}") from None
+
+
 class MeasuredMapDialog(QDialog):
     """Pick a map file, its unit and array; drag the two thresholds on the histogram; Add scenario."""
 
@@ -240,30 +248,19 @@ class MeasuredMapDialog(QDialog):
 
     def thresholds(self) -> tuple[float, float]:
         """(on_below_ohm, off_above_ohm) from the two fields; raises WorkbenchError naming the field."""
-        vals = []
-        for edit, label in ((self.on_edit, "stuck-on threshold"), (self.off_edit, "stuck-off threshold")):
-            try:
-                vals.append(parse_resistance(edit.text()))
-            except WorkbenchError:
-                raise WorkbenchError(
-                    f"{label}: must be a resistance in [1, 1e12] ohm such as 5k, 1.5meg or 2e5; got {edit.text()!r}"
-                ) from None
-        measured.check_thresholds(vals[0], vals[1])
-        return vals[0], vals[1]
+        on, off = (
+            _resistance(edit, f"{label}: must be a resistance in [1, 1e12] ohm such as 5k, 1.5meg or 2e5")
+            for edit, label in ((self.on_edit, "stuck-on threshold"), (self.off_edit, "stuck-off threshold"))
+        )
+        measured.check_thresholds(on, off)
+        return on, off
 
     def band(self) -> Optional[tuple[float, float]]:
         """The value band from its two fields when ticked (None otherwise); raises WorkbenchError naming it."""
         if not self.band_check.isChecked():
             return None
-        vals = []
-        for edit in (self.band_lo_edit, self.band_hi_edit):
-            try:
-                vals.append(parse_resistance(edit.text()))
-            except WorkbenchError:
-                raise WorkbenchError(
-                    f"value band: must be two resistances such as 150k and 250k; got {edit.text()!r}"
-                ) from None
-        return vals[0], vals[1]
+        why = "value band: must be two resistances such as 150k and 250k"
+        return _resistance(self.band_lo_edit, why), _resistance(self.band_hi_edit, why)
 
     def _scope_changed(self) -> None:
         self._update_tiles()
